@@ -1,0 +1,82 @@
+"""SendApp: a self-hosted, end-to-end encrypted web chat. `create_app` wires it."""
+from pathlib import Path
+
+from flask import Flask
+
+from .config import Config
+from .extensions import csrf, db, limiter, login_manager, migrate, socketio
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config=None):
+    """Build the app: config, extensions, blueprints, Socket.IO handlers, CLI.
+
+    :param config: a Config instance, or a dict of overrides on top of the environment.
+    """
+    settings = config if isinstance(config, Config) else Config()
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=settings.INSTANCE_PATH,
+    )
+    app.config.from_object(settings)
+    if isinstance(config, dict):
+        app.config.update(config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.setdefault("MAX_CONTENT_LENGTH", None)
+
+    _bind_extensions(app)
+    _register_blueprints(app)
+    _register_cli(app)
+
+    from .errors import register_error_handlers
+    from .security import add_security_headers
+
+    register_error_handlers(app)
+    app.after_request(add_security_headers)
+    return app
+
+
+def _bind_extensions(app):
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    socketio.init_app(
+        app,
+        async_mode=app.config["ASYNC_MODE"],
+        message_queue=app.config["MESSAGE_QUEUE"],
+        max_http_buffer_size=4 * app.config["MAX_CIPHERTEXT_CHARS"] + 65536,
+        ping_interval=20,
+        ping_timeout=20,
+    )
+    from .auth import sessions
+    from .database import tune
+
+    sessions.configure_login_manager(login_manager)
+    with app.app_context():
+        tune(db.engine)
+
+
+def _register_blueprints(app):
+    from .auth.routes import bp as auth_bp
+    from .blobs.routes import bp as blobs_bp
+    from .chat.routes import bp as chat_bp
+    from .friends.routes import bp as friends_bp
+    from .keys.routes import bp as keys_bp
+    from .pages.routes import bp as pages_bp
+
+    for blueprint in (auth_bp, friends_bp, keys_bp, chat_bp, blobs_bp, pages_bp):
+        app.register_blueprint(blueprint)
+
+    from . import realtime  # noqa: F401  (registers connect/disconnect)
+    from .chat import events as chat_events  # noqa: F401
+
+
+def _register_cli(app):
+    from .cli import register_cli
+
+    register_cli(app)

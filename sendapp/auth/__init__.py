@@ -1,0 +1,1 @@
+"""Accounts: registration, login, sessions, vault (PROTOCOL §2-3, §7)."""

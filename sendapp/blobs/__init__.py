@@ -1,0 +1,1 @@
+"""Encrypted attachments (PROTOCOL §5, §7): opaque bytes on disk, readable by one pair."""

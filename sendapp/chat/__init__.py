@@ -1,0 +1,1 @@
+"""Messages: send, sync, history, typing, read markers (PROTOCOL §5, §8)."""

@@ -1,0 +1,138 @@
+"""Storing and reading envelopes. Takes and returns ciphertext only, never a plaintext."""
+from sqlalchemy import func, or_, text
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import ApiError
+from ..extensions import db
+from ..friends.service import require_friend
+from ..keys.service import key_belongs_to
+from ..models import Message, ReadMarker, now_ms
+from ..rooms import ordered
+from ..validation import require_int
+
+SYNC_DEFAULT, SYNC_MAX = 200, 500
+HISTORY_DEFAULT, HISTORY_MAX = 50, 200
+
+
+def _find(sender_id, cid):
+    return db.session.execute(
+        db.select(Message).filter_by(sender_id=sender_id, cid=cid)
+    ).scalar_one_or_none()
+
+
+def _serialise_writers():
+    """Make ids commit in order on PostgreSQL, so a sync cursor never skips a late commit."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(727274)"))
+
+
+def store(sender_id, envelope):
+    """Store an envelope once per (sender, cid). Returns (message, created)."""
+    require_friend(sender_id, envelope.to)
+    existing = _find(sender_id, envelope.cid)
+    if existing is not None:
+        return _same_or_conflict(existing, envelope), False
+    if not key_belongs_to(sender_id, envelope.sk):
+        raise ApiError("bad_request", f"sk {envelope.sk} is not one of your keys")
+    if not key_belongs_to(envelope.to, envelope.rk):
+        raise ApiError("bad_request", f"rk {envelope.rk} is not a key of user {envelope.to}")
+    lo, hi = ordered(sender_id, envelope.to)
+    _serialise_writers()
+    message = Message(sender_id=sender_id, recipient_id=envelope.to, lo_id=lo, hi_id=hi,
+                      cid=envelope.cid, sk=envelope.sk, rk=envelope.rk, n=envelope.n,
+                      ct=envelope.ct, ts=now_ms())
+    db.session.add(message)
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same cid raced in from another socket
+        db.session.rollback()
+        existing = _find(sender_id, envelope.cid)
+        if existing is None:
+            raise ApiError("retry", "could not store the message; try again")
+        return _same_or_conflict(existing, envelope), False
+    return message, True
+
+
+def _same_or_conflict(existing, envelope):
+    if not envelope.same_content(existing):
+        raise ApiError("conflict", "this cid was already used for another message")
+    return existing
+
+
+def _involving(user_id):
+    return or_(Message.sender_id == user_id, Message.recipient_id == user_id)
+
+
+def _limit(value, default, maximum):
+    if value is None:
+        return default
+    return min(require_int(value, "limit", minimum=1), maximum)
+
+
+def sync(user_id, after, limit=None):
+    """Messages to or from the user with id > after, oldest first (PROTOCOL §8)."""
+    after = require_int(after, "after")
+    limit = _limit(limit, SYNC_DEFAULT, SYNC_MAX)
+    rows = db.session.execute(
+        db.select(Message).where(_involving(user_id), Message.id > after)
+        .order_by(Message.id).limit(limit + 1)
+    ).scalars().all()
+    last = db.session.execute(
+        db.select(func.max(Message.id)).where(_involving(user_id))
+    ).scalar() or 0
+    return rows[:limit], len(rows) > limit, last
+
+
+def history(user_id, friend_id, before=None, limit=None):
+    """One conversation, a page of ids < before, oldest first (PROTOCOL §7)."""
+    require_friend(user_id, friend_id)
+    limit = _limit(limit, HISTORY_DEFAULT, HISTORY_MAX)
+    lo, hi = ordered(user_id, friend_id)
+    query = db.select(Message).where(Message.lo_id == lo, Message.hi_id == hi)
+    if before is not None:
+        query = query.where(Message.id < require_int(before, "before", minimum=1))
+    rows = db.session.execute(query.order_by(Message.id.desc()).limit(limit + 1)).scalars().all()
+    return list(reversed(rows[:limit])), len(rows) > limit
+
+
+def mark_read(user_id, friend_id, up_to):
+    """Move the user's read marker forward (never back). Returns the stored value."""
+    require_friend(user_id, friend_id)
+    up_to = require_int(up_to, "up_to")
+    marker = db.session.get(ReadMarker, (user_id, friend_id))
+    if marker is None:
+        marker = ReadMarker(user_id=user_id, friend_id=friend_id, up_to=0)
+        db.session.add(marker)
+    marker.up_to = max(marker.up_to, up_to)
+    db.session.commit()
+    return marker.up_to
+
+
+def conversations(user_id, friend_ids):
+    """Per friend: last message id/time, unread count, both read markers."""
+    markers = {
+        (m.user_id, m.friend_id): m.up_to
+        for m in db.session.execute(
+            db.select(ReadMarker).where(
+                or_(ReadMarker.user_id == user_id, ReadMarker.friend_id == user_id))
+        ).scalars()
+    }
+    result = []
+    for friend_id in friend_ids:
+        lo, hi = ordered(user_id, friend_id)
+        last_id, last_ts = db.session.execute(
+            db.select(func.max(Message.id), func.max(Message.ts))
+            .where(Message.lo_id == lo, Message.hi_id == hi)
+        ).one()
+        read_up_to = markers.get((user_id, friend_id), 0)
+        unread = db.session.execute(
+            db.select(func.count(Message.id)).where(
+                Message.sender_id == friend_id, Message.recipient_id == user_id,
+                Message.id > read_up_to)
+        ).scalar()
+        result.append({
+            "friend": friend_id, "last_id": last_id or 0, "last_ts": last_ts,
+            "unread": unread, "read_up_to": read_up_to,
+            "peer_read_up_to": markers.get((friend_id, user_id), 0),
+        })
+    return result

@@ -1,0 +1,91 @@
+"""Configuration: one class reading SENDAPP_* environment variables.
+
+The variable names are a contract: scripts outside the repository start the
+server with them. Every setting is listed in the README.
+"""
+import os
+import secrets
+from pathlib import Path
+
+MiB = 1024 * 1024
+
+
+def _flag(value, default):
+    """Read an on/off environment value; anything but a clear 'off' word is on."""
+    if value is None or value == "":
+        return default
+    return value.strip().lower() not in {"0", "off", "false", "no"}
+
+
+def _load_or_create_secret(instance_path):
+    """Keep one random secret key per instance (0600) so sessions survive restarts."""
+    path = Path(instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+class Config:
+    """Settings from the environment with embedded defaults that run out of the box."""
+
+    TESTING = False
+
+    def __init__(self, environ=None):
+        env = os.environ if environ is None else environ
+        instance = Path(env.get("SENDAPP_INSTANCE_PATH") or "instance").resolve()
+        self.INSTANCE_PATH = str(instance)
+        self.SQLALCHEMY_DATABASE_URI = (
+            env.get("SENDAPP_DATABASE_URL") or f"sqlite:///{instance / 'sendapp.sqlite3'}"
+        )
+        self.SECRET_KEY = env.get("SENDAPP_SECRET_KEY") or _load_or_create_secret(instance)
+        self.HOST = env.get("SENDAPP_HOST") or "0.0.0.0"
+        self.PORT = int(env.get("SENDAPP_PORT") or 8443)
+        self.CERT_DIR = str(Path(env.get("SENDAPP_CERT_DIR") or "certs").resolve())
+        self.KDF_ITERATIONS = int(env.get("SENDAPP_KDF_ITERATIONS") or 600_000)
+        self.MESSAGE_QUEUE = env.get("SENDAPP_MESSAGE_QUEUE") or None
+        self.RATELIMIT_ENABLED = _flag(env.get("SENDAPP_RATELIMIT"), True)
+        self.RATELIMIT_STORAGE_URI = env.get("SENDAPP_RATELIMIT_STORAGE") or "memory://"
+        self.ASYNC_MODE = env.get("SENDAPP_ASYNC_MODE") or "eventlet"
+        self.BLOB_DIR = str(Path(env.get("SENDAPP_BLOB_DIR") or instance / "blobs").resolve())
+        self.MAX_BLOB_BYTES = int(env.get("SENDAPP_MAX_BLOB_BYTES") or 25 * MiB)
+        self.MAX_CIPHERTEXT_CHARS = int(env.get("SENDAPP_MAX_CIPHERTEXT") or 65_536)
+        self.MAX_JSON_BYTES = int(env.get("SENDAPP_MAX_JSON_BYTES") or 1 * MiB)
+        self.AUTO_MIGRATE = _flag(env.get("SENDAPP_AUTO_MIGRATE"), True)
+        self.FORCE_POLLING = _flag(env.get("SENDAPP_FORCE_POLLING"), False)
+        # Rate limits (Flask-Limiter strings). Socket events share one budget per user.
+        self.RATELIMIT_AUTH = env.get("SENDAPP_RATELIMIT_AUTH") or "10/minute;50/hour"
+        self.RATELIMIT_PRELOGIN = env.get("SENDAPP_RATELIMIT_PRELOGIN") or "30/minute"
+        self.RATELIMIT_FRIENDS = env.get("SENDAPP_RATELIMIT_FRIENDS") or "30/minute"
+        self.RATELIMIT_SOCKET = env.get("SENDAPP_RATELIMIT_SOCKET") or "50/second;1200/minute"
+
+    # Fixed settings, the same everywhere.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_NAME = "sendapp_session"
+    REMEMBER_COOKIE_SECURE = True
+    REMEMBER_COOKIE_HTTPONLY = True
+    WTF_CSRF_HEADERS = ["X-CSRFToken"]
+    WTF_CSRF_SSL_STRICT = False  # PROTOCOL §7: never require a Referer.
+    WTF_CSRF_TIME_LIMIT = None  # Bound to the session instead of a clock.
+    RATELIMIT_HEADERS_ENABLED = True
+    JSON_SORT_KEYS = False
+
+
+class TestingConfig(Config):
+    """Fast KDF, throw-away instance folder; everything else as in production."""
+
+    TESTING = True
+
+    def __init__(self, environ=None):
+        env = dict(os.environ if environ is None else environ)
+        env.setdefault("SENDAPP_KDF_ITERATIONS", "1000")
+        env.setdefault("SENDAPP_SECRET_KEY", "testing-secret-key")
+        super().__init__(env)
+        self.ASYNC_MODE = "threading"

@@ -1,0 +1,88 @@
+"""Error codes (PROTOCOL §7) and the handlers that turn every failure into JSON."""
+import logging
+
+from flask import jsonify, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+STATUS = {
+    "bad_request": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "conflict": 409,
+    "too_large": 413,
+    "rate_limited": 429,
+    "retry": 503,
+}
+_CODE_FOR_STATUS = {status: code for code, status in STATUS.items()}
+_CODE_FOR_STATUS.update({405: "bad_request", 415: "bad_request", 500: "retry"})
+
+
+class ApiError(Exception):
+    """A refusal with a PROTOCOL error code; HTTP and Socket.IO render it alike."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    @property
+    def status(self):
+        return STATUS[self.code]
+
+    def as_dict(self):
+        return {"error": self.code, "message": self.message}
+
+    def as_ack(self):
+        return {"ok": False, "error": self.code, "message": self.message}
+
+
+def error_response(code, message, status=None, headers=None):
+    response = jsonify({"error": code, "message": message})
+    response.status_code = status or STATUS[code]
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _wants_json():
+    return request.path.startswith("/api/") or request.is_json
+
+
+def register_error_handlers(app):
+    """Answer API failures as {"error", "message"}; never leak a stack trace."""
+
+    @app.errorhandler(ApiError)
+    def _api_error(error):
+        return error_response(error.code, error.message)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(error):
+        return error_response("forbidden", f"CSRF check failed: {error.description}")
+
+    @app.errorhandler(429)
+    def _rate_limited(error):
+        retry_after = None
+        limit = getattr(error, "limit", None)
+        if limit is not None:
+            retry_after = str(int(limit.limit.get_expiry()))
+        headers = {"Retry-After": retry_after} if retry_after else None
+        return error_response(
+            "rate_limited", "Too many attempts; wait a moment and try again.",
+            headers=headers,
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error):
+        if not _wants_json():
+            return error
+        code = _CODE_FOR_STATUS.get(error.code, "bad_request")
+        return error_response(code, error.description or code, status=error.code)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response("retry", "Internal error; nothing was stored. Try again.")

@@ -1,0 +1,1 @@
+"""Friendships: who may talk to whom (PROTOCOL §7)."""

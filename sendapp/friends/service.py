@@ -1,0 +1,143 @@
+"""Who may talk to whom: the one place that answers it for HTTP and Socket.IO."""
+from sqlalchemy import or_
+
+from .. import notify
+from ..errors import ApiError
+from ..extensions import db, socketio
+from ..models import Friendship, User, now_ms
+from ..rooms import ordered, pair_room
+
+SEARCH_LIMIT = 20
+
+
+def _row(a, b):
+    lo, hi = ordered(a, b)
+    return db.session.execute(
+        db.select(Friendship).filter_by(lo_id=lo, hi_id=hi)
+    ).scalar_one_or_none()
+
+
+def are_friends(a, b):
+    row = _row(a, b) if a != b else None
+    return row is not None and row.accepted
+
+
+def require_friend(user_id, friend_id):
+    """Refuse anything between two people who are not friends (`forbidden`)."""
+    if isinstance(friend_id, bool) or not isinstance(friend_id, int):
+        raise ApiError("bad_request", "the friend must be named by an integer user id")
+    if friend_id == user_id:
+        raise ApiError("bad_request", "you cannot do this with yourself")
+    if not are_friends(user_id, friend_id):
+        raise ApiError("forbidden", "not_friends: you can only do this with a friend")
+
+
+def _rows_of(user_id):
+    return db.session.execute(
+        db.select(Friendship).where(or_(Friendship.lo_id == user_id, Friendship.hi_id == user_id))
+    ).scalars().all()
+
+
+def _other(row, user_id):
+    return row.hi_id if row.lo_id == user_id else row.lo_id
+
+
+def friend_ids(user_id):
+    return [_other(row, user_id) for row in _rows_of(user_id) if row.accepted]
+
+
+def listing(user_id, is_online):
+    """PROTOCOL §7 GET /api/friends: friends, incoming and outgoing requests."""
+    rows = _rows_of(user_id)
+    users = {u.id: u for u in db.session.execute(
+        db.select(User).where(User.id.in_([_other(r, user_id) for r in rows]))
+    ).scalars()}
+    friends, incoming, outgoing = [], [], []
+    for row in rows:
+        other = users.get(_other(row, user_id))
+        if other is None:
+            continue
+        if row.accepted:
+            friends.append(friend_json(other, row, is_online(other.id)))
+        elif row.requester_id == user_id:
+            outgoing.append({"id": other.id, "username": other.username, "since": row.created})
+        else:
+            incoming.append({"id": other.id, "username": other.username, "since": row.created})
+    key = lambda item: item["username"]  # noqa: E731
+    return {"friends": sorted(friends, key=key), "incoming": sorted(incoming, key=key),
+            "outgoing": sorted(outgoing, key=key)}
+
+
+def friend_json(user, row, online):
+    key = user.current_key
+    return {"id": user.id, "username": user.username, "since": row.since,
+            "online": bool(online), "key_id": key.key_id if key else None}
+
+
+def search(user_id, prefix):
+    """Users whose name starts with `prefix` (never self, at most 20)."""
+    prefix = (prefix or "").strip().lower()
+    if not prefix:
+        return []
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    found = db.session.execute(
+        db.select(User)
+        .where(User.username.like(escaped + "%", escape="\\"), User.id != user_id,
+               User.disabled.is_(False))
+        .order_by(User.username)
+        .limit(SEARCH_LIMIT)
+    ).scalars()
+    return [{"id": u.id, "username": u.username} for u in found]
+
+
+def request_friend(user, target):
+    """Ask `target`; if they asked first, this accepts. Returns (status, row)."""
+    if target.id == user.id:
+        raise ApiError("bad_request", "you cannot befriend yourself")
+    if target.disabled:
+        raise ApiError("not_found", "no such user")
+    row = _row(user.id, target.id)
+    if row is not None and row.accepted:
+        raise ApiError("conflict", "you are already friends")
+    if row is not None and row.requester_id == user.id:
+        raise ApiError("conflict", "you already asked; wait for an answer")
+    if row is not None:
+        return "accepted", _accept(row)
+    lo, hi = ordered(user.id, target.id)
+    row = Friendship(lo_id=lo, hi_id=hi, requester_id=user.id, accepted=False)
+    db.session.add(row)
+    db.session.commit()
+    _announce(user.id, target.id)
+    return "requested", row
+
+
+def accept(user, requester_id):
+    """Accept a pending request that `requester_id` sent to `user`."""
+    row = _row(user.id, requester_id) if requester_id != user.id else None
+    if row is None or row.accepted or row.requester_id == user.id:
+        raise ApiError("not_found", "no pending request from that user")
+    return _accept(row)
+
+
+def _accept(row):
+    row.accepted = True
+    row.since = now_ms()
+    db.session.commit()
+    _announce(row.lo_id, row.hi_id)
+    return row
+
+
+def remove(user, other_id):
+    """Decline, cancel or unfriend: the row goes; messages stay stored but sealed off."""
+    row = _row(user.id, other_id) if other_id != user.id else None
+    if row is None:
+        raise ApiError("not_found", "no friendship or request with that user")
+    db.session.delete(row)
+    db.session.commit()
+    socketio.close_room(pair_room(user.id, other_id))
+    _announce(user.id, other_id)
+
+
+def _announce(a, b):
+    for user_id in (a, b):
+        notify.to_user(user_id, "friends", {})

@@ -1,0 +1,1 @@
+"""Identity public keys (PROTOCOL §3)."""

@@ -1,0 +1,143 @@
+"""Database tables. The server stores ciphertext, public keys and metadata only."""
+import time
+
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint
+
+from .extensions import db
+
+
+def now_ms():
+    """Milliseconds since the epoch: the unit of every timestamp on the wire."""
+    return int(time.time() * 1000)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id = db.Column(db.Integer, primary_key=True)
+    username = db.Column(db.String(32), unique=True, nullable=False)
+    auth_hash = db.Column(db.String(255), nullable=False)
+    kdf_iterations = db.Column(db.Integer, nullable=False)
+    vault = db.Column(db.Text, nullable=True)  # client-encrypted JSON (PROTOCOL §3)
+    created = db.Column(db.BigInteger, nullable=False, default=now_ms)
+    disabled = db.Column(db.Boolean, nullable=False, default=False)
+
+    keys = db.relationship(
+        "IdentityKey", back_populates="user", cascade="all, delete-orphan",
+        order_by="IdentityKey.id",
+    )
+
+    # Flask-Login identity: the session key, so a revoked session logs out at once.
+    session_key = None
+
+    def get_id(self):
+        return self.session_key
+
+    @property
+    def is_active(self):
+        return not self.disabled
+
+    @property
+    def current_key(self):
+        return next((key for key in self.keys if key.current), None)
+
+
+class IdentityKey(db.Model):
+    """A public X25519 key; exactly one per user is current (PROTOCOL §3)."""
+
+    __tablename__ = "identity_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key_id"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"),
+                        nullable=False, index=True)
+    key_id = db.Column(db.String(12), nullable=False)
+    public_key = db.Column(db.String(43), nullable=False)
+    created = db.Column(db.BigInteger, nullable=False, default=now_ms)
+    current = db.Column(db.Boolean, nullable=False, default=True)
+
+    user = db.relationship("User", back_populates="keys")
+
+
+class LoginSession(db.Model):
+    """One logged-in browser or client; deleting the row logs it out everywhere."""
+
+    __tablename__ = "login_sessions"
+
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"),
+                        nullable=False, index=True)
+    token_hash = db.Column(db.String(64), unique=True, nullable=False)
+    created = db.Column(db.BigInteger, nullable=False, default=now_ms)
+
+
+class Friendship(db.Model):
+    """One row per unordered pair: a pending request or an accepted friendship."""
+
+    __tablename__ = "friendships"
+    __table_args__ = (
+        UniqueConstraint("lo_id", "hi_id"),
+        CheckConstraint("lo_id < hi_id", name="ck_friendship_order"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    lo_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    hi_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"),
+                      nullable=False, index=True)
+    requester_id = db.Column(db.Integer, nullable=False)
+    accepted = db.Column(db.Boolean, nullable=False, default=False)
+    created = db.Column(db.BigInteger, nullable=False, default=now_ms)
+    since = db.Column(db.BigInteger, nullable=True)
+
+
+class Message(db.Model):
+    """A stored envelope (PROTOCOL §5): routing fields, key ids and ciphertext."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("sender_id", "cid"),
+        Index("ix_messages_pair_id", "lo_id", "hi_id", "id"),
+        Index("ix_messages_recipient_id", "recipient_id", "id"),
+        Index("ix_messages_sender_id", "sender_id", "id"),
+        {"sqlite_autoincrement": True},  # ids never reused: they are sync cursors
+    )
+
+    id = db.Column(db.Integer, primary_key=True, autoincrement=True)
+    sender_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    recipient_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"),
+                             nullable=False)
+    lo_id = db.Column(db.Integer, nullable=False)
+    hi_id = db.Column(db.Integer, nullable=False)
+    cid = db.Column(db.String(22), nullable=False)
+    sk = db.Column(db.String(12), nullable=False)
+    rk = db.Column(db.String(12), nullable=False)
+    n = db.Column(db.String(16), nullable=False)
+    ct = db.Column(db.Text, nullable=False)
+    ts = db.Column(db.BigInteger, nullable=False, default=now_ms)
+
+
+class ReadMarker(db.Model):
+    """How far a user has read a conversation with one friend."""
+
+    __tablename__ = "read_markers"
+
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"),
+                        primary_key=True)
+    friend_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"),
+                          primary_key=True)
+    up_to = db.Column(db.Integer, nullable=False, default=0)
+
+
+class Blob(db.Model):
+    """An encrypted attachment on disk, readable by the two people of one pair."""
+
+    __tablename__ = "blobs"
+
+    id = db.Column(db.String(22), primary_key=True)
+    uploader_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"),
+                            nullable=False)
+    lo_id = db.Column(db.Integer, nullable=False)
+    hi_id = db.Column(db.Integer, nullable=False)
+    size = db.Column(db.BigInteger, nullable=False)
+    created = db.Column(db.BigInteger, nullable=False, default=now_ms)

@@ -1,0 +1,11 @@
+"""Server-to-client events (PROTOCOL §8), emitted from HTTP views and socket handlers alike."""
+from .extensions import socketio
+from .rooms import pair_room, user_room
+
+
+def to_user(user_id, event, data):
+    socketio.emit(event, data, to=user_room(user_id))
+
+
+def to_pair(a, b, event, data, skip_sid=None):
+    socketio.emit(event, data, to=pair_room(a, b), skip_sid=skip_sid)

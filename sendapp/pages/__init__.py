@@ -1,0 +1,1 @@
+"""Server-rendered pages and the installed front-end vendor files."""

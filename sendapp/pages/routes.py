@@ -1,0 +1,50 @@
+"""Pages: the chat shell, login and register; vendor files from node_modules."""
+from flask import Blueprint, abort, current_app, redirect, render_template, send_from_directory, url_for
+from flask_login import current_user
+
+from .. import ROOT
+
+bp = Blueprint("pages", __name__)
+
+# Front-end packages installed by npm (never committed), served by a fixed allow-list.
+VENDOR = {
+    "socket.io": ROOT / "node_modules" / "socket.io-client" / "dist",
+    "qrcode": ROOT / "node_modules" / "qrcode-generator" / "dist",
+}
+
+
+def _page(template, **context):
+    return render_template(
+        template,
+        force_polling=current_app.config["FORCE_POLLING"],
+        **context,
+    )
+
+
+@bp.get("/")
+def home():
+    """The chat application (log in first)."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("pages.login"))
+    return _page("chat.html", user=current_user)
+
+
+@bp.get("/login")
+def login():
+    """Log in: the password is turned into `auth` in the browser."""
+    return _page("login.html")
+
+
+@bp.get("/register")
+def register():
+    """Create an account: keys and vault are made in the browser."""
+    return _page("register.html")
+
+
+@bp.get("/vendor/<package>/<path:filename>")
+def vendor(package, filename):
+    """Files of npm-installed packages (socket.io-client, qrcode-generator)."""
+    folder = VENDOR.get(package)
+    if folder is None:
+        abort(404)
+    return send_from_directory(folder, filename, max_age=3600)

@@ -1,0 +1,98 @@
+"""Socket.IO connection life: refuse anonymous sockets, join rooms, presence, per-event guard."""
+import functools
+import logging
+
+from flask import current_app, request, session
+from flask_login import current_user
+from flask_socketio import ConnectionRefusedError, join_room
+from limits import parse_many
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from . import notify, presence
+from .auth import sessions
+from .errors import ApiError
+from .extensions import db, socketio
+from .friends import service as friends
+from .rooms import pair_room, user_room
+
+log = logging.getLogger(__name__)
+
+
+def _limiter():
+    """One moving-window limiter per app, on the same storage as Flask-Limiter."""
+    ext = current_app.extensions.setdefault("sendapp_socket_limiter", {})
+    if "limiter" not in ext:
+        storage = storage_from_string(current_app.config["RATELIMIT_STORAGE_URI"])
+        ext["limiter"] = MovingWindowRateLimiter(storage)
+        ext["limits"] = parse_many(current_app.config["RATELIMIT_SOCKET"])
+    return ext["limiter"], ext["limits"]
+
+
+def _within_rate(user_id):
+    if not current_app.config["RATELIMIT_ENABLED"]:
+        return True
+    limiter, limits = _limiter()
+    return all(limiter.hit(limit, "socket", str(user_id)) for limit in limits)
+
+
+def authenticated_only(handler):
+    """Guard an event: a live session, the rate limit, and ApiError → `{ok: false}` ack."""
+
+    @functools.wraps(handler)
+    def guarded(*args):
+        try:
+            if not current_user.is_authenticated:
+                raise ApiError("unauthorized", "your session has ended; log in again")
+            if not _within_rate(current_user.id):
+                raise ApiError("rate_limited", "too many events; slow down")
+            return handler(*args)
+        except ApiError as error:
+            db.session.rollback()
+            return error.as_ack()
+        except Exception:
+            db.session.rollback()
+            log.exception("socket event %s failed", handler.__name__)
+            return ApiError("retry", "internal error; nothing was stored, try again").as_ack()
+        finally:
+            db.session.remove()
+
+    return guarded
+
+
+@socketio.on("connect")
+def on_connect(auth=None):
+    """Any client. Refuse anonymous sockets; join user, session and pair rooms; presence."""
+    if not current_user.is_authenticated:
+        raise ConnectionRefusedError("unauthorized")
+    user_id = current_user.id
+    join_room(user_room(user_id))
+    join_room(sessions.current_session_room())
+    friend_ids = friends.friend_ids(user_id)
+    for friend_id in friend_ids:
+        join_room(pair_room(user_id, friend_id))
+    db.session.remove()
+    if presence.connected(user_id, request.sid):
+        for friend_id in friend_ids:
+            notify.to_user(friend_id, "presence", {"user": user_id, "online": True})
+
+
+@socketio.on("disconnect")
+def on_disconnect(reason=None):
+    """Any client. The last socket of a user going away makes them offline for friends."""
+    user_id = _socket_user_id()
+    if user_id is None:
+        return
+    if presence.disconnected(user_id, request.sid):
+        try:
+            friend_ids = friends.friend_ids(user_id)
+        finally:
+            db.session.remove()
+        for friend_id in friend_ids:
+            notify.to_user(friend_id, "presence", {"user": user_id, "online": False})
+
+
+def _socket_user_id():
+    """The user id of this socket, even when its session was revoked meanwhile."""
+    user_id = (session.get("_user_id") or "").partition(":")[0]
+    return int(user_id) if user_id.isdigit() else None

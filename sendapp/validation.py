@@ -1,0 +1,95 @@
+"""Input rules shared by HTTP, Socket.IO and the CLI: one place for each check.
+
+Every failure raises ApiError("bad_request" | "too_large", message naming the field).
+"""
+import json
+import re
+import unicodedata
+
+from flask import current_app, request
+
+from .encoding import b64url_decode
+from .errors import ApiError
+
+USERNAME_PATTERN = re.compile(r"^[a-z0-9_.-]{3,32}$")
+MAX_ID = 2**53 - 1  # JSON-safe integer range shared with the browser
+
+
+def normalise_username(raw):
+    """NFKC then lower-case, then the PROTOCOL §1 pattern."""
+    if not isinstance(raw, str):
+        raise ApiError("bad_request", "username must be a string")
+    name = unicodedata.normalize("NFKC", raw).strip().lower()
+    if not USERNAME_PATTERN.match(name):
+        raise ApiError(
+            "bad_request",
+            "username must be 3-32 characters of a-z, 0-9, '_', '.' or '-'",
+        )
+    return name
+
+
+def require_int(value, field, minimum=0):
+    """Accept a JSON integer only (a bool or a numeric string is refused)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ApiError("bad_request", f"{field} must be an integer")
+    if value < minimum or value > MAX_ID:
+        raise ApiError("bad_request", f"{field} is out of range")
+    return value
+
+
+def require_str(value, field, max_len=None):
+    if not isinstance(value, str) or not value:
+        raise ApiError("bad_request", f"{field} must be a non-empty string")
+    if max_len is not None and len(value) > max_len:
+        raise ApiError("too_large", f"{field} is longer than {max_len} characters")
+    return value
+
+
+def require_b64url(value, field, length=None, max_chars=None):
+    """Check base64url without padding (PROTOCOL §1); return the decoded bytes."""
+    require_str(value, field)
+    if max_chars is not None and len(value) > max_chars:
+        raise ApiError("too_large", f"{field} is longer than {max_chars} characters")
+    try:
+        return b64url_decode(value, length)
+    except ValueError:
+        detail = f" of {length} bytes" if length else ""
+        raise ApiError("bad_request", f"{field} must be base64url without padding{detail}")
+
+
+def require_object(value, field="body"):
+    if not isinstance(value, dict):
+        raise ApiError("bad_request", f"{field} must be a JSON object")
+    return value
+
+
+def json_body():
+    """Parse the request's JSON object with a size cap and a specific error for each fault."""
+    limit = current_app.config["MAX_JSON_BYTES"]
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError("too_large", f"request body is larger than {limit} bytes")
+    raw = request.get_data(cache=True)
+    if len(raw) > limit:
+        raise ApiError("too_large", f"request body is larger than {limit} bytes")
+    if not raw:
+        raise ApiError("bad_request", "request body must be a JSON object")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError("bad_request", "request body is not valid JSON")
+    return require_object(body)
+
+
+def vault_json(value):
+    """Validate the client-encrypted vault shape (PROTOCOL §3); store it as compact JSON."""
+    vault = require_object(value, "vault")
+    if vault.get("v") != 1:
+        raise ApiError("bad_request", "vault.v must be 1")
+    require_b64url(vault.get("n"), "vault.n", length=12)
+    require_b64url(vault.get("ct"), "vault.ct", max_chars=262_144)
+    return json.dumps({"v": 1, "n": vault["n"], "ct": vault["ct"]}, separators=(",", ":"))
+
+
+def public_key_bytes(value, field="public_key"):
+    """An X25519 public key: 32 bytes in base64url."""
+    return require_b64url(value, field, length=32)

@@ -1,0 +1,96 @@
+"""Fixtures that build on each other: app → client → make_user → make_friends → socket_client."""
+import os
+
+import pytest
+
+from sendapp import create_app
+from sendapp.config import TestingConfig
+from sendapp.extensions import db, socketio
+
+from support.people import register
+
+
+def _make_app(tmp_path, **overrides):
+    env = dict(os.environ)
+    env.update({
+        "SENDAPP_INSTANCE_PATH": str(tmp_path / "instance"),
+        "SENDAPP_DATABASE_URL": f"sqlite:///{tmp_path / 'test.sqlite3'}",
+        "SENDAPP_CERT_DIR": str(tmp_path / "certs"),
+    })
+    config = TestingConfig(env)
+    config.RATELIMIT_ENABLED = overrides.pop("RATELIMIT_ENABLED", False)
+    for name, value in overrides.items():
+        setattr(config, name, value)
+    app = create_app(config)
+    with app.app_context():
+        db.create_all()
+    return app
+
+
+@pytest.fixture
+def make_app(tmp_path):
+    """Build an app with config overrides (e.g. RATELIMIT_ENABLED=True)."""
+    apps = []
+
+    def build(**overrides):
+        app = _make_app(tmp_path / f"app{len(apps)}", **overrides)
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client(base_url="https://localhost")
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_user(app):
+    """Register a person through the API, each with their own cookie jar."""
+
+    def build(username):
+        return register(app.test_client(base_url="https://localhost"), username)
+
+    return build
+
+
+@pytest.fixture
+def make_friends():
+    """Befriend two people through the API (request + accept)."""
+
+    def befriend(a, b):
+        assert a.post("/api/friends", json={"username": b.username}).status_code == 201
+        assert b.post(f"/api/friends/{a.id}/accept").status_code == 200
+
+    return befriend
+
+
+@pytest.fixture
+def socket_client(app):
+    """A Socket.IO test client logged in as a person (shares their cookie jar)."""
+    clients = []
+
+    def connect(person):
+        sio = socketio.test_client(app, flask_test_client=person.client)
+        clients.append(sio)
+        return sio
+
+    yield connect
+    for sio in clients:
+        if sio.is_connected():
+            sio.disconnect()

@@ -3,10 +3,8 @@ from pathlib import Path
 
 from flask import Flask
 
-from .config import Config
+from .config import ROOT, Config
 from .extensions import csrf, db, limiter, login_manager, migrate, socketio
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(config=None):
@@ -27,6 +25,7 @@ def create_app(config=None):
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.setdefault("MAX_CONTENT_LENGTH", None)
 
+    _import_socket_handlers()
     _bind_extensions(app)
     _register_blueprints(app)
     _register_cli(app)
@@ -37,6 +36,13 @@ def create_app(config=None):
     register_error_handlers(app)
     app.after_request(add_security_headers)
     return app
+
+
+def _import_socket_handlers():
+    """Import handler modules before SocketIO.init_app, which copies the handlers it knows
+    onto each new server (decorators run after a server exists bind to that server only)."""
+    from . import realtime  # noqa: F401
+    from .chat import events  # noqa: F401
 
 
 def _bind_extensions(app):
@@ -71,9 +77,6 @@ def _register_blueprints(app):
 
     for blueprint in (auth_bp, friends_bp, keys_bp, chat_bp, blobs_bp, pages_bp):
         app.register_blueprint(blueprint)
-
-    from . import realtime  # noqa: F401  (registers connect/disconnect)
-    from .chat import events as chat_events  # noqa: F401
 
 
 def _register_cli(app):

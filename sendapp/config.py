@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 
 MiB = 1024 * 1024
+ROOT = Path(__file__).resolve().parent.parent  # the repository: templates, static, migrations
 
 
 def _flag(value, default):

@@ -217,9 +217,9 @@ def build_certificate(key, sans, days: int) -> x509.Certificate:
 def _write_atomically(path: Path, data: bytes, mode: int) -> None:
     """Write via a temporary file created with `mode`, so a key is never readable by others."""
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    temp.unlink(missing_ok=True)  # a leftover from a crash; O_EXCL then refuses symlinks
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
-        os.fchmod(fd, mode)  # an old leftover temp file keeps its mode through O_CREAT
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

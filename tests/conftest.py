@@ -7,7 +7,7 @@ from sendapp import create_app
 from sendapp.config import TestingConfig
 from sendapp.extensions import db, socketio
 
-from support.people import register
+from support.people import https_client, register
 
 
 def _make_app(tmp_path, **overrides):
@@ -51,7 +51,7 @@ def app(make_app):
 
 @pytest.fixture
 def client(app):
-    return app.test_client(base_url="https://localhost")
+    return https_client(app)
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def make_user(app):
     """Register a person through the API, each with their own cookie jar."""
 
     def build(username):
-        return register(app.test_client(base_url="https://localhost"), username)
+        return register(https_client(app), username)
 
     return build
 

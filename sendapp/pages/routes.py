@@ -2,7 +2,7 @@
 from flask import Blueprint, abort, current_app, redirect, render_template, send_from_directory, url_for
 from flask_login import current_user
 
-from .. import ROOT
+from ..config import ROOT
 
 bp = Blueprint("pages", __name__)
 

@@ -4,6 +4,7 @@ import pytest
 from sendapp import crypto
 from sendapp.extensions import db
 from sendapp.models import LoginSession, Message, User
+from support.people import https_client
 from support.people import ITERATIONS, Person, login_body
 
 PASSWORD = "a long enough password"
@@ -31,7 +32,7 @@ def test_create_prompt_mismatch_is_refused(app, runner):
 
 def test_created_user_logs_in_with_browser_derived_auth(app, runner):
     run(runner, "users", "create", "dora", "--password-stdin", stdin=PASSWORD + "\n")
-    person = Person(username="dora", client=app.test_client(base_url="https://localhost"))
+    person = Person(username="dora", client=https_client(app))
     person.refresh_csrf()
     response = person.post("/api/login", json=login_body("dora", PASSWORD))
     assert response.status_code == 200
@@ -41,7 +42,7 @@ def test_created_user_logs_in_with_browser_derived_auth(app, runner):
 
 def test_first_key_of_cli_user_is_set_with_vault_put(app, runner):
     run(runner, "users", "create", "dora", "--password-stdin", stdin=PASSWORD + "\n")
-    person = Person(username="dora", client=app.test_client(base_url="https://localhost"))
+    person = Person(username="dora", client=https_client(app))
     person.refresh_csrf()
     person.csrf = person.post("/api/login", json=login_body("dora", PASSWORD)).get_json()["csrf_token"]
     secrets = crypto.derive_account_secrets("dora", PASSWORD, ITERATIONS)
@@ -101,7 +102,7 @@ def test_disable_and_enable(app, runner, make_user):
     assert "yes" in run(runner, "users", "list").output.splitlines()[1].split()[-2]
     result = run(runner, "users", "enable", "alice")
     assert result.exit_code == 0
-    person = Person(username="alice", client=app.test_client(base_url="https://localhost"))
+    person = Person(username="alice", client=https_client(app))
     person.refresh_csrf()
     assert person.post("/api/login", json=login_body("alice")).status_code == 200
 
@@ -121,7 +122,7 @@ def test_reset_password_drops_vault_and_current_key(app, runner, make_user):
     assert result.exit_code == 0
     assert "new key pair at their next login" in result.output
     assert alice.get("/api/me").status_code == 401  # sessions ended
-    person = Person(username="alice", client=app.test_client(base_url="https://localhost"))
+    person = Person(username="alice", client=https_client(app))
     person.refresh_csrf()
     response = person.post("/api/login", json=login_body("alice", "a fresh password"))
     assert response.status_code == 200

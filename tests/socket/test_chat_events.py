@@ -3,11 +3,18 @@ import pytest
 
 from sendapp.extensions import db
 from sendapp.models import Message
+from support.people import https_client
 from support.messages import read_text, text_envelope
 
 
 def received(sio, name):
-    return [event["args"][0] for event in sio.get_received() if event["name"] == name]
+    """Payloads of one event name (the test client unwraps single arguments)."""
+    payloads = []
+    for event in sio.get_received():
+        if event["name"] == name:
+            args = event["args"]
+            payloads.append(args[0] if isinstance(args, list) else args)
+    return payloads
 
 
 @pytest.fixture
@@ -23,7 +30,7 @@ def trio(make_user, make_friends, socket_client):
 def test_anonymous_socket_is_refused(app):
     from sendapp.extensions import socketio
 
-    sio = socketio.test_client(app, flask_test_client=app.test_client(base_url="https://localhost"))
+    sio = socketio.test_client(app, flask_test_client=https_client(app))
     assert not sio.is_connected()
 
 
@@ -236,7 +243,7 @@ def test_socket_events_are_rate_limited(make_app):
     from support.people import register
 
     app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_SOCKET="5/minute")
-    alice = register(app.test_client(base_url="https://localhost"), "alice")
+    alice = register(https_client(app), "alice")
     sio = socketio.test_client(app, flask_test_client=alice.client)
     acks = [sio.emit("sync", {"after": 0}, callback=True) for _ in range(6)]
     assert [a["ok"] for a in acks] == [True] * 5 + [False]

@@ -70,3 +70,10 @@ def register(client, username, password=PASSWORD):
 def login_body(username, password=PASSWORD, iterations=ITERATIONS):
     return {"username": username,
             "auth": crypto.derive_account_secrets(username, password, iterations).auth}
+
+
+def https_client(app):
+    """A Flask test client that speaks as if over HTTPS (the session cookie is Secure)."""
+    client = app.test_client()
+    client.environ_base["wsgi.url_scheme"] = "https"
+    return client

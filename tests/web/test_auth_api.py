@@ -3,11 +3,12 @@ import pytest
 
 from sendapp import crypto
 from sendapp.encoding import b64url_encode
+from support.people import https_client
 from support.people import ITERATIONS, PASSWORD, Person, login_body, registration_body
 
 
 def fresh(app):
-    person = Person(username="", client=app.test_client(base_url="https://localhost"))
+    person = Person(username="", client=https_client(app))
     person.refresh_csrf()
     return person
 
@@ -141,7 +142,7 @@ def test_logged_out_cookie_copy_is_revoked(app, make_user):
     alice = make_user("alice")
     stolen = alice.client.get_cookie("sendapp_session").value
     alice.post("/api/logout")
-    thief = app.test_client(base_url="https://localhost")
+    thief = https_client(app)
     thief.set_cookie("sendapp_session", stolen, domain="localhost")
     assert thief.get("/api/me").status_code == 401
 

@@ -5,6 +5,7 @@ import pytest
 
 from sendapp import crypto
 from sendapp.encoding import b64url_decode
+from support.people import https_client
 from support.messages import text_envelope
 
 
@@ -159,8 +160,8 @@ def test_blob_size_limit(make_app):
     from support.people import register
 
     app = make_app(MAX_BLOB_BYTES=1000)
-    alice = register(app.test_client(base_url="https://localhost"), "alice")
-    bob = register(app.test_client(base_url="https://localhost"), "bob")
+    alice = register(https_client(app), "alice")
+    bob = register(https_client(app), "bob")
     alice.post("/api/friends", json={"username": "bob"})
     bob.post(f"/api/friends/{alice.id}/accept")
     response = alice.post(f"/api/blobs?to={bob.id}", data=b"x" * 1001,

@@ -1,0 +1,339 @@
+"""One account on the client side: password to secrets, vault to private keys,
+plaintext to envelopes and back (PROTOCOL §2-§5).
+
+Every cryptographic step is a call into `sendapp.crypto`; this module only
+decides which keys to use. Private keys and pair keys stay in memory here and
+are never sent anywhere; the server sees `auth`, the encrypted vault, public
+keys and envelopes.
+"""
+import threading
+import time
+from dataclasses import dataclass
+
+from .. import crypto
+from ..encoding import b64url_decode, b64url_encode
+from ..errors import ApiError
+from ..validation import normalise_username
+from .http import ApiFailure
+
+MIN_PASSWORD_CHARS = 8  # PROTOCOL §1: the client enforces it, the server never sees it
+MIN_ITERATIONS = 1000  # refuse a server that announces a uselessly cheap KDF (§2)
+KDF_NAME = "pbkdf2-sha256"
+MAX_CIPHERTEXT_CHARS = 65_536  # the server's default `ct` limit (§8)
+
+
+class AccountError(Exception):
+    """A refusal decided on the client (short password, unreadable vault, unknown friend…)."""
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    """One of my X25519 identity key pairs, from the vault (§3)."""
+
+    key_id: str
+    private: bytes
+    public: bytes
+    created: int
+
+    def __repr__(self):
+        return f"KeyPair({self.key_id!r}, <private redacted>)"
+
+
+def clean_username(raw):
+    """Normalise a username as the server does (§1), or raise AccountError."""
+    try:
+        return normalise_username(raw)
+    except ApiError as error:
+        raise AccountError(error.message) from None
+
+
+def _secrets(api, username, password):
+    """Ask the KDF parameters, then derive `auth` and `vault_key` locally (§2)."""
+    pre = api.prelogin(username)
+    if pre.get("kdf") != KDF_NAME:
+        raise AccountError(f"the server asks for an unknown KDF {pre.get('kdf')!r}")
+    iterations = pre.get("iterations")
+    if isinstance(iterations, bool) or not isinstance(iterations, int) \
+            or iterations < MIN_ITERATIONS:
+        raise AccountError(f"the server announces an unsafe KDF iteration count {iterations!r}")
+    return crypto.derive_account_secrets(username, password, iterations), iterations
+
+
+def _new_key_pair():
+    private, public = crypto.generate_identity()
+    return KeyPair(crypto.key_id(public), private, public, now_ms())
+
+
+def _vault_for(secrets, username, pairs):
+    entries = [crypto.vault_entry(p.private, p.public, p.created) for p in pairs]
+    return crypto.encrypt_vault(secrets.vault_key, username, entries)
+
+
+def _pairs_from_vault(plain):
+    """Check every vault entry (its id and public half must match its private half)."""
+    pairs = {}
+    for entry in plain["keys"]:
+        try:
+            private = b64url_decode(entry["d"], crypto.KEY_BYTES)
+            public = b64url_decode(entry["x"], crypto.KEY_BYTES)
+            kid = entry["id"]
+            created = entry.get("created", 0)
+        except (KeyError, TypeError, ValueError):
+            raise AccountError("the vault holds a malformed key entry") from None
+        if crypto.public_from_private(private) != public or crypto.key_id(public) != kid:
+            raise AccountError(f"the vault's key {kid!r} is inconsistent")
+        pairs[kid] = KeyPair(kid, private, public, created)
+    return pairs
+
+
+class Account:
+    """A logged-in account: its `HttpApi`, user record and private keys by key id.
+
+    Build one with `Account.register(...)` or `Account.login(...)`. Methods that
+    may need a peer's public keys fetch them over HTTP once and cache them.
+    """
+
+    def __init__(self, api, user, key_pairs):
+        self.api = api
+        self.user = dict(user)
+        self.key_pairs = dict(key_pairs)
+        self._lock = threading.RLock()
+        self._peer_keys = {}  # user id → {key id: public bytes}
+        self._peer_current = {}  # user id → current key id
+        self._pair_keys = {}  # (own key id, peer id, peer key id) → 32 bytes
+
+    def __repr__(self):
+        return f"Account({self.username!r}, id={self.id})"
+
+    @property
+    def id(self):
+        return self.user["id"]
+
+    @property
+    def username(self):
+        return self.user["username"]
+
+    @property
+    def current_key_id(self):
+        return self.user.get("key_id")
+
+    # --- §2/§3: register and log in -----------------------------------------------
+    @classmethod
+    def register(cls, api, username, password):
+        """Create the account: derive secrets, make the first key pair and vault, POST."""
+        username = clean_username(username)
+        if len(crypto.normalise_password(password)) < MIN_PASSWORD_CHARS:
+            raise AccountError(f"passwords need at least {MIN_PASSWORD_CHARS} characters")
+        secrets, iterations = _secrets(api, username, password)
+        pair = _new_key_pair()
+        answer = api.register({
+            "username": username,
+            "auth": secrets.auth,
+            "iterations": iterations,
+            "vault": _vault_for(secrets, username, [pair]),
+            "public_key": b64url_encode(pair.public),
+        })
+        return cls(api, answer["user"], {pair.key_id: pair})
+
+    @classmethod
+    def login(cls, api, username, password):
+        """Log in with `auth`, open the vault; create the first key if there is none (§3)."""
+        username = clean_username(username)
+        secrets, _iterations = _secrets(api, username, password)
+        answer = api.login(username, secrets.auth)
+        user, vault = answer["user"], answer.get("vault")
+        if vault is None:
+            pair = _new_key_pair()
+            user = api.put_vault(secrets.auth, _vault_for(secrets, username, [pair]),
+                                 public_key=b64url_encode(pair.public))
+            return cls(api, user, {pair.key_id: pair})
+        try:
+            plain = crypto.decrypt_vault(secrets.vault_key, username, vault)
+        except crypto.CryptoError:
+            raise AccountError("the server's copy of your vault cannot be opened "
+                               "(it is damaged or was not made with this password)") from None
+        return cls(api, user, _pairs_from_vault(plain))
+
+    def logout(self):
+        self.api.logout()
+
+    # --- friends by name ------------------------------------------------------------
+    def friend(self, username):
+        """The `friend` record (§7) of an accepted friend named `username`."""
+        name = clean_username(username)
+        for friend in self.api.friends()["friends"]:
+            if friend["username"] == name:
+                return friend
+        raise AccountError(f"{name} is not your friend (yet)")
+
+    def incoming_request(self, username):
+        """The pending request that `username` sent me."""
+        name = clean_username(username)
+        for item in self.api.friends()["incoming"]:
+            if item["username"] == name:
+                return item
+        raise AccountError(f"there is no pending friend request from {name}")
+
+    # --- keys (§3, §4) ------------------------------------------------------------------
+    def forget_peer(self, user_id):
+        """Drop cached public keys of a user (after `key_changed`); pair keys stay valid."""
+        with self._lock:
+            self._peer_keys.pop(user_id, None)
+            self._peer_current.pop(user_id, None)
+
+    def _load_peer_keys(self, user_id):
+        keys, current = {}, None
+        for item in self.api.user_keys(user_id):
+            try:
+                public = b64url_decode(item["public_key"], crypto.KEY_BYTES)
+            except (KeyError, TypeError, ValueError):
+                continue
+            # Never trust the server's label: a key id is the hash of the key (§3).
+            if crypto.key_id(public) != item.get("id"):
+                continue
+            keys[item["id"]] = public
+            if item.get("current"):
+                current = item["id"]
+        with self._lock:
+            self._peer_keys[user_id] = keys
+            self._peer_current[user_id] = current
+        return keys
+
+    def peer_public(self, user_id, kid):
+        """The public key `kid` of user `user_id`, fetched once (again if unknown)."""
+        if user_id == self.id:
+            pair = self.key_pairs.get(kid)
+            if pair is None:
+                raise crypto.CryptoError(f"key {kid} is not in your vault")
+            return pair.public
+        with self._lock:
+            public = self._peer_keys.get(user_id, {}).get(kid)
+        if public is None:
+            public = self._load_peer_keys(user_id).get(kid)
+        if public is None:
+            raise crypto.CryptoError(f"user {user_id} has no key {kid}")
+        return public
+
+    def peer_current_key(self, user_id):
+        """The key id a new message to `user_id` must be encrypted for."""
+        with self._lock:
+            current = self._peer_current.get(user_id)
+        if current is None:
+            self._load_peer_keys(user_id)
+            with self._lock:
+                current = self._peer_current.get(user_id)
+        if current is None:
+            raise AccountError(f"user {user_id} has no key yet (they must log in once)")
+        return current
+
+    def pair_key(self, own_kid, peer_id, peer_kid):
+        """The pair key for my key `own_kid` and `peer_id`'s key `peer_kid`, cached (§4)."""
+        cache_key = (own_kid, peer_id, peer_kid)
+        with self._lock:
+            cached = self._pair_keys.get(cache_key)
+        if cached is not None:
+            return cached
+        own = self.key_pairs.get(own_kid)
+        if own is None:
+            raise crypto.CryptoError(f"key {own_kid} is not in your vault")
+        peer_public = self.peer_public(peer_id, peer_kid)
+        if self.id < peer_id:
+            lo_public, hi_public, lo, hi = own.public, peer_public, self.id, peer_id
+        else:
+            lo_public, hi_public, lo, hi = peer_public, own.public, peer_id, self.id
+        key = crypto.pair_key(own.private, peer_public, lo, hi, lo_public, hi_public)
+        with self._lock:
+            self._pair_keys[cache_key] = key
+        return key
+
+    def safety_number(self, friend_id):
+        """The 60 digits to compare with a friend for our two current keys (§6)."""
+        own = self.key_pairs.get(self.current_key_id)
+        if own is None:
+            raise AccountError("your current key is not in your vault")
+        peer = self.peer_public(friend_id, self.peer_current_key(friend_id))
+        if self.id < friend_id:
+            return crypto.safety_number(self.id, own.public, friend_id, peer)
+        return crypto.safety_number(friend_id, peer, self.id, own.public)
+
+    # --- §5: messages -------------------------------------------------------------------
+    def encrypt(self, friend_id, plain, cid=None):
+        """Seal a plaintext message object for a friend into a `send` envelope (§5)."""
+        own_kid = self.current_key_id
+        if own_kid not in self.key_pairs:
+            raise AccountError("your current key is not in your vault; log in again")
+        peer_kid = self.peer_current_key(friend_id)
+        key = self.pair_key(own_kid, friend_id, peer_kid)
+        envelope = crypto.encrypt_message(key, self.id, friend_id, own_kid, peer_kid, plain,
+                                          cid=cid)
+        if len(envelope["ct"]) > MAX_CIPHERTEXT_CHARS:
+            raise AccountError("the message is too long")
+        return envelope
+
+    def encrypt_text(self, friend_id, text, cid=None):
+        """A `text` message envelope (§5)."""
+        if not isinstance(text, str):
+            raise TypeError("text must be a str")
+        return self.encrypt(friend_id, {"t": "text", "body": text, "sent": now_ms()}, cid=cid)
+
+    def encrypt_file_message(self, friend_id, blob_id, name, mime, size, encrypted, cid=None):
+        """A `file` message envelope carrying the key of an uploaded attachment (§5).
+
+        :param encrypted: the `crypto.EncryptedFile` whose ciphertext was uploaded as `blob_id`.
+        """
+        plain = {"t": "file", "name": name, "mime": mime, "size": int(size), "blob": blob_id,
+                 "key": b64url_encode(encrypted.key), "n": b64url_encode(encrypted.nonce),
+                 "sha256": encrypted.sha256}
+        return self.encrypt(friend_id, plain, cid=cid)
+
+    def upload_file(self, friend_id, data, name, mime="application/octet-stream", cid=None):
+        """Encrypt an attachment, upload the ciphertext, return the `file` envelope (§5)."""
+        data = bytes(data)
+        encrypted = crypto.encrypt_file(data)
+        blob_id = self.api.upload_blob(friend_id, encrypted.ciphertext)
+        return self.encrypt_file_message(friend_id, blob_id, name, mime, len(data), encrypted,
+                                         cid=cid)
+
+    def download_file(self, plain):
+        """Fetch and decrypt the attachment a decrypted `file` message names; check its digest."""
+        if plain.get("t") != "file":
+            raise AccountError("this message carries no file")
+        try:
+            key = b64url_decode(plain["key"], crypto.KEY_BYTES)
+            nonce = b64url_decode(plain["n"], crypto.NONCE_BYTES)
+            blob_id, digest = plain["blob"], plain["sha256"]
+        except (KeyError, TypeError, ValueError):
+            raise crypto.CryptoError("the file message is malformed") from None
+        return crypto.decrypt_file(self.api.download_blob(blob_id), key, nonce, digest)
+
+    def peer_of(self, envelope):
+        """The other person of a stored envelope (the friend it was to or from)."""
+        return envelope["to"] if envelope["from"] == self.id else envelope["from"]
+
+    def decrypt(self, envelope):
+        """Open a relayed envelope (mine or a friend's) into its plaintext object (§5).
+
+        :raises crypto.CryptoError: when it cannot be opened (show "could not decrypt").
+        :raises ApiFailure: when the sender's keys cannot be fetched.
+        """
+        try:
+            sender, recipient = envelope["from"], envelope["to"]
+            sk, rk = envelope["sk"], envelope["rk"]
+        except (KeyError, TypeError):
+            raise crypto.CryptoError("the envelope is malformed") from None
+        if sender == self.id:
+            own_kid, peer_id, peer_kid = sk, recipient, rk
+        elif recipient == self.id:
+            own_kid, peer_id, peer_kid = rk, sender, sk
+        else:
+            raise crypto.CryptoError("this envelope is not addressed to me")
+        if not isinstance(peer_id, int) or isinstance(peer_id, bool) or peer_id == self.id:
+            raise crypto.CryptoError("the envelope names an invalid peer")
+        return crypto.decrypt_message(self.pair_key(own_kid, peer_id, peer_kid), envelope)
+
+
+__all__ = ["Account", "AccountError", "ApiFailure", "KeyPair", "clean_username", "now_ms"]

@@ -1,0 +1,140 @@
+// Keys in use (PROTOCOL §3, §4, §6): own identity keys from the store, friends' public keys
+// from the API (remembered in the store for offline use), and pair keys cached per
+// (own key, peer key) as non-extractable AES-GCM CryptoKeys. No DOM.
+
+import * as defaultCrypto from './crypto.js';
+import { b64urlDecode } from './encoding.js';
+
+export class KeyError extends Error {
+  constructor(message, code = 'unknown_key') {
+    super(message);
+    this.name = 'KeyError';
+    this.code = code;
+  }
+}
+
+export class Keyring {
+  /**
+   * @param {{me: number, store: import('./store.js').Store, api: import('./api.js').Api, crypto?: object}} deps
+   */
+  constructor({ me, store, api, crypto = defaultCrypto }) {
+    this.me = me;
+    this.store = store;
+    this.api = api;
+    this.crypto = crypto;
+    this.own = new Map(); // key id → {id, privateKey, publicRaw, current}
+    this.currentId = null;
+    this.peers = new Map(); // user id → Map(key id → {raw, current, created})
+    this.fetching = new Map(); // user id → Promise
+    this.pairKeys = new Map(); // "peer|own kid|peer kid" → Promise<CryptoKey>
+  }
+
+  /** Load this session's identity keys; answers false when the device holds none. */
+  async load(currentId) {
+    const records = await this.store.identities();
+    this.own = new Map(records.map((r) => [r.id, r]));
+    this.currentId = currentId && this.own.has(currentId) ? currentId
+      : (records.find((r) => r.current) || records[records.length - 1] || {}).id || null;
+    return this.own.size > 0 && this.currentId !== null && (!currentId || this.own.has(currentId));
+  }
+
+  current() {
+    return this.own.get(this.currentId) || null;
+  }
+
+  /** Public keys of a user: from memory, else the store, else (or when `refresh`) the API. */
+  async peerKeys(userId, { refresh = false } = {}) {
+    if (!refresh && this.peers.has(userId)) return this.peers.get(userId);
+    if (!refresh) {
+      const stored = await this.store.peerKeys(userId);
+      if (stored.length) {
+        this.remember(userId, stored);
+        return this.peers.get(userId);
+      }
+    }
+    if (!this.fetching.has(userId)) {
+      const job = this.api.keys(userId)
+        .then(async ({ keys }) => {
+          await this.store.savePeerKeys(userId, keys);
+          this.remember(userId, keys);
+          return this.peers.get(userId);
+        })
+        .finally(() => this.fetching.delete(userId));
+      this.fetching.set(userId, job);
+    }
+    return this.fetching.get(userId);
+  }
+
+  remember(userId, keys) {
+    const map = new Map();
+    for (const key of keys) {
+      try {
+        map.set(key.id, { raw: b64urlDecode(key.public_key, 32), current: Boolean(key.current), created: key.created });
+      } catch {
+        // a malformed key cannot be used; messages naming it will show "could not decrypt"
+      }
+    }
+    this.peers.set(userId, map);
+  }
+
+  /** The raw public key `keyId` of `userId`, fetching the list again once if unknown. */
+  async peerPublic(userId, keyId) {
+    let keys = await this.peerKeys(userId);
+    if (!keys.has(keyId)) keys = await this.peerKeys(userId, { refresh: true });
+    const key = keys.get(keyId);
+    if (!key) throw new KeyError(`unknown key ${keyId} of user ${userId}`);
+    return key.raw;
+  }
+
+  /** The pair key for (own key, peer key), derived once per session (§4). */
+  pairKey(peerId, ownKid, peerKid) {
+    const cacheKey = `${peerId}|${ownKid}|${peerKid}`;
+    if (!this.pairKeys.has(cacheKey)) {
+      const job = (async () => {
+        const own = this.own.get(ownKid);
+        if (!own) throw new KeyError(`this device does not hold your key ${ownKid}`, 'missing_own_key');
+        const peerRaw = await this.peerPublic(peerId, peerKid);
+        const meLo = this.me < peerId;
+        const [lo, hi] = meLo ? [this.me, peerId] : [peerId, this.me];
+        const [loRaw, hiRaw] = meLo ? [own.publicRaw, peerRaw] : [peerRaw, own.publicRaw];
+        return this.crypto.derivePairKey(own.privateKey, peerRaw, lo, hi, loRaw, hiRaw);
+      })();
+      job.catch(() => this.pairKeys.delete(cacheKey)); // let a later attempt fetch keys again
+      this.pairKeys.set(cacheKey, job);
+    }
+    return this.pairKeys.get(cacheKey);
+  }
+
+  /** Encrypt a message object for a friend whose current key is `peerKid` (§5). */
+  async encryptFor(peerId, peerKid, plain) {
+    const own = this.current();
+    if (!own) throw new KeyError('this device holds no key of yours; log in again', 'missing_own_key');
+    const pairKey = await this.pairKey(peerId, own.id, peerKid);
+    return this.crypto.encryptMessage(pairKey, { from: this.me, to: peerId, sk: own.id, rk: peerKid }, plain);
+  }
+
+  /** Decrypt a relayed envelope to or from a friend (§5). */
+  async decrypt(envelope) {
+    const outgoing = envelope.from === this.me;
+    const peerId = outgoing ? envelope.to : envelope.from;
+    const ownKid = outgoing ? envelope.sk : envelope.rk;
+    const peerKid = outgoing ? envelope.rk : envelope.sk;
+    const pairKey = await this.pairKey(peerId, ownKid, peerKid);
+    return this.crypto.decryptMessage(pairKey, envelope);
+  }
+
+  /** The 60-digit safety number of me and a friend's key `peerKid` (§6). */
+  async safetyNumber(peerId, peerKid) {
+    const own = this.current();
+    if (!own) throw new KeyError('this device holds no key of yours', 'missing_own_key');
+    const peerRaw = await this.peerPublic(peerId, peerKid);
+    const meLo = this.me < peerId;
+    return meLo ? this.crypto.safetyNumber(this.me, own.publicRaw, peerId, peerRaw)
+      : this.crypto.safetyNumber(peerId, peerRaw, this.me, own.publicRaw);
+  }
+
+  /** Forget a friend's cached keys (after key_changed). */
+  forgetPeer(userId) {
+    this.peers.delete(userId);
+  }
+}

@@ -1,0 +1,216 @@
+// The reconnect rule (PROTOCOL §8): on every (re)connect, `sync` from the sync cursor while
+// `more`, THEN resend every outbox item with its same cid. Items stay in the store until the
+// server acknowledges them. No DOM and no Socket.IO here: the request function is injected.
+
+/** Delivery states in the order they may advance; a status never moves back. */
+export const STATUS = Object.freeze({ FAILED: 'failed', SENDING: 'sending', SENT: 'sent', DELIVERED: 'delivered', READ: 'read' });
+const RANK = { failed: 0, sending: 1, sent: 2, delivered: 3, read: 4 };
+
+/** The later of two statuses ('failed' only replaces 'sending'). */
+export function advanceStatus(current, next) {
+  if (!current) return next;
+  if (next === STATUS.FAILED) return current === STATUS.SENDING ? next : current;
+  if (current === STATUS.FAILED) return next; // retried, or it turned out to be stored
+  return RANK[next] > RANK[current] ? next : current;
+}
+
+/** Error codes after which resending the same envelope cannot succeed. */
+const PERMANENT = new Set(['bad_request', 'forbidden', 'not_found', 'conflict', 'too_large', 'unauthorized']);
+export const NEW_DEVICE_AFTER = Number.MAX_SAFE_INTEGER;
+const SYNC_PAGE = 200;
+
+/**
+ * Pages through `sync` from the stored cursor. The cursor only moves after a page has been
+ * handed to `deliver`, and live ids seen meanwhile are applied once the sync has finished,
+ * so an interrupted sync never skips a message.
+ */
+export class Syncer {
+  /**
+   * @param {{store: import('./store.js').Store, request: (event: string, data: object) => Promise<object>,
+   *          deliver: (envelopes: object[], source: string) => Promise<void>}} deps
+   */
+  constructor({ store, request, deliver }) {
+    this.store = store;
+    this.request = request;
+    this.deliver = deliver;
+    this.running = null;
+    this.liveMax = 0;
+  }
+
+  /** Note an id received live; it moves the cursor now, or after a running sync. */
+  async noteLive(id) {
+    if (this.running) {
+      this.liveMax = Math.max(this.liveMax, id);
+      return;
+    }
+    await this.store.advanceCursor(id);
+  }
+
+  /** Run one full sync (concurrent callers share it). Answers the number of messages seen. */
+  run() {
+    if (!this.running) {
+      this.running = this.runOnce().finally(() => {
+        this.running = null;
+      });
+    }
+    return this.running;
+  }
+
+  async runOnce() {
+    let after = await this.store.cursor();
+    let seen = 0;
+    if (after === null) {
+      // A new device starts at the newest id; history is loaded per conversation on demand.
+      const ack = checkAck(await this.request('sync', { after: NEW_DEVICE_AFTER, limit: 1 }));
+      after = await this.store.advanceCursor(ack.last || 0);
+    } else {
+      for (;;) {
+        const ack = checkAck(await this.request('sync', { after, limit: SYNC_PAGE }));
+        const messages = ack.messages || [];
+        if (messages.length) {
+          await this.deliver(messages, 'sync');
+          seen += messages.length;
+          after = Math.max(after, ...messages.map((m) => m.id));
+          await this.store.advanceCursor(after);
+        }
+        if (!ack.more || !messages.length) break;
+      }
+    }
+    if (this.liveMax > after) await this.store.advanceCursor(this.liveMax);
+    this.liveMax = 0;
+    return seen;
+  }
+}
+
+function checkAck(ack) {
+  if (!ack || ack.ok !== true) {
+    const error = new Error(ack?.message || 'the server refused the request');
+    error.code = ack?.error || 'retry';
+    throw error;
+  }
+  return ack;
+}
+
+/**
+ * Envelopes waiting for the server's ack, persisted so a reload or a crash loses nothing.
+ * Sends one at a time in the order written, so ids follow the order the user typed.
+ */
+export class Outbox {
+  /**
+   * @param {{store: import('./store.js').Store, request: (event: string, data: object) => Promise<object>,
+   *          onStatus?: (cid: string, status: string, info: object) => void, now?: () => number}} deps
+   */
+  constructor({ store, request, onStatus = () => {}, now = () => Date.now(), retryDelay = 3000 }) {
+    this.store = store;
+    this.request = request;
+    this.onStatus = onStatus;
+    this.now = now;
+    this.retryDelay = retryDelay;
+    this.timer = null;
+    this.seq = 0;
+    this.flushing = null;
+    this.again = false;
+  }
+
+  /** Every waiting item, oldest first (shown as "sending" after a reload). */
+  async items() {
+    return this.store.outboxList();
+  }
+
+  /** Persist a new envelope, then try to send it. */
+  async add(envelope) {
+    const created = this.now();
+    this.seq = Math.max(this.seq + 1, created * 1000);
+    const item = { cid: envelope.cid, envelope, seq: this.seq, status: STATUS.SENDING, created, error: null };
+    await this.store.outboxPut(item);
+    this.onStatus(item.cid, STATUS.SENDING, item);
+    this.flush().catch(() => {});
+    return item;
+  }
+
+  /** The server holds this cid (seen in `message` or `sync`): the item is done. */
+  async stored(cid) {
+    const item = await this.store.outboxGet(cid);
+    if (!item) return false;
+    await this.store.outboxDelete(cid);
+    return true;
+  }
+
+  /** Drop a failed item the user gave up on. */
+  async discard(cid) {
+    await this.store.outboxDelete(cid);
+  }
+
+  /** Put a failed item back in line. */
+  async retry(cid) {
+    const item = await this.store.outboxGet(cid);
+    if (!item) return;
+    item.status = STATUS.SENDING;
+    item.error = null;
+    await this.store.outboxPut(item);
+    this.onStatus(cid, STATUS.SENDING, item);
+    await this.flush();
+  }
+
+  /** Send every waiting item in order; one flush at a time, re-run if asked meanwhile. */
+  flush() {
+    if (this.flushing) {
+      this.again = true;
+      return this.flushing;
+    }
+    this.flushing = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.flushOnce();
+        } while (this.again);
+      } finally {
+        this.flushing = null;
+      }
+    })();
+    return this.flushing;
+  }
+
+  /** Schedule one more flush (after a transient refusal). */
+  later(seconds) {
+    if (this.timer || !this.retryDelay) return;
+    const delay = Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : this.retryDelay;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.flush().catch(() => {});
+    }, delay);
+  }
+
+  async flushOnce() {
+    for (const item of await this.store.outboxList()) {
+      if (item.status === STATUS.FAILED) continue;
+      if (!(await this.store.outboxGet(item.cid))) continue; // stored meanwhile
+      let ack;
+      try {
+        ack = await this.request('send', item.envelope);
+      } catch (err) {
+        return; // offline or no answer: the item waits for the next (re)connect
+      }
+      if (ack && ack.ok === true) {
+        await this.store.outboxDelete(item.cid);
+        this.onStatus(item.cid, STATUS.SENT, { ...item, id: ack.id, ts: ack.ts });
+        continue;
+      }
+      const code = ack?.error || 'retry';
+      if (!PERMANENT.has(code)) { // retry / rate_limited: nothing stored, try again shortly
+        this.later(ack?.retryAfter);
+        return;
+      }
+      item.status = STATUS.FAILED;
+      item.error = { code, message: ack?.message || code };
+      await this.store.outboxPut(item);
+      this.onStatus(item.cid, STATUS.FAILED, item);
+    }
+  }
+}
+
+/** PROTOCOL §8: sync first, then resend the outbox. Call on every (re)connect. */
+export async function onReconnect({ syncer, outbox }) {
+  await syncer.run();
+  await outbox.flush();
+}

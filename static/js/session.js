@@ -1,0 +1,170 @@
+// Account flows (PROTOCOL §2, §3, §7): register, log in, log out.
+// The password never leaves this module: the server gets `auth`, the vault key stays here,
+// and private keys end up in the store as non-extractable CryptoKeys for this session only.
+
+import * as defaultCrypto from './crypto.js';
+import { b64urlEncode } from './encoding.js';
+
+/** The steps a login or registration shows, in order, with their labels. */
+export const STEPS = Object.freeze({
+  prelogin: 'Checking the account…',
+  derive: 'Deriving keys…',
+  keypair: 'Creating your key pair…',
+  account: 'Creating your account…',
+  login: 'Signing in…',
+  vault: 'Unlocking your key vault…',
+  store: 'Keeping your keys on this device…',
+  done: 'Done',
+});
+
+/** A failure the form can explain; `field` names the input at fault, when one is. */
+export class SessionError extends Error {
+  constructor(message, { field = null, code = null } = {}) {
+    super(message);
+    this.name = 'SessionError';
+    this.field = field;
+    this.code = code;
+  }
+}
+
+function explain(err, what) {
+  if (err instanceof SessionError) return err;
+  const code = err?.code;
+  if (code === 'unauthorized') return new SessionError('Wrong username or password.', { code });
+  if (code === 'conflict') return new SessionError('That username is taken. Choose another one.', { field: 'username', code });
+  if (code === 'offline') return new SessionError('The server cannot be reached. Check your connection and try again.', { code });
+  if (code === 'rate_limited') return new SessionError('Too many attempts. Wait a minute and try again.', { code });
+  if (code === 'forbidden') return new SessionError(err.message || 'This account cannot log in.', { code });
+  if (code) return new SessionError(err.message || `Could not ${what}.`, { code });
+  return new SessionError(`Could not ${what}: ${err?.message || err}`);
+}
+
+/**
+ * Import vault entries as non-extractable keys and keep them in the store for this session.
+ * Replaces whatever identity keys this device held (one account per browser at a time).
+ */
+export async function storeIdentities({ store, crypto = defaultCrypto, entries, currentId }) {
+  const records = [];
+  for (const entry of entries) {
+    const { privateKey, publicRaw } = await crypto.importIdentity({ d: entry.d, x: entry.x });
+    const id = await crypto.keyId(publicRaw);
+    if (id !== entry.id) throw new SessionError('Your key vault holds a damaged key.');
+    records.push({ id, privateKey, publicRaw, created: entry.created, current: id === currentId });
+  }
+  await store.clearIdentities();
+  await store.saveIdentities(records);
+  return records;
+}
+
+/** Make a fresh key pair as a vault entry (the raw private key lives only until encrypted). */
+async function newEntry(crypto) {
+  const { privateRaw, publicRaw } = await crypto.generateIdentity();
+  const id = await crypto.keyId(publicRaw);
+  const entry = crypto.vaultEntry(privateRaw, publicRaw, Date.now(), id);
+  privateRaw.fill(0);
+  return { entry, publicRaw };
+}
+
+/**
+ * Create an account: prelogin → derive → key pair + vault → POST /api/register.
+ * @param {{api: import('./api.js').Api, openStore: (userId: number) => Promise<import('./store.js').Store>,
+ *          crypto?: object, progress?: (step: string, label: string) => void}} deps
+ * @returns {Promise<object>} the new user
+ */
+export async function register({ api, openStore, crypto = defaultCrypto, progress = () => {} },
+  { username, password, confirm }) {
+  let name;
+  let pw;
+  try {
+    name = crypto.normaliseUsername(username);
+  } catch (err) {
+    throw new SessionError(err.message, { field: 'username' });
+  }
+  try {
+    pw = crypto.normalisePassword(password);
+  } catch (err) {
+    throw new SessionError(err.message, { field: 'password' });
+  }
+  if (confirm !== undefined && confirm !== password) {
+    throw new SessionError('The two passwords differ.', { field: 'confirm' });
+  }
+  try {
+    progress('prelogin', STEPS.prelogin);
+    const { iterations } = await api.prelogin(name);
+    progress('derive', STEPS.derive);
+    const { auth, vaultKey } = await crypto.deriveAccountSecrets(name, pw, iterations);
+    progress('keypair', STEPS.keypair);
+    const { entry, publicRaw } = await newEntry(crypto);
+    const vault = await crypto.encryptVault(vaultKey, name, [entry]);
+    progress('account', STEPS.account);
+    const { user } = await api.register({ username: name, auth, iterations, vault, public_key: b64urlEncode(publicRaw) });
+    progress('store', STEPS.store);
+    const store = await openStore(user.id);
+    await storeIdentities({ store, crypto, entries: [entry], currentId: user.key_id });
+    progress('done', STEPS.done);
+    return user;
+  } catch (err) {
+    throw explain(err, 'create the account');
+  }
+}
+
+/**
+ * Log in: prelogin → derive → POST /api/login → decrypt the vault → keep the keys.
+ * When the server has no vault (an account made by the admin CLI, or after an admin
+ * password reset) a first key pair and vault are made and sent with PUT /api/me/vault.
+ */
+export async function login({ api, openStore, crypto = defaultCrypto, progress = () => {} },
+  { username, password }) {
+  let name;
+  try {
+    name = crypto.normaliseUsername(username);
+  } catch (err) {
+    throw new SessionError(err.message, { field: 'username' });
+  }
+  if (!password) throw new SessionError('Enter your password.', { field: 'password' });
+  try {
+    progress('prelogin', STEPS.prelogin);
+    const { iterations } = await api.prelogin(name);
+    progress('derive', STEPS.derive);
+    const { auth, vaultKey } = await crypto.deriveAccountSecrets(name, password, iterations);
+    progress('login', STEPS.login);
+    const answer = await api.login({ username: name, auth });
+    let { user } = answer;
+    progress('vault', STEPS.vault);
+    let entries = [];
+    if (answer.vault) {
+      try {
+        entries = (await crypto.decryptVault(vaultKey, name, answer.vault)).keys;
+      } catch (err) {
+        throw new SessionError('Your key vault could not be opened with this password. Ask the administrator to reset your account.',
+          { code: 'vault' });
+      }
+    }
+    if (!entries.some((entry) => entry.id === user.key_id)) {
+      // No usable current key: make one, keep older keys so old messages stay readable.
+      progress('keypair', STEPS.keypair);
+      const { entry, publicRaw } = await newEntry(crypto);
+      entries = [...entries, entry];
+      const vault = await crypto.encryptVault(vaultKey, name, entries);
+      ({ user } = await api.putVault({ auth, vault, public_key: b64urlEncode(publicRaw) }));
+    }
+    progress('store', STEPS.store);
+    const store = await openStore(user.id);
+    await storeIdentities({ store, crypto, entries, currentId: user.key_id });
+    progress('done', STEPS.done);
+    return user;
+  } catch (err) {
+    throw explain(err, 'log in');
+  }
+}
+
+/** Log out: end the server session (best effort when offline), then forget the keys. */
+export async function logout({ api, store, forgetPages = async () => {} }) {
+  try {
+    await api.logout();
+  } catch (err) {
+    if (err?.code !== 'unauthorized' && err?.code !== 'offline') throw err;
+  }
+  await store.clearIdentities();
+  await forgetPages();
+}

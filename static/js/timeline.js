@@ -1,0 +1,262 @@
+// One conversation's messages as the UI shows them: de-duplicated by cid and id, ordered,
+// grouped by day and sender, with delivery states. Pure: no DOM, no network, no crypto.
+
+import { advanceStatus, STATUS } from './outbox.js';
+
+const GROUP_GAP_MS = 5 * 60 * 1000;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** The identity of a message across echo, sync, history and outbox: sender + cid. */
+export function messageKey(from, cid) {
+  return `${from}:${cid}`;
+}
+
+/** Order: stored messages by id, then pending ones in the order they were written. */
+export function compareMessages(a, b) {
+  const aid = a.id ?? null;
+  const bid = b.id ?? null;
+  if (aid !== null && bid !== null) return aid - bid;
+  if (aid !== null) return -1;
+  if (bid !== null) return 1;
+  return (a.seq ?? 0) - (b.seq ?? 0);
+}
+
+/**
+ * The messages of one conversation. A message is
+ * {key, id, cid, from, to, ts, out, status, kind: 'text'|'file'|'error'|'pending', body, file, error, seq}.
+ */
+export class MessageList {
+  constructor({ me, peer }) {
+    this.me = me;
+    this.peer = peer;
+    this.byKey = new Map();
+    this.byId = new Map();
+    this.peerReadUpTo = 0;
+    this.sorted = null;
+  }
+
+  get size() {
+    return this.byKey.size;
+  }
+
+  has(from, cid) {
+    return this.byKey.has(messageKey(from, cid));
+  }
+
+  hasId(id) {
+    return this.byId.has(id);
+  }
+
+  get(key) {
+    return this.byKey.get(key) || null;
+  }
+
+  /**
+   * Add or update a message; answers {message, added}. A second copy (echo, sync, history
+   * page, resend) merges into the first: never shown twice.
+   */
+  upsert(incoming) {
+    const key = messageKey(incoming.from, incoming.cid);
+    let existing = this.byKey.get(key);
+    if (!existing && incoming.id != null) existing = this.byId.get(incoming.id) || null;
+    if (existing) {
+      const merged = this.merge(existing, incoming);
+      return { message: merged, added: false };
+    }
+    const message = { ...incoming, key, out: incoming.from === this.me };
+    if (message.out) {
+      message.status = this.effectiveStatus(message, message.status || (message.id != null ? STATUS.DELIVERED : STATUS.SENDING));
+    } else {
+      message.status = null;
+    }
+    this.byKey.set(key, message);
+    if (message.id != null) this.byId.set(message.id, message);
+    this.sorted = null;
+    return { message, added: true };
+  }
+
+  merge(existing, incoming) {
+    if (incoming.id != null && existing.id == null) {
+      existing.id = incoming.id;
+      this.byId.set(incoming.id, existing);
+      this.sorted = null;
+    }
+    if (incoming.ts != null) existing.ts = incoming.ts;
+    // Replace a placeholder (pending decryption) with content, never content with a placeholder.
+    if (incoming.kind && incoming.kind !== 'pending' && (existing.kind === 'pending' || !existing.kind)) {
+      existing.kind = incoming.kind;
+      existing.body = incoming.body;
+      existing.file = incoming.file;
+      existing.error = incoming.error;
+    }
+    if (existing.out && incoming.status) {
+      existing.status = this.effectiveStatus(existing, advanceStatus(existing.status, incoming.status));
+    }
+    return existing;
+  }
+
+  /** Raise a stored outgoing message to `read` once the peer's marker covers it. */
+  effectiveStatus(message, status) {
+    if (message.id != null && message.id <= this.peerReadUpTo && status !== STATUS.FAILED) return STATUS.READ;
+    return status;
+  }
+
+  /** Apply a delivery state to an outgoing message by cid; answers the message or null. */
+  setStatus(cid, status, { id = null, ts = null, error = null } = {}) {
+    const message = this.byKey.get(messageKey(this.me, cid));
+    if (!message) return null;
+    if (id != null) this.merge(message, { id, ts });
+    message.status = this.effectiveStatus(message, status === STATUS.SENDING && message.status === STATUS.FAILED
+      ? STATUS.SENDING : advanceStatus(message.status, status));
+    message.error = status === STATUS.FAILED ? error : null;
+    return message;
+  }
+
+  /** The peer read up to `upTo`: answers the messages whose status changed. */
+  setPeerRead(upTo) {
+    if (!(upTo > this.peerReadUpTo)) return [];
+    this.peerReadUpTo = upTo;
+    const changed = [];
+    for (const message of this.byKey.values()) {
+      if (message.out && message.id != null && message.id <= upTo && message.status !== STATUS.READ
+        && message.status !== STATUS.FAILED) {
+        message.status = STATUS.READ;
+        changed.push(message);
+      }
+    }
+    return changed;
+  }
+
+  remove(key) {
+    const message = this.byKey.get(key);
+    if (!message) return;
+    this.byKey.delete(key);
+    if (message.id != null) this.byId.delete(message.id);
+    this.sorted = null;
+  }
+
+  /** Every message in display order. */
+  list() {
+    if (!this.sorted) this.sorted = [...this.byKey.values()].sort(compareMessages);
+    return this.sorted;
+  }
+
+  oldestId() {
+    const first = this.list().find((m) => m.id != null);
+    return first ? first.id : null;
+  }
+
+  newestId() {
+    let max = 0;
+    for (const id of this.byId.keys()) max = Math.max(max, id);
+    return max;
+  }
+
+  /** The newest id the peer sent (what a read marker may cover). */
+  newestIncomingId() {
+    let max = 0;
+    for (const [id, message] of this.byId) if (!message.out) max = Math.max(max, id);
+    return max;
+  }
+
+  last() {
+    const list = this.list();
+    return list.length ? list[list.length - 1] : null;
+  }
+}
+
+// --- grouping for display --------------------------------------------------------------
+
+/** Local calendar day of a timestamp, as a sortable key. */
+export function dayKey(ts) {
+  const d = new Date(ts);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+}
+
+function startOfDay(ts) {
+  const d = new Date(ts);
+  d.setHours(0, 0, 0, 0);
+  return d.getTime();
+}
+
+/** "Today", "Yesterday", a weekday within the week, else a date. */
+export function dayLabel(ts, now = Date.now(), locale = undefined) {
+  const days = Math.round((startOfDay(now) - startOfDay(ts)) / DAY_MS);
+  if (days === 0) return 'Today';
+  if (days === 1) return 'Yesterday';
+  if (days > 1 && days < 7) return new Intl.DateTimeFormat(locale, { weekday: 'long' }).format(ts);
+  const sameYear = new Date(ts).getFullYear() === new Date(now).getFullYear();
+  return new Intl.DateTimeFormat(locale, sameYear ? { day: 'numeric', month: 'long' }
+    : { day: 'numeric', month: 'long', year: 'numeric' }).format(ts);
+}
+
+/** Hours and minutes in the user's locale. */
+export function formatTime(ts, locale = undefined) {
+  return new Intl.DateTimeFormat(locale, { hour: '2-digit', minute: '2-digit' }).format(ts);
+}
+
+/** Short "last activity" for the friend list: a time today, else a day or a date. */
+export function formatLastActivity(ts, now = Date.now(), locale = undefined) {
+  if (!ts) return '';
+  const days = Math.round((startOfDay(now) - startOfDay(ts)) / DAY_MS);
+  if (days === 0) return formatTime(ts, locale);
+  if (days === 1) return 'Yesterday';
+  if (days > 1 && days < 7) return new Intl.DateTimeFormat(locale, { weekday: 'short' }).format(ts);
+  return new Intl.DateTimeFormat(locale, { day: 'numeric', month: 'short' }).format(ts);
+}
+
+/** Human file size: 999 B, 1.2 KB, 3.4 MB. */
+export function formatSize(bytes) {
+  if (!Number.isFinite(bytes) || bytes < 0) return '';
+  if (bytes < 1000) return `${bytes} B`;
+  const units = ['KB', 'MB', 'GB'];
+  let value = bytes / 1000;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+}
+
+/** The time a message belongs to: server time, else when it was written (pending). */
+export function messageTime(message) {
+  return message.ts ?? message.created ?? 0;
+}
+
+/**
+ * Group ordered messages into day separators and runs by one sender, a run broken by a
+ * gap of more than five minutes. Answers [{type:'day', key, label, ts} |
+ * {type:'group', key, from, out, messages}].
+ */
+export function buildTimeline(messages, { now = Date.now(), locale = undefined, gapMs = GROUP_GAP_MS } = {}) {
+  const items = [];
+  let day = null;
+  let group = null;
+  let lastTime = 0;
+  for (const message of messages) {
+    const ts = messageTime(message);
+    const key = dayKey(ts);
+    if (key !== day) {
+      day = key;
+      items.push({ type: 'day', key: `day:${key}`, label: dayLabel(ts, now, locale), ts });
+      group = null;
+    }
+    if (!group || group.from !== message.from || ts - lastTime > gapMs) {
+      group = { type: 'group', key: `group:${message.key}`, from: message.from, out: Boolean(message.out), messages: [] };
+      items.push(group);
+    }
+    group.messages.push(message);
+    lastTime = ts;
+  }
+  return items;
+}
+
+/** A one-line preview of a message for the friend list and notifications. */
+export function previewText(message) {
+  if (!message) return '';
+  if (message.kind === 'text') return message.body.replace(/\s+/g, ' ').trim().slice(0, 120);
+  if (message.kind === 'file') return message.file?.mime?.startsWith('image/') ? 'Photo' : `File: ${message.file?.name || ''}`;
+  if (message.kind === 'error') return 'Message could not be decrypted';
+  return 'Encrypted message';
+}

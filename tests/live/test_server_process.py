@@ -1,0 +1,148 @@
+"""The real server process: TLS, security headers, socket admission, clean stop and restart."""
+import asyncio
+import signal
+import ssl
+
+import aiohttp
+import pytest
+import requests
+import socketio
+
+from sendapp import tls
+from support.people import registration_body
+
+SOCKET_TIMEOUT = 10
+TRANSPORTS = ["websocket", "polling"]
+
+
+def register(server, username):
+    """Register over HTTPS as a browser would; return the logged-in requests.Session."""
+    session = server.http_session()
+    token = session.get(server.url + "/api/csrf", timeout=10).json()["csrf_token"]
+    body, _private, _public = registration_body(username)
+    response = session.post(server.url + "/api/register", json=body,
+                            headers={"X-CSRFToken": token}, timeout=10)
+    assert response.status_code == 201, response.text
+    return session
+
+
+def cookie_header(session):
+    return "; ".join(f"{cookie.name}={cookie.value}" for cookie in session.cookies)
+
+
+async def _socket_attempt(server, transport, cookie):
+    """Connect one Socket.IO client that trusts only the server's certificate."""
+    context = ssl.create_default_context(cafile=str(server.cert_path))
+    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context),
+                                 cookie_jar=aiohttp.CookieJar(unsafe=True))  # host is an IP
+    client = socketio.AsyncClient(http_session=http, reconnection=False,
+                                  request_timeout=SOCKET_TIMEOUT)
+    try:
+        headers = {"Cookie": cookie} if cookie else {}
+        await client.connect(server.url, transports=[transport], headers=headers,
+                             wait_timeout=SOCKET_TIMEOUT)
+        used = client.transport()
+        await client.disconnect()
+        return used
+    finally:
+        await http.close()
+
+
+def connect_socket(server, transport, cookie=None):
+    """Return the transport a connection used; raise socketio ConnectionError if refused."""
+    return asyncio.run(asyncio.wait_for(_socket_attempt(server, transport, cookie),
+                                        SOCKET_TIMEOUT * 2))
+
+
+@pytest.mark.parametrize("path", ["/login", "/api/csrf"])
+def test_https_responses_carry_security_headers(live_server, path):
+    response = live_server.http_session().get(live_server.url + path, timeout=10)
+    assert response.status_code == 200
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp
+    assert "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_server_presents_its_certificate_for_loopback_names(live_server):
+    sans = tls.certificate_sans(live_server.cert_path)
+    assert {"localhost", "127.0.0.1", "::1"} <= set(sans)
+    served = ssl.get_server_certificate(("127.0.0.1", live_server.port), timeout=10)
+    assert ssl.PEM_cert_to_DER_cert(served) == ssl.PEM_cert_to_DER_cert(
+        live_server.cert_path.read_text())
+
+
+def test_plain_http_to_the_tls_port_fails(live_server):
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{live_server.port}/api/csrf", timeout=10)
+    assert live_server.http_session().get(live_server.url + "/api/csrf", timeout=10).ok
+
+
+def test_untrusted_certificate_is_logged_briefly_without_traceback(live_server):
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(live_server.url + "/api/csrf", timeout=10)  # system CAs only
+    assert live_server.http_session().get(live_server.url + "/api/csrf", timeout=10).ok
+    log = live_server.log_text()
+    assert "TLS handshake failed" in log
+    assert "Traceback" not in log
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_anonymous_socket_is_refused(live_server, transport):
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        connect_socket(live_server, transport)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_logged_in_socket_is_accepted(live_server, transport):
+    session = register(live_server, f"live_{transport}")
+    assert connect_socket(live_server, transport, cookie_header(session)) == transport
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_the_server_cleanly(live_server, signum):
+    live_server.signal(signum)
+    assert live_server.wait(timeout=10) == 0
+    log = live_server.log_text()
+    assert "SendApp stopped" in log.splitlines()
+    assert "Traceback" not in log
+
+
+def test_sigterm_with_a_connected_socket_stops_promptly(live_server):
+    cookie = cookie_header(register(live_server, "lingering"))
+
+    async def hold_socket_during_stop():
+        context = ssl.create_default_context(cafile=str(live_server.cert_path))
+        http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context),
+                                     cookie_jar=aiohttp.CookieJar(unsafe=True))
+        client = socketio.AsyncClient(http_session=http, reconnection=False)
+        try:
+            await client.connect(live_server.url, transports=["websocket"],
+                                 headers={"Cookie": cookie}, wait_timeout=SOCKET_TIMEOUT)
+            live_server.signal(signal.SIGTERM)
+            await asyncio.wait_for(client.wait(), SOCKET_TIMEOUT)  # the server closes it
+        finally:
+            await http.close()
+
+    asyncio.run(hold_socket_during_stop())
+    assert live_server.wait(timeout=10) == 0
+    assert "Traceback" not in live_server.log_text()
+
+
+def test_restart_reuses_the_port_and_keeps_sessions(live_server):
+    session = register(live_server, "restarter")
+    port, fingerprint = live_server.port, tls.certificate_fingerprint(live_server.cert_path)
+    live_server.restart()
+    assert live_server.port == port
+    assert tls.certificate_fingerprint(live_server.cert_path) == fingerprint  # not remade
+    me = session.get(live_server.url + "/api/me", timeout=10)
+    assert me.status_code == 200
+    assert me.json()["user"]["username"] == "restarter"
+    assert live_server.log_text().count("SendApp stopped") == 1
+
+
+def test_killed_server_restarts_on_the_same_port(live_server):
+    live_server.kill()
+    live_server.start()
+    assert live_server.http_session().get(live_server.url + "/api/csrf", timeout=10).ok

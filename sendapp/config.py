@@ -18,6 +18,15 @@ def _flag(value, default):
     return value.strip().lower() not in {"0", "off", "false", "no"}
 
 
+def _database_url(url):
+    """Use the installed psycopg2 driver for plain postgresql:// URLs (SQLAlchemy 2.1 defaults
+    to psycopg 3)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix):]
+    return url
+
+
 def _load_or_create_secret(instance_path):
     """Keep one random secret key per instance (0600) so sessions survive restarts."""
     path = Path(instance_path) / "secret_key"
@@ -40,7 +49,7 @@ class Config:
         env = os.environ if environ is None else environ
         instance = Path(env.get("SENDAPP_INSTANCE_PATH") or "instance").resolve()
         self.INSTANCE_PATH = str(instance)
-        self.SQLALCHEMY_DATABASE_URI = (
+        self.SQLALCHEMY_DATABASE_URI = _database_url(
             env.get("SENDAPP_DATABASE_URL") or f"sqlite:///{instance / 'sendapp.sqlite3'}"
         )
         self.SECRET_KEY = env.get("SENDAPP_SECRET_KEY") or _load_or_create_secret(instance)
@@ -83,6 +92,7 @@ class TestingConfig(Config):
     """Fast KDF, throw-away instance folder; everything else as in production."""
 
     TESTING = True
+    __test__ = False  # not a pytest test class despite its name
 
     def __init__(self, environ=None):
         env = dict(os.environ if environ is None else environ)

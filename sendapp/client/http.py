@@ -125,7 +125,9 @@ class HttpApi:
             with warnings.catch_warnings():
                 if self.insecure:
                     warnings.simplefilter("ignore", InsecureRequestWarning)
-                return self.session.request(method, self.url(path), timeout=timeout, **kwargs)
+                # verify per request: a session-level value loses to $REQUESTS_CA_BUNDLE.
+                return self.session.request(method, self.url(path), timeout=timeout,
+                                            verify=self.session.verify, **kwargs)
         except requests.exceptions.SSLError as exc:
             raise ApiFailure("tls", f"TLS failure talking to {self.base_url}: "
                              f"{_reason(exc)} (pass the server's certificate with --ca)") from None

@@ -1,0 +1,52 @@
+# SendApp: `make run` starts the server, `make test` runs every test.
+# Each target installs what it needs on first use (.venv, node_modules, Debian's chromium).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+
+.PHONY: run test test-python test-js deps browser cert clean
+
+run: $(VENV)/.runtime node_modules/.installed
+	$(PY) app.py
+
+test: $(VENV)/.dev node_modules/.installed browser
+	node --test tests/js/
+	$(PY) -m pytest
+
+test-python: $(VENV)/.dev node_modules/.installed
+	$(PY) -m pytest
+
+test-js: node_modules/.installed
+	node --test tests/js/
+
+deps: $(VENV)/.dev node_modules/.installed
+
+cert: $(VENV)/.runtime
+	$(VENV)/bin/flask --app app cert
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $(VENV)/.runtime $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
+# Debian's chromium drives the browser tests (Playwright never downloads a browser here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "Installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache

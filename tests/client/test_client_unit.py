@@ -1,0 +1,404 @@
+"""Python client logic that needs no server: state file, cursor, dedup, outbox, envelopes, CLI."""
+import asyncio
+import json
+import os
+import stat
+
+import pytest
+
+from sendapp import crypto
+from sendapp.client import __main__ as cli
+from sendapp.client.account import Account, AccountError, KeyPair
+from sendapp.client.http import ApiFailure, HttpApi, _failure
+from sendapp.client.realtime import (
+    ClientState,
+    RealtimeClient,
+    SeenIds,
+    SendFailure,
+    StateError,
+)
+from sendapp.encoding import b64url_encode
+
+
+def run(coroutine, timeout=10):
+    """Run one coroutine to completion with a bound, from a plain (sync) test."""
+    return asyncio.run(asyncio.wait_for(coroutine, timeout))
+
+
+def envelope(cid="A" * 22, to=2, ct="x" * 40):
+    return {"v": 1, "cid": cid, "to": to, "sk": "s" * 12, "rk": "r" * 12, "n": "n" * 16,
+            "ct": ct}
+
+
+# --- fakes ----------------------------------------------------------------------------------
+class FakeApi:
+    """Just enough of HttpApi for Account and RealtimeClient: keys, friends, no network."""
+
+    base_url = "https://example.test"
+    ca = None
+    insecure = False
+
+    def __init__(self, directory=None):
+        self.directory = directory or {}  # user id → list of §7 key records
+        self.key_fetches = 0
+
+    def user_keys(self, user_id):
+        self.key_fetches += 1
+        return self.directory[user_id]
+
+    def friends(self):
+        return {"friends": [], "incoming": [], "outgoing": []}
+
+
+def make_account(user_id, api):
+    private, public = crypto.generate_identity()
+    pair = KeyPair(crypto.key_id(public), private, public, 1)
+    api.directory[user_id] = [{"id": pair.key_id, "public_key": b64url_encode(public),
+                               "created": 1, "current": True}]
+    user = {"id": user_id, "username": f"user{user_id}", "key_id": pair.key_id}
+    return Account(api, user, {pair.key_id: pair})
+
+
+class FakeAccount:
+    """Decrypts `{"body": …}` out of the ct field; ct "bad" fails like a tampered message."""
+
+    api = FakeApi()
+    id = 1
+
+    def peer_of(self, env):
+        return env["to"] if env["from"] == self.id else env["from"]
+
+    def decrypt(self, env):
+        if env["ct"] == "bad":
+            raise crypto.CryptoError("decryption failed")
+        return {"t": "text", "body": env["ct"]}
+
+    def forget_peer(self, user_id):
+        pass
+
+
+class FakeSio:
+    namespaces = {"/": "sid"}
+
+    def transport(self):
+        return "websocket"
+
+
+def wire(message_id, sender=2, recipient=1, body=None):
+    return {"v": 1, "id": message_id, "from": sender, "to": recipient, "cid": f"c{message_id}",
+            "sk": "s" * 12, "rk": "r" * 12, "n": "n", "ct": body or f"m{message_id}",
+            "ts": 1000 + message_id}
+
+
+def live_client(tmp_path=None, **options):
+    path = tmp_path / "state.json" if tmp_path else None
+    client = RealtimeClient(FakeAccount(), outbox_path=path, **options)
+    client.sio = FakeSio()
+    return client
+
+
+def drain(client):
+    items = []
+    while not client._queue.empty():
+        items.append(client._queue.get_nowait())
+    return items
+
+
+# --- state file: outbox + cursor --------------------------------------------------------------
+def test_outbox_file_round_trip_keeps_order_and_cursor(tmp_path):
+    path = tmp_path / "state.json"
+    state = ClientState(path, user_id=1, server="https://example.test")
+    for i in range(3):
+        state.add(envelope(cid=f"{i}" * 22))
+    state.advance(41)
+    state.remove("1" * 22)
+    reloaded = ClientState(path, user_id=1, server="https://example.test")
+    assert [e["cid"] for e in reloaded.pending] == ["0" * 22, "2" * 22]
+    assert reloaded.pending[0] == envelope(cid="0" * 22)
+    assert reloaded.cursor == 41
+
+
+def test_outbox_entry_is_on_disk_before_anything_is_sent(tmp_path):
+    path = tmp_path / "state.json"
+    ClientState(path, user_id=1).add(envelope())
+    assert json.loads(path.read_text())["outbox"] == [envelope()]
+
+
+def test_state_file_is_private_and_written_atomically(tmp_path):
+    path = tmp_path / "state.json"
+    state = ClientState(path, user_id=1)
+    state.add(envelope())
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert sorted(os.listdir(tmp_path)) == ["state.json"]  # no temp file left behind
+
+
+def test_state_file_of_another_account_is_refused(tmp_path):
+    path = tmp_path / "state.json"
+    ClientState(path, user_id=1, server="https://a.test").add(envelope())
+    with pytest.raises(StateError, match="user"):
+        ClientState(path, user_id=2, server="https://a.test")
+    with pytest.raises(StateError, match="server"):
+        ClientState(path, user_id=1, server="https://b.test")
+
+
+@pytest.mark.parametrize("content", ["", "{", "[]", '{"v": 2}', '{"v": 1, "cursor": -1}',
+                                     '{"v": 1, "outbox": [1]}', '{"v": 1, "cursor": true}'])
+def test_damaged_state_file_is_refused(tmp_path, content):
+    path = tmp_path / "state.json"
+    path.write_text(content)
+    with pytest.raises(StateError):
+        ClientState(path, user_id=1)
+
+
+def test_state_without_path_stays_in_memory(tmp_path):
+    state = ClientState(None, user_id=1)
+    state.add(envelope())
+    assert len(state) == 1 and envelope()["cid"] in state
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- cursor and dedup -------------------------------------------------------------------------
+def test_cursor_only_moves_forward():
+    state = ClientState()
+    assert state.advance(5) and state.cursor == 5
+    assert not state.advance(3) and state.cursor == 5
+    assert not state.advance(5)
+    assert not state.advance(True) and not state.advance("9") and not state.advance(None)
+    assert state.cursor == 5
+
+
+def test_seen_ids_report_duplicates_and_stay_bounded():
+    seen = SeenIds(capacity=3)
+    assert seen.add(1) and not seen.add(1)
+    for i in (2, 3, 4):
+        seen.add(i)
+    assert len(seen) == 3 and 1 not in seen and 4 in seen
+
+
+def test_live_and_synced_copies_are_delivered_once():
+    client = live_client()
+
+    async def scenario():
+        await client._receive([wire(1), wire(2)])
+        await client._receive([wire(2), wire(1), wire(3)])
+
+    run(scenario())
+    assert [m.id for m in drain(client)] == [1, 2, 3]
+    assert client.cursor == 3
+
+
+def test_undecryptable_message_is_delivered_with_an_error_not_dropped():
+    client = live_client()
+    run(client._receive([wire(7, body="bad"), wire(8)]))
+    bad, good = drain(client)
+    assert bad.id == 7 and not bad.ok and "could not decrypt" in bad.error
+    assert good.text == "m8" and good.peer == 2 and not good.mine
+    assert client.cursor == 8
+
+
+def test_sync_pages_from_its_own_position_and_holds_live_messages(tmp_path):
+    """A live id arriving mid-sync must not make the next page skip older messages."""
+    client = live_client(tmp_path)
+    calls = []
+
+    async def fake_call(event, data, timeout=None):
+        calls.append((event, dict(data)))
+        if data["after"] == 0:
+            await client._on_message(wire(500))  # live, while the sync pages
+            return {"ok": True, "messages": [wire(1), wire(2)], "more": True, "last": 500}
+        if data["after"] == 2:
+            return {"ok": True, "messages": [wire(3), wire(500)], "more": False, "last": 500}
+        raise AssertionError(f"unexpected sync after {data['after']}")
+
+    client._call = fake_call
+    client._syncing = True  # as the connect handler sets it
+    run(client._catch_up(client._epoch))
+    assert [c[1]["after"] for c in calls] == [0, 2]
+    assert [m.id for m in drain(client)] == [1, 2, 3, 500]
+    assert client.cursor == 500
+    assert ClientState(tmp_path / "state.json", user_id=1).cursor == 500
+
+
+def test_new_device_can_start_at_the_latest_message():
+    client = live_client(start_at="latest")
+    afters = []
+
+    async def fake_call(event, data, timeout=None):
+        afters.append((data["after"], data.get("limit")))
+        if data.get("limit") == 1:
+            return {"ok": True, "messages": [wire(1)], "more": True, "last": 90}
+        return {"ok": True, "messages": [], "more": False, "last": 90}
+
+    client._call = fake_call
+    client._syncing = True
+    run(client._catch_up(client._epoch))
+    assert afters == [(0, 1), (90, 200)]
+    assert client.cursor == 90 and drain(client) == []
+
+
+# --- outbox sending ------------------------------------------------------------------------------
+def test_outbox_is_resent_in_order_and_emptied_by_acks(tmp_path):
+    client = live_client(tmp_path)
+    for i in range(3):
+        client.state.add(envelope(cid=f"{i}" * 22))
+    sent = []
+
+    async def fake_call(event, data, timeout=None):
+        assert event == "send"
+        sent.append(data["cid"])
+        return {"ok": True, "id": 10 + len(sent), "ts": 1}
+
+    async def scenario():
+        client._call = fake_call
+        waiter = client.wait_acked("1" * 22, timeout=5)
+        client._epoch += 1
+        flushing = asyncio.ensure_future(client._flush(client._epoch))
+        ack = await waiter
+        await flushing
+        return ack
+
+    ack = run(scenario())
+    assert sent == ["0" * 22, "1" * 22, "2" * 22]
+    assert ack == {"ok": True, "id": 12, "ts": 1}
+    assert client.pending == [] and ClientState(tmp_path / "state.json", user_id=1).pending == []
+
+
+def test_refused_envelope_leaves_the_outbox_and_fails_its_sender():
+    client = live_client()
+
+    async def fake_call(event, data, timeout=None):
+        from sendapp.client.realtime import RealtimeError
+        raise RealtimeError("not_friends: you can only do this with a friend", code="forbidden")
+
+    async def scenario():
+        client._call = fake_call
+        client._ready.set()
+        with pytest.raises(SendFailure) as failure:
+            await client.send_envelope(envelope(), timeout=5)
+        return failure.value
+
+    failure = run(scenario())
+    assert failure.code == "forbidden" and client.pending == []
+
+
+@pytest.mark.parametrize("code", ["disconnected", "timeout", "unauthorized"])
+def test_unanswered_envelope_stays_queued(code):
+    client = live_client()
+
+    async def fake_call(event, data, timeout=None):
+        from sendapp.client.realtime import RealtimeError
+        raise RealtimeError("no", code=code)
+
+    async def scenario():
+        client._call = fake_call
+        await client._send_one(envelope())
+
+    client.state.add(envelope())
+    run(scenario())
+    assert [e["cid"] for e in client.pending] == [envelope()["cid"]]
+
+
+def test_send_waits_in_the_outbox_while_not_connected():
+    client = live_client()
+    client.sio = None
+
+    async def scenario():
+        cid = await client.queue_envelope(envelope())
+        with pytest.raises(asyncio.TimeoutError):
+            await client.wait_acked(cid, timeout=0.05)
+
+    run(scenario())
+    assert len(client.pending) == 1
+
+
+# --- account: envelopes between two in-memory accounts ---------------------------------------------
+def test_envelopes_round_trip_between_two_accounts_and_pair_keys_are_cached():
+    api = FakeApi()
+    alice, bob = make_account(3, api), make_account(9, api)
+    env = alice.encrypt_text(9, "hello bob")
+    wire_env = dict(env, id=1, ts=5, **{"from": 3})
+    assert bob.decrypt(wire_env)["body"] == "hello bob"
+    assert alice.decrypt(wire_env)["body"] == "hello bob"  # my own sent message
+    fetches = api.key_fetches
+    reply = dict(bob.encrypt_text(3, "hi alice"), id=2, ts=6, **{"from": 9})
+    assert alice.decrypt(reply)["body"] == "hi alice"
+    assert api.key_fetches == fetches  # alice already had bob's key and the pair key
+    assert alice.safety_number(9) == bob.safety_number(3)
+
+
+def test_relabelled_envelope_fails_to_decrypt():
+    api = FakeApi()
+    alice, bob = make_account(3, api), make_account(9, api)
+    carol = make_account(5, api)
+    wire_env = dict(alice.encrypt_text(9, "for bob"), id=1, ts=5, **{"from": 3})
+    with pytest.raises(crypto.CryptoError):
+        carol.decrypt(wire_env)  # not addressed to carol
+    with pytest.raises(crypto.CryptoError):
+        bob.decrypt(dict(wire_env, cid=crypto.new_cid()))
+
+
+def test_server_key_with_a_wrong_id_is_ignored():
+    api = FakeApi()
+    alice, bob = make_account(3, api), make_account(9, api)
+    _, other_public = crypto.generate_identity()
+    api.directory[9][0]["public_key"] = b64url_encode(other_public)  # swapped by the server
+    with pytest.raises(AccountError, match="no key"):
+        alice.encrypt_text(9, "hello")
+    assert bob  # bob's real key stays unknown to alice
+
+
+# --- http helpers ---------------------------------------------------------------------------------
+def test_http_api_requires_https():
+    with pytest.raises(ValueError):
+        HttpApi("http://localhost:8443")
+    assert HttpApi("https://localhost:8443/").base_url == "https://localhost:8443"
+
+
+def test_error_answer_becomes_api_failure():
+    class Response:
+        status_code = 409
+        reason = "CONFLICT"
+        headers = {}
+
+        def json(self):
+            return {"error": "conflict", "message": "that username is taken"}
+
+    failure = _failure(Response())
+    assert (failure.code, failure.message, failure.status) == (
+        "conflict", "that username is taken", 409)
+
+
+def test_unreachable_server_is_a_clear_api_failure():
+    api = HttpApi("https://127.0.0.1:9", insecure=True, timeout=5)
+    with pytest.raises(ApiFailure) as failure:
+        api.prelogin("alice")
+    assert failure.value.code == "network" and failure.value.status is None
+
+
+# --- command line ------------------------------------------------------------------------------------
+def test_cli_neutralises_terminal_control_characters():
+    assert cli.safe("hi\x1b[2Jthere\x07") == "hi\\u001b[2Jthere\\u0007"
+    assert cli.safe("two\nlines\tok") == "two\nlines\tok"
+
+
+def test_cli_prints_text_file_and_undecryptable_lines():
+    assert cli.message_line(4, None, "bob", {"t": "text", "body": "yo"}) == "#4 ? bob: yo"
+    assert "[file] a.txt (3 bytes" in cli.message_line(5, None, "bob", {
+        "t": "file", "name": "a.txt", "size": 3, "mime": "text/plain"})
+    assert cli.message_line(6, None, "bob", None, "could not decrypt: x").endswith(
+        "[could not decrypt: x]")
+
+
+def test_cli_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--user", "alice", "frobnicate"])
+    assert exit_.value.code == cli.EXIT_USAGE
+
+
+def test_cli_unreachable_server_exits_3_without_traceback(capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("password123\n"))
+    code = cli.main(["--server", "https://127.0.0.1:9", "--insecure", "--user", "alice",
+                     "--password-stdin", "friends"])
+    captured = capsys.readouterr()
+    assert code == cli.EXIT_UNREACHABLE
+    assert captured.err.startswith("error: cannot reach") and "Traceback" not in captured.err

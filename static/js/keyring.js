@@ -106,11 +106,12 @@ export class Keyring {
   }
 
   /** Encrypt a message object for a friend whose current key is `peerKid` (§5). */
-  async encryptFor(peerId, peerKid, plain) {
+  async encryptFor(peerId, peerKid, plain, cid = null) {
     const own = this.current();
     if (!own) throw new KeyError('this device holds no key of yours; log in again', 'missing_own_key');
     const pairKey = await this.pairKey(peerId, own.id, peerKid);
-    return this.crypto.encryptMessage(pairKey, { from: this.me, to: peerId, sk: own.id, rk: peerKid }, plain);
+    const header = { from: this.me, to: peerId, cid: cid || this.crypto.newCid(), sk: own.id, rk: peerKid };
+    return this.crypto.encryptMessage(pairKey, header, plain);
   }
 
   /** Decrypt a relayed envelope to or from a friend (§5). */

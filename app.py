@@ -12,8 +12,10 @@ if __name__ == "__main__":
 
     eventlet.monkey_patch()
 
+import errno
 import logging
 import logging.config
+import os
 import re
 import signal
 import socket
@@ -113,10 +115,11 @@ def print_banner(host, port, cert_path):
         print(f"  {url}")
     print(f"Certificate: {cert_path}")
     print(f"  SHA-256 {tls.certificate_fingerprint(cert_path)}")
-    missing = set(tls.local_addresses()) - set(tls.certificate_sans(cert_path))
-    if host in ("0.0.0.0", "::") and missing:
-        print(f"  Not covered: {', '.join(sorted(missing))} (the address changed?); "
-              "run `flask --app app cert --force` and reinstall the certificate.")
+    if host in ("0.0.0.0", "::"):
+        missing = set(tls.local_addresses()) - set(tls.certificate_sans(cert_path))
+        if missing:
+            print(f"  Not covered: {', '.join(sorted(missing))} (did the address change?); "
+                  "run `flask --app app cert --force` and reinstall the certificate.")
 
 
 def listen(host, port, cert_path, key_path):
@@ -159,7 +162,11 @@ def tls_protocol():
                 access.log(level, "%s TLS handshake failed: %s",
                            self.client_address[0], _reason(error))
                 return
-            super().handle()
+            try:
+                super().handle()
+            except ssl.SSLError as error:  # a client breaking TLS mid-connection
+                self.close_connection = 1
+                access.info("%s TLS error: %s", self.client_address[0], _reason(error))
 
     return QuietTLSProtocol
 
@@ -224,7 +231,14 @@ def main():
         print(f"Created a self-signed certificate for: {', '.join(tls.certificate_sans(cert_path))}")
     migrate_database()
     configure_logging()  # again: Alembic's logging setup disables the app's loggers
-    sock = listen(host, port, cert_path, key_path)
+    try:
+        sock = listen(host, port, cert_path, key_path)
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        print(f"Port {port} on {host} is in use: is SendApp already running? "
+              "Set SENDAPP_PORT to use another port.", file=sys.stderr)
+        return 1
     print_banner(host, port, cert_path)
     code = 0 if signals else serve(sock, lambda: bool(signals))
     with app.app_context():
@@ -234,5 +248,17 @@ def main():
     return code
 
 
+def exit_now(code):
+    """Leave without interpreter teardown, which would wait out sleeping greenthreads' timers.
+
+    Engine.IO keeps a ping greenthread per past connection asleep for up to
+    the ping interval; finalising them at exit stalls the process for seconds.
+    """
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

@@ -9,6 +9,7 @@ import asyncio
 import getpass
 import logging
 import os
+import signal
 import sys
 import time
 import unicodedata
@@ -45,7 +46,7 @@ def when(ms):
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ms / 1000))
 
 
-def message_line(message_id, ts, author, plain, error=None):
+def message_line(message_id, ts, author, plain, error=None, friend="FRIEND"):
     """One printed line for a message (text, file or an undecryptable item)."""
     head = f"#{message_id} {when(ts)} {safe(author)}:"
     if plain is None:
@@ -55,7 +56,7 @@ def message_line(message_id, ts, author, plain, error=None):
         return f"{head} {safe(plain.get('body', ''))}"
     if kind == "file":
         return (f"{head} [file] {safe(plain.get('name', '?'))} ({plain.get('size', '?')} bytes, "
-                f"{safe(plain.get('mime', '?'))}) -- fetch it with: download {message_id}")
+                f"{safe(plain.get('mime', '?'))}) -- save it with: download {safe(friend)} {message_id}")
     return f"{head} [unsupported message type {safe(kind)!s}]"
 
 
@@ -119,7 +120,8 @@ def print_envelope(account, envelope, names):
     except ApiFailure as failure:
         plain, error = None, f"could not decrypt: {failure.message}"
     author = names.get(envelope["from"], f"user {envelope['from']}")
-    out(message_line(envelope["id"], envelope.get("ts"), author, plain, error))
+    friend = names.get(account.peer_of(envelope), "FRIEND")
+    out(message_line(envelope["id"], envelope.get("ts"), author, plain, error, friend))
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -257,19 +259,35 @@ async def _follow(args, account, friend):
                 continue
             printed.add(message.id)
             author = names.get(message.sender, f"user {message.sender}")
-            out(message_line(message.id, message.ts, author, message.plain, message.error))
+            out(message_line(message.id, message.ts, author, message.plain, message.error,
+                             friend["username"]))
     finally:
         await live.disconnect()
+
+
+async def _until_signal(coroutine):
+    """Run until done or until SIGINT/SIGTERM, which end it cleanly (its finally blocks run)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(coroutine)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, task.cancel)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if not task.cancelled():
+            raise
+        return None
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
 
 
 def cmd_follow(args):
     """Print a conversation, then its new messages as they arrive (Ctrl-C stops)."""
     account = login(args)
     friend = account.friend(args.username)
-    try:
-        asyncio.run(_follow(args, account, friend))
-    except KeyboardInterrupt:
-        out("-- stopped --")
+    asyncio.run(_until_signal(_follow(args, account, friend)))
+    out("-- stopped --")
 
 
 # --- parsing -----------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import mimetypes
 import os
 import ssl
 import tempfile
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from .http import ApiFailure
 log = logging.getLogger("sendapp.client")
 
 STATE_VERSION = 1
+KEPT_RESULTS = 10_000  # acks remembered for a late wait_acked(cid)
 SYNC_LIMIT = 200  # the server's default page (§8)
 TRANSIENT_ERRORS = frozenset({"retry", "rate_limited"})
 SERVER_EVENTS = ("typing", "read", "presence", "friends", "key_changed")
@@ -224,7 +225,8 @@ class RealtimeClient:
     :param outbox_path: JSON file keeping the outbox and the cursor across restarts.
     :param on_message: optional callback (plain or async) for each `IncomingMessage`.
     :param on_event: optional callback ``(name, data)`` for `typing`, `read`,
-        `presence`, `friends`, `key_changed`, `connected` and `disconnected`.
+        `presence`, `friends`, `key_changed`, `connected`, `disconnected` and
+        `connect_error`.
     :param start_at: where a client without a saved cursor starts: ``"beginning"``
         (cursor 0: sync every stored message) or ``"latest"`` (only new ones).
     :param queue_messages: also put each message on the queue read by `messages()`.
@@ -260,11 +262,13 @@ class RealtimeClient:
         self._settled = asyncio.Event()  # ready, or the post-connect work failed for good
         self._epoch = 0  # counts connections; stale background work checks it
         self._syncing = False
-        self._held = []  # live messages that arrived while a sync was running
+        self._held = []  # live messages that arrived while the post-connect sync ran
+        self._frozen = False  # a sync is incomplete: live ids must not move the cursor
+        self._live_max = 0
         self._attempted = {}  # cid → epoch of its last emit
         self._waiters = {}  # cid → future resolved by its ack
+        self._results = OrderedDict()  # cid → ack or SendFailure, the most recent ones
         self._tasks = set()
-        self._friends = set()
         self._fatal = None
         self._connect_error = None
 
@@ -403,7 +407,8 @@ class RealtimeClient:
         """
         self._epoch += 1
         self._ready.clear()
-        self._syncing = True
+        self._syncing = True  # hold live messages until the sync has delivered older ones
+        self._frozen = True
         self._spawn(self._after_connect(self._epoch))
         await self._emit_event("connected", {"transport": self.sio.transport()})
 
@@ -413,6 +418,7 @@ class RealtimeClient:
 
     async def _on_connect_error(self, data=None):
         self._connect_error = data
+        await self._emit_event("connect_error", data)
 
     async def _on_message(self, envelope=None):
         """Server → client `message` (§8): deliver once, after any running sync."""
@@ -421,7 +427,7 @@ class RealtimeClient:
         if self._syncing:
             self._held.append(envelope)
             return
-        await self._receive([envelope])
+        await self._receive([envelope], live=True)
 
     def _event_forwarder(self, name):
         async def forward(data=None):
@@ -448,7 +454,6 @@ class RealtimeClient:
         while epoch == self._epoch and self.connected:
             try:
                 await self._catch_up(epoch)
-                await self._remember_friends()
                 await self._flush(epoch)
             except RealtimeError as error:
                 if error.code == "unauthorized":
@@ -456,7 +461,7 @@ class RealtimeClient:
                     self._settled.set()
                     return
                 log.warning("post-connect sync failed (%s); retrying", error)
-            except (socketio.exceptions.SocketIOError, asyncio.TimeoutError, ApiFailure) as exc:
+            except (socketio.exceptions.SocketIOError, asyncio.TimeoutError) as exc:
                 log.warning("post-connect work failed (%s); retrying", exc)
             else:
                 if epoch == self._epoch:
@@ -472,6 +477,7 @@ class RealtimeClient:
             await self._catch_up_locked(epoch)
 
     async def _catch_up_locked(self, epoch):
+        self._frozen = True
         if not self.state.cursor_known and self.start_at == "latest":
             answer = await self._call("sync", {"after": 0, "limit": 1})
             self.state.advance(answer.get("last", 0))
@@ -485,30 +491,37 @@ class RealtimeClient:
                 break
             after = max(ids)
         if epoch != self._epoch:
-            return
+            return  # the cursor stays frozen until a later sync completes
+        self._frozen = False
+        self.state.advance(self._live_max)
+        self.state.cursor_known = True
         held, self._held = self._held, []
         self._syncing = False
-        self.state.cursor_known = True
-        await self._receive(sorted(held, key=lambda m: m.get("id") or 0))
+        await self._receive(sorted(held, key=lambda m: m.get("id") or 0), live=True)
         self.state.save()
 
     async def sync(self):
-        """Run a sync from the cursor now (it also runs by itself after every connect)."""
-        self._syncing = True
+        """Sync from the cursor now; it also runs by itself after every (re)connect."""
         await self._catch_up(self._epoch)
 
-    async def _receive(self, envelopes):
-        """Deduplicate by id, move the cursor, decrypt and deliver, in arrival order."""
+    async def _receive(self, envelopes, live=False):
+        """Move the cursor, then decrypt and deliver each id once, in arrival order.
+
+        While a sync has not completed, live ids do not move the cursor: one could
+        jump over messages the sync has not reached, and a restart would skip them.
+        """
         async with self._receive_lock:
             moved = False
             for envelope in envelopes:
                 message_id = envelope.get("id")
-                if not _is_id(message_id) or not self.seen.add(message_id):
+                if not _is_id(message_id):
                     continue
-                # Live messages never get here while a sync pages (they are held), so
-                # a live id cannot move the cursor over messages the sync has not reached.
-                moved |= self.state.advance(message_id)
-                await self._deliver(await self._open(envelope))
+                if live and self._frozen:
+                    self._live_max = max(self._live_max, message_id)
+                else:
+                    moved |= self.state.advance(message_id)
+                if self.seen.add(message_id):
+                    await self._deliver(await self._open(envelope))
             if moved:
                 self.state.save()
 
@@ -524,8 +537,9 @@ class RealtimeClient:
             message.error = f"could not decrypt: {error}"
         except ApiFailure as failure:
             message.error = f"could not decrypt: the sender's keys are unavailable ({failure})"
-        except (KeyError, TypeError) as error:
-            message.error = f"could not decrypt: malformed envelope ({error})"
+        except Exception as error:  # whatever a hostile server sends, show an item, go on
+            log.warning("message %r could not be opened: %r", message.id, error)
+            message.error = f"could not decrypt: malformed envelope ({type(error).__name__})"
         return message
 
     async def _deliver(self, message):
@@ -556,18 +570,16 @@ class RealtimeClient:
             self.seen.add(message_id)
 
     # --- friends and rooms ---------------------------------------------------------------
-    async def _remember_friends(self):
-        friends = await asyncio.to_thread(self.api.friends)
-        self._friends = {f["id"] for f in friends["friends"]}
-
     async def _join_new_friends(self):
-        """After a `friends` event, join the pair room of every new friend (§8)."""
+        """After a `friends` event, join the pair room of every friend (§8).
+
+        Joining a room twice is harmless, and friend lists are short: joining all
+        avoids guessing which friendship is new.
+        """
         try:
             friends = await asyncio.to_thread(self.api.friends)
             for friend in friends["friends"]:
-                if friend["id"] not in self._friends:
-                    await self.join(friend["id"])
-                    self._friends.add(friend["id"])
+                await self.join(friend["id"])
         except (ApiFailure, RealtimeError, socketio.exceptions.SocketIOError,
                 asyncio.TimeoutError) as exc:
             log.warning("could not join the rooms of new friends: %s", exc)
@@ -615,6 +627,7 @@ class RealtimeClient:
     async def queue_envelope(self, envelope):
         """Put an envelope in the (persisted) outbox and emit it when ready; return its cid."""
         cid = envelope["cid"]
+        self._results.pop(cid, None)  # a repeated cid waits for its own, new ack
         self._waiter(cid)
         self.state.add(envelope)
         if self.ready:
@@ -628,13 +641,14 @@ class RealtimeClient:
         :raises SendFailure: when the server refused the envelope for good.
         :raises asyncio.TimeoutError: after `timeout` seconds without an ack.
         """
-        future = self._waiter(cid)
-        try:
-            return await asyncio.wait_for(asyncio.shield(future),
-                                          timeout if timeout is not None else None)
-        finally:
-            if future.done():
-                self._waiters.pop(cid, None)
+        if cid in self._results:
+            result = self._results[cid]
+            if isinstance(result, Exception):
+                raise result
+            return result
+        if cid not in self.state:
+            raise ValueError(f"no message with cid {cid} was queued")
+        return await asyncio.wait_for(asyncio.shield(self._waiter(cid)), timeout)
 
     async def send_envelope(self, envelope, timeout=None):
         """Queue an envelope and wait for its ack."""
@@ -672,8 +686,8 @@ class RealtimeClient:
         """Wait until every queued envelope is acknowledged (or refused)."""
         async def drain():
             while self.state.pending:
-                cids = [e["cid"] for e in self.state.pending]
-                await asyncio.gather(*(self.wait_acked(cid) for cid in cids),
+                futures = [self._waiter(e["cid"]) for e in self.state.pending]
+                await asyncio.gather(*(asyncio.shield(f) for f in futures),
                                      return_exceptions=True)
         await asyncio.wait_for(drain(), timeout)
 
@@ -716,7 +730,12 @@ class RealtimeClient:
             await self._send_one(envelope, attempt)
 
     def _settle(self, cid, ack=None, error=None):
-        future = self._waiters.get(cid)
+        """Record the outcome of a cid and wake whoever waits for it."""
+        self._attempted.pop(cid, None)
+        self._results[cid] = error if error is not None else ack
+        while len(self._results) > KEPT_RESULTS:
+            self._results.popitem(last=False)
+        future = self._waiters.pop(cid, None)
         if future is None or future.done():
             return
         if error is not None:

@@ -41,6 +41,22 @@ def register():
     return _page("register.html")
 
 
+@bp.get("/sw.js")
+def service_worker():
+    """The service worker, served from the root so its scope covers the whole app."""
+    response = send_from_directory(current_app.static_folder, "sw.js", max_age=0)
+    response.headers["Service-Worker-Allowed"] = "/"
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/manifest.webmanifest")
+def manifest():
+    """The web app manifest (install to a phone's home screen)."""
+    return send_from_directory(current_app.static_folder, "manifest.webmanifest",
+                               mimetype="application/manifest+json", max_age=3600)
+
+
 @bp.get("/vendor/<package>/<path:filename>")
 def vendor(package, filename):
     """Files of npm-installed packages (socket.io-client, qrcode-generator)."""

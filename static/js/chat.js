@@ -176,6 +176,7 @@ export class ChatClient extends EventTarget {
     }
     this.applyConversations(summaries);
     await this.checkPeerKeys();
+    this.warmKeys();
     for (const id of this.friends.keys()) {
       if (!before.has(id) && this.transport.connected) this.request(EVENTS.JOIN, { friend: id }).catch(() => {});
     }
@@ -235,6 +236,13 @@ export class ChatClient extends EventTarget {
       } else {
         friend.keyWarning = null;
       }
+    }
+  }
+
+  /** Fetch friends' current public keys now, so writing works offline later. */
+  warmKeys() {
+    for (const friend of this.friends.values()) {
+      if (friend.key_id) this.keyring.peerPublic(friend.id, friend.key_id).catch(() => {});
     }
   }
 

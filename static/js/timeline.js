@@ -192,7 +192,7 @@ export function dayLabel(ts, now = Date.now(), locale = undefined) {
 
 /** Hours and minutes in the user's locale. */
 export function formatTime(ts, locale = undefined) {
-  return new Intl.DateTimeFormat(locale, { hour: '2-digit', minute: '2-digit' }).format(ts);
+  return new Intl.DateTimeFormat(locale, { hour: 'numeric', minute: '2-digit' }).format(ts);
 }
 
 /** Short "last activity" for the friend list: a time today, else a day or a date. */

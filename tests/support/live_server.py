@@ -33,14 +33,15 @@ class LiveServer:
 
     :param tmp_path: a folder owned by the test (pytest's tmp_path).
     :param env: extra or overriding SENDAPP_* variables; a value of None removes one.
+    :param port: a fixed port (e.g. another server's, to test a clash); default a free one.
     """
 
-    def __init__(self, tmp_path, env=None, startup_timeout=STARTUP_TIMEOUT):
+    def __init__(self, tmp_path, env=None, port=None, startup_timeout=STARTUP_TIMEOUT):
         self.folder = Path(tmp_path) / "live"
         self.instance_path = self.folder / "instance"
         self.cert_dir = self.folder / "certs"
         self.log_path = self.folder / "server.log"
-        self.port = free_port()
+        self.port = port or free_port()
         self.startup_timeout = startup_timeout
         self.process = None
         self.env = self._environment(env or {})

@@ -1,0 +1,255 @@
+// The single wiring point (the browser twin of create_app): builds the API client, the
+// store, the transport, the keyring and the chat client, and connects them to the UI of
+// the page named by <body data-page>.
+
+import { Api, csrfFromDocument } from './api.js';
+import { ChatClient } from './chat.js';
+import { assertWebCrypto } from './crypto.js';
+import { Keyring } from './keyring.js';
+import * as session from './session.js';
+import { Store } from './store.js';
+import { previewText } from './timeline.js';
+import { Transport, wantsPolling } from './transport.js';
+import { bindAuthForm } from './ui/auth.js';
+import { createComposer } from './ui/composer.js';
+import { createConversationView } from './ui/conversation.js';
+import { createConfirmDialog, createSafetyDialog } from './ui/dialogs.js';
+import { decorateIcons } from './ui/icons.js';
+import { createNotifier } from './ui/notifications.js';
+import { createSidebar } from './ui/sidebar.js';
+import { bindConnectionState, Toasts } from './ui/status.js';
+
+const PAGES_CACHE = 'sendapp-pages';
+const NARROW = '(max-width: 767px)';
+const LOGIN_NOTICES = {
+  keys: 'This device does not hold your keys any more. Log in again to unlock them.',
+  expired: 'Your session has ended. Log in again.',
+};
+
+function registerServiceWorker() {
+  if (!('serviceWorker' in navigator)) return;
+  navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(() => {
+    // Without the worker the app still works online; it just cannot open offline.
+  });
+}
+
+/** Forget the cached chat page (it names the user) when the session ends. */
+async function forgetPages() {
+  if (globalThis.caches) await caches.delete(PAGES_CACHE).catch(() => {});
+}
+
+function cryptoProblem() {
+  try {
+    assertWebCrypto();
+    return null;
+  } catch (err) {
+    return `${err.message}.`;
+  }
+}
+
+// --- login and register pages ---------------------------------------------------------
+
+function startAuth(mode) {
+  const api = new Api({ csrfToken: csrfFromDocument() });
+  const form = document.querySelector('[data-testid="auth-form"]');
+  const notice = document.querySelector('[data-testid="auth-notice"]');
+  const reason = new URLSearchParams(location.search).get('reason');
+  if (notice && LOGIN_NOTICES[reason]) {
+    notice.textContent = LOGIN_NOTICES[reason];
+    notice.hidden = false;
+  }
+  const deps = (progress) => ({ api, openStore: (userId) => Store.open(userId), progress });
+  bindAuthForm(form, {
+    mode,
+    precheck: cryptoProblem,
+    submit: (values, progress) => (mode === 'login' ? session.login(deps(progress), values) : session.register(deps(progress), values)),
+    onDone: () => location.assign('/'),
+  });
+}
+
+// --- the chat page ---------------------------------------------------------------------
+
+async function startChat() {
+  const body = document.body;
+  const me = { id: Number(body.dataset.userId), username: body.dataset.username, keyId: body.dataset.keyId || null };
+  const api = new Api({ csrfToken: csrfFromDocument() });
+  const store = await Store.open(me.id);
+  const transport = new Transport({ forcePolling: wantsPolling() });
+  const keyring = new Keyring({ me: me.id, store, api });
+  const client = new ChatClient({ me, api, store, transport, keyring });
+
+  const app = document.querySelector('[data-testid="app"]');
+  const toasts = new Toasts(document.querySelector('[data-testid="toasts"]'));
+  const narrow = window.matchMedia(NARROW);
+  const drafts = new Map();
+  const fail = (err) => toasts.show(err?.message || String(err));
+
+  bindConnectionState(transport);
+  const safety = createSafetyDialog(document.querySelector('[data-testid="safety-dialog"]'));
+  const confirm = createConfirmDialog(document.querySelector('[data-testid="confirm-dialog"]'));
+
+  const updateReading = () => {
+    const on = document.visibilityState === 'visible' && document.hasFocus()
+      && client.activeId !== null && conversation.isOnScreen();
+    client.setReading(on);
+  };
+
+  const open = async (friendId, { push = true } = {}) => {
+    if (client.activeId !== null) drafts.set(client.activeId, composer.draft());
+    app.dataset.view = friendId === null ? 'list' : 'conversation';
+    if (friendId !== null && push && narrow.matches && history.state?.conversation == null) {
+      history.pushState({ conversation: friendId }, '');
+    }
+    const opening = client.open(friendId);
+    const friend = friendId === null ? null : client.friends.get(friendId);
+    conversation.show(friend, friendId === null ? null : client.conv(friendId));
+    composer.setDraft(friendId === null ? '' : drafts.get(friendId) || '');
+    updateComposer();
+    updateReading();
+    if (friendId !== null && !narrow.matches) composer.focus();
+    await opening;
+  };
+
+  const back = () => {
+    if (history.state?.conversation != null) history.back();
+    else open(null, { push: false });
+  };
+
+  const sidebar = createSidebar(document.querySelector('[data-testid="sidebar"]'), {
+    open: (id) => open(id).catch(fail),
+    search: (q) => client.searchUsers(q),
+    add: (username) => client.requestFriend(username)
+      .then((status) => toasts.show(status === 'accepted' ? `You and ${username} are now friends.` : `Friend request sent to ${username}.`, { kind: 'info' }))
+      .catch(fail),
+    accept: (id) => client.acceptFriend(id).catch(fail),
+    decline: (id) => client.removeFriend(id).catch(fail),
+    cancel: (id) => client.removeFriend(id).catch(fail),
+  });
+
+  const attach = (files) => {
+    const friendId = client.activeId;
+    if (friendId === null || !client.canSend(friendId)) return;
+    for (const file of files) client.sendFile(friendId, file).catch((err) => fail(new Error(`Could not send ${file.name}: ${err.message}`)));
+  };
+
+  const conversation = createConversationView(document.querySelector('[data-testid="conversation"]'), {
+    back,
+    safety: (id) => safety.open(client.friends.get(id), () => client.safetyNumber(id)),
+    unfriend: async (id) => {
+      const friend = client.friends.get(id);
+      const yes = await confirm.ask({
+        heading: `Remove ${friend.username}?`,
+        body: `You will no longer be able to write to each other, and this conversation disappears from this device. You can send a new friend request later.`,
+        confirm: 'Remove friend',
+        danger: true,
+      });
+      if (yes) await client.removeFriend(id, { forget: true }).then(() => back()).catch(fail);
+    },
+    ackKey: (id) => client.acknowledgeKey(id).catch(fail),
+    loadOlder: (id) => client.loadOlder(id),
+    attachment: (file) => client.attachment(file),
+    shouldAutoload: (file) => client.shouldAutoload(file),
+    retry: (friendId, cid) => client.retry(friendId, cid).catch(fail),
+    discard: (friendId, cid) => client.discard(friendId, cid).catch(fail),
+    attach,
+  });
+
+  const composer = createComposer(document.querySelector('[data-testid="composer"]'), {
+    send: (text) => client.sendText(client.activeId, text).catch((err) => {
+      fail(err);
+      throw err;
+    }),
+    typing: () => client.activeId !== null && client.typing(client.activeId),
+    attach,
+  });
+
+  function updateComposer() {
+    const friend = client.activeId === null ? null : client.friends.get(client.activeId);
+    if (!friend) return;
+    const enabled = client.canSend(friend.id);
+    composer.setEnabled(enabled, enabled ? '' : `Waiting for ${friend.username} to log in again.`);
+  }
+
+  const notifier = createNotifier(document.querySelector('[data-testid="notifications-button"]'), {
+    open: (id) => open(id).catch(fail),
+  });
+
+  // Render the sidebar at most once per task, however many changes arrive together.
+  let friendsQueued = false;
+  const renderFriends = () => {
+    friendsQueued = false;
+    const friends = client.friendList();
+    sidebar.render({ friends, incoming: client.incoming, outgoing: client.outgoing, activeId: client.activeId });
+    const active = client.activeId === null ? null : client.friends.get(client.activeId);
+    if (active) conversation.renderHeader(active);
+    updateComposer();
+    const unread = friends.reduce((sum, f) => sum + (f.unread || 0), 0);
+    document.title = unread ? `(${unread}) SendApp` : 'SendApp';
+  };
+  client.addEventListener('friends', () => {
+    if (friendsQueued) return;
+    friendsQueued = true;
+    queueMicrotask(renderFriends);
+  });
+  client.addEventListener('messages', ({ detail }) => {
+    if (detail.friendId !== client.activeId || detail.friendId === null) return;
+    if (detail.reason === 'reset') conversation.show(client.friends.get(detail.friendId), client.conv(detail.friendId));
+    else conversation.renderMessages(detail.reason, { own: detail.own });
+  });
+  client.addEventListener('typing', ({ detail }) => {
+    const friend = client.friends.get(detail.friendId);
+    if (friend && detail.friendId === client.activeId) conversation.renderHeader(friend);
+  });
+  client.addEventListener('notify', ({ detail }) => notifier.message(detail.friend, previewText(detail.message)));
+  client.addEventListener('error', ({ detail }) => toasts.show(detail.message, { sticky: Boolean(detail.sticky) }));
+  client.addEventListener('session', async ({ detail }) => {
+    await store.clearIdentities().catch(() => {});
+    await forgetPages();
+    location.assign(`/login?reason=${detail.reason === 'no_keys' ? 'keys' : 'expired'}`);
+  });
+
+  document.querySelector('[data-testid="logout-button"]').addEventListener('click', async () => {
+    transport.close();
+    try {
+      await session.logout({ api, store, forgetPages });
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    location.assign('/login');
+  });
+
+  document.addEventListener('visibilitychange', updateReading);
+  window.addEventListener('focus', updateReading);
+  window.addEventListener('blur', updateReading);
+  narrow.addEventListener('change', updateReading);
+  window.addEventListener('popstate', () => {
+    if (history.state?.conversation == null && client.activeId !== null && narrow.matches) open(null, { push: false });
+  });
+  document.addEventListener('keydown', (event) => {
+    if (event.key !== 'Escape' || event.defaultPrevented) return;
+    if (document.querySelector('dialog[open]')) return; // the dialog closes itself
+    if (sidebar.closePanels()) return;
+    if (narrow.matches && client.activeId !== null) back();
+  });
+
+  app.dataset.view = 'list';
+  renderFriends();
+  if (await client.start()) renderFriends();
+}
+
+// --- start -----------------------------------------------------------------------------
+
+decorateIcons(document);
+registerServiceWorker();
+const page = document.body.dataset.page;
+if (page === 'login' || page === 'register') startAuth(page);
+else if (page === 'chat') {
+  startChat().catch((err) => {
+    const problem = document.querySelector('[data-testid="fatal-error"]');
+    if (problem) {
+      problem.textContent = `SendApp could not start: ${err.message}`;
+      problem.hidden = false;
+    }
+  });
+}

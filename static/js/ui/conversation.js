@@ -1,0 +1,370 @@
+// The conversation pane: header, key and waiting banners, the message timeline (grouped by
+// day and sender, delivery ticks, attachments), infinite scroll and jump-to-latest.
+// Message text is set with textContent, so HTML and scripts show literally.
+
+import { buildTimeline, formatSize, formatTime, messageTime } from '../timeline.js';
+import { avatar, h, reconcile, setAttr, setText, updateAvatar } from './dom.js';
+import { icon } from './icons.js';
+
+const NEAR_BOTTOM_PX = 120;
+const JUMP_SHOWN_PX = 320;
+const OLDER_TRIGGER_PX = 400;
+
+const STATUS_LABELS = {
+  sending: 'Sending',
+  sent: 'Sent',
+  delivered: 'Delivered',
+  read: 'Read',
+  failed: 'Not sent',
+};
+const STATUS_ICONS = { sending: 'clock', sent: 'check', delivered: 'checks', read: 'checks', failed: 'alert' };
+
+/**
+ * @param {HTMLElement} root the conversation element
+ * @param {object} intents back, safety, unfriend, ackKey, loadOlder, attachment, shouldAutoload, retry, discard, attach
+ */
+export function createConversationView(root, intents) {
+  const empty = root.querySelector('[data-testid="conversation-empty"]');
+  const inner = root.querySelector('.conversation-inner');
+  const title = root.querySelector('[data-testid="conversation-title"]');
+  const peerStatus = root.querySelector('[data-testid="peer-status"]');
+  const headerAvatar = root.querySelector('.conversation-header .avatar-slot');
+  const keyWarning = root.querySelector('[data-testid="key-warning"]');
+  const keyWarningText = keyWarning.querySelector('.banner-text');
+  const waiting = root.querySelector('[data-testid="waiting-banner"]');
+  const waitingText = waiting.querySelector('.banner-text');
+  const scroller = root.querySelector('[data-testid="message-list"]');
+  const timeline = scroller.querySelector('.timeline');
+  const historyStatus = scroller.querySelector('[data-testid="history-status"]');
+  const sentinel = scroller.querySelector('.history-sentinel');
+  const jump = root.querySelector('[data-testid="jump-to-latest"]');
+  const jumpCount = jump.querySelector('.jump-count');
+  const typingEl = root.querySelector('[data-testid="typing-indicator"]');
+
+  let friend = null;
+  let conv = null;
+  let unseen = 0;
+  let stickToBottom = true;
+
+  root.querySelector('[data-testid="back-button"]').addEventListener('click', () => intents.back());
+  root.querySelector('[data-testid="safety-button"]').addEventListener('click', () => friend && intents.safety(friend.id));
+  root.querySelector('[data-testid="unfriend-button"]').addEventListener('click', () => friend && intents.unfriend(friend.id));
+  keyWarning.querySelector('[data-testid="key-warning-ack"]').addEventListener('click', () => friend && intents.ackKey(friend.id));
+  keyWarning.querySelector('[data-testid="key-warning-verify"]').addEventListener('click', () => friend && intents.safety(friend.id));
+  jump.addEventListener('click', () => scrollToBottom(true));
+
+  // Drop or paste files to attach them.
+  root.addEventListener('dragover', (event) => {
+    if (!friend || !event.dataTransfer?.types?.includes('Files')) return;
+    event.preventDefault();
+    root.classList.add('is-dropping');
+  });
+  root.addEventListener('dragleave', (event) => {
+    if (event.target === root || !root.contains(event.relatedTarget)) root.classList.remove('is-dropping');
+  });
+  root.addEventListener('drop', (event) => {
+    root.classList.remove('is-dropping');
+    if (!friend || !event.dataTransfer?.files?.length) return;
+    event.preventDefault();
+    intents.attach([...event.dataTransfer.files]);
+  });
+
+  function distanceFromBottom() {
+    return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight;
+  }
+
+  function scrollToBottom(smooth = false) {
+    scroller.scrollTo({ top: scroller.scrollHeight, behavior: smooth ? 'smooth' : 'auto' });
+    unseen = 0;
+    stickToBottom = true;
+    updateJump();
+  }
+
+  function updateJump() {
+    const far = distanceFromBottom() > JUMP_SHOWN_PX;
+    if (!far && stickToBottom) unseen = 0;
+    jump.hidden = !far && unseen === 0;
+    setText(jumpCount, unseen ? String(unseen) : '');
+    jumpCount.hidden = !unseen;
+    setAttr(jump, 'aria-label', unseen ? `Jump to latest (${unseen} new)` : 'Jump to latest');
+  }
+
+  scroller.addEventListener('scroll', () => {
+    stickToBottom = distanceFromBottom() < NEAR_BOTTOM_PX;
+    if (stickToBottom) unseen = 0;
+    updateJump();
+    maybeLoadOlder();
+  }, { passive: true });
+
+  function maybeLoadOlder() {
+    if (!friend || !conv || !conv.hasMore || conv.loadingOlder || conv.loading) return;
+    if (scroller.scrollTop < OLDER_TRIGGER_PX) intents.loadOlder(friend.id);
+  }
+
+  if (typeof IntersectionObserver === 'function') {
+    new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) maybeLoadOlder();
+    }, { root: scroller, rootMargin: `${OLDER_TRIGGER_PX}px 0px 0px 0px` }).observe(sentinel);
+  }
+
+  // --- message items ---
+  function createItem(item) {
+    if (item.type === 'day') {
+      return h('li', { class: 'day-separator', dataset: { testid: 'day-separator' } }, h('span', { class: 'day-label' }));
+    }
+    const bubble = h('div', { class: 'bubble' },
+      h('div', { class: 'msg-content' }),
+      h('span', { class: 'msg-meta' },
+        h('time', { class: 'msg-time' }),
+        h('span', { class: 'msg-status', dataset: { testid: 'message-status' }, role: 'img' })));
+    return h('li', { class: 'msg', dataset: { testid: 'message' } }, bubble);
+  }
+
+  function updateItem(li, item) {
+    if (item.type === 'day') {
+      setText(li.firstElementChild, item.label);
+      return;
+    }
+    const m = item.message;
+    li.classList.toggle('msg-out', m.out);
+    li.classList.toggle('msg-in', !m.out);
+    li.classList.toggle('group-start', item.first);
+    li.classList.toggle('group-end', item.last);
+    setAttr(li, 'data-id', m.id ?? null);
+    setAttr(li, 'data-cid', m.cid);
+    setAttr(li, 'data-from', m.from);
+    setAttr(li, 'data-kind', m.kind);
+    setAttr(li, 'data-status', m.out ? m.status : null);
+    const content = li.querySelector('.msg-content');
+    const signature = contentSignature(m);
+    if (content.dataset.signature !== signature) {
+      content.dataset.signature = signature;
+      content.replaceChildren(...renderContent(m));
+    }
+    const ts = messageTime(m);
+    const time = li.querySelector('.msg-time');
+    setText(time, ts ? formatTime(ts) : '');
+    setAttr(time, 'datetime', ts ? new Date(ts).toISOString() : null);
+    setAttr(time, 'title', ts ? new Date(ts).toLocaleString() : null);
+    const status = li.querySelector('.msg-status');
+    status.hidden = !m.out;
+    if (m.out && status.dataset.status !== m.status) {
+      status.dataset.status = m.status;
+      status.replaceChildren(icon(STATUS_ICONS[m.status] || 'clock', { size: 16 }));
+      setAttr(status, 'aria-label', STATUS_LABELS[m.status] || m.status);
+      setAttr(status, 'title', STATUS_LABELS[m.status] || m.status);
+    }
+    let failure = li.querySelector('.msg-failure');
+    if (m.out && m.status === 'failed') {
+      if (!failure) {
+        failure = h('div', { class: 'msg-failure', dataset: { testid: 'message-failed' } },
+          h('span', { class: 'msg-failure-text' }),
+          h('button', { type: 'button', class: 'button button-ghost button-small', dataset: { testid: 'message-retry' },
+            on: { click: () => intents.retry(friend.id, m.cid) } }, icon('retry', { size: 14 }), 'Retry'),
+          h('button', { type: 'button', class: 'button button-ghost button-small', dataset: { testid: 'message-discard' },
+            on: { click: () => intents.discard(friend.id, m.cid) } }, icon('trash', { size: 14 }), 'Delete'));
+        li.append(failure);
+      }
+      setText(failure.querySelector('.msg-failure-text'), `Not sent: ${m.error?.message || 'refused'}`);
+    } else if (failure) {
+      failure.remove();
+    }
+  }
+
+  function contentSignature(m) {
+    if (m.kind === 'file') return `file:${m.file?.blob || ''}:${m.file?.uploading ? 'up' : ''}:${m.status === 'failed' ? 'f' : ''}`;
+    return `${m.kind}:${m.kind === 'text' ? m.body.length : ''}`;
+  }
+
+  function renderContent(m) {
+    if (m.kind === 'text') {
+      return [h('p', { class: 'msg-text', dir: 'auto', dataset: { testid: 'message-body' }, text: m.body })];
+    }
+    if (m.kind === 'error') {
+      return [h('p', { class: 'msg-error', dataset: { testid: 'message-undecryptable' } }, icon('lock', { size: 16 }),
+        h('span', { text: m.error || 'Could not decrypt this message.' }))];
+    }
+    if (m.kind === 'file') return [renderFile(m)];
+    return [h('p', { class: 'msg-text muted', text: 'Decrypting…' })];
+  }
+
+  function renderFile(m) {
+    const file = m.file;
+    if (file.uploading && m.status !== 'failed') {
+      const box = h('div', { class: 'attachment-file is-busy', dataset: { testid: 'attachment-uploading' } },
+        h('span', { class: 'spinner', 'aria-hidden': 'true' }),
+        h('span', { class: 'attachment-info' },
+          h('span', { class: 'attachment-name', dir: 'auto', text: file.name }),
+          h('span', { class: 'attachment-size', text: `Encrypting and uploading · ${formatSize(file.size)}` })));
+      if (file.localUrl) {
+        return h('figure', { class: 'attachment-image is-busy', dataset: { testid: 'attachment-image' } },
+          h('img', { src: file.localUrl, alt: file.name }), box);
+      }
+      return box;
+    }
+    if (intents.shouldAutoload(file)) return renderImage(file);
+    return renderDownload(file);
+  }
+
+  function renderImage(file) {
+    const figure = h('figure', { class: 'attachment-image', dataset: { testid: 'attachment-image', state: 'loading' } },
+      h('div', { class: 'attachment-placeholder' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }),
+        h('span', { text: 'Decrypting image…' })));
+    intents.attachment(file).then(({ url }) => {
+      const img = h('img', { src: url, alt: file.name, decoding: 'async' });
+      img.addEventListener('load', () => {
+        figure.dataset.state = 'ready';
+        if (stickToBottom) scrollToBottom();
+      });
+      img.addEventListener('error', () => {
+        figure.dataset.state = 'error';
+        figure.replaceChildren(renderDownload(file, 'This image cannot be shown.'));
+      });
+      const link = h('a', { href: url, target: '_blank', rel: 'noopener', class: 'attachment-link', 'aria-label': `Open image ${file.name}` }, img);
+      figure.replaceChildren(link, h('figcaption', { class: 'visually-hidden', text: `${file.name}, ${formatSize(file.size)}` }));
+    }).catch((err) => {
+      figure.dataset.state = 'error';
+      figure.replaceChildren(attachmentError(file, err, () => figure.replaceWith(renderImage(file))));
+    });
+    return figure;
+  }
+
+  function attachmentError(file, err, retry) {
+    const reason = err?.name === 'CryptoError' ? 'it failed its integrity check'
+      : err?.code === 'not_found' ? 'it is no longer on the server'
+        : err?.code === 'offline' ? 'you are offline' : (err?.message || 'unknown error');
+    return h('div', { class: 'attachment-file is-error', dataset: { testid: 'attachment-error' } },
+      icon('warning', { size: 20 }),
+      h('span', { class: 'attachment-info' },
+        h('span', { class: 'attachment-name', dir: 'auto', text: file.name }),
+        h('span', { class: 'attachment-size', text: `Could not open the attachment: ${reason}.` })),
+      h('button', { type: 'button', class: 'icon-button', 'aria-label': `Try ${file.name} again`, on: { click: retry } }, icon('retry', { size: 18 })));
+  }
+
+  function renderDownload(file, note = null) {
+    const button = h('button', { type: 'button', class: 'icon-button attachment-download', dataset: { testid: 'attachment-download' },
+      'aria-label': `Download ${file.name} (${formatSize(file.size)})`, title: 'Download' }, icon('download', { size: 18 }));
+    const box = h('div', { class: 'attachment-file', dataset: { testid: 'attachment-file' } },
+      h('span', { class: 'attachment-icon' }, icon('file', { size: 22 })),
+      h('span', { class: 'attachment-info' },
+        h('span', { class: 'attachment-name', dir: 'auto', text: file.name }),
+        h('span', { class: 'attachment-size', text: note || formatSize(file.size) })),
+      button);
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      button.classList.add('is-busy');
+      try {
+        const { url } = await intents.attachment(file);
+        const link = h('a', { href: url, download: file.name, class: 'icon-button attachment-download',
+          dataset: { testid: 'attachment-link' }, 'aria-label': `Save ${file.name}`, title: 'Save' }, icon('download', { size: 18 }));
+        button.replaceWith(link);
+        link.click();
+      } catch (err) {
+        box.replaceWith(attachmentError(file, err, () => box.replaceWith(renderDownload(file))));
+      } finally {
+        button.disabled = false;
+        button.classList.remove('is-busy');
+      }
+    });
+    return box;
+  }
+
+  function timelineItems() {
+    const items = [];
+    for (const entry of buildTimeline(conv.list.list())) {
+      if (entry.type === 'day') {
+        items.push(entry);
+        continue;
+      }
+      entry.messages.forEach((message, index) => items.push({
+        type: 'message', key: message.key, message, first: index === 0, last: index === entry.messages.length - 1,
+      }));
+    }
+    return items;
+  }
+
+  function renderHistoryStatus() {
+    if (!conv) return;
+    if (conv.loadingOlder || (conv.loading && conv.list.size === 0)) {
+      setText(historyStatus, 'Loading messages…');
+      historyStatus.dataset.state = 'loading';
+    } else if (!conv.hasMore) {
+      setText(historyStatus, conv.list.size
+        ? 'This is the beginning of your conversation. Messages are end-to-end encrypted.'
+        : `No messages yet. Say hello to ${friend?.username || 'your friend'} — only the two of you can read what you write.`);
+      historyStatus.dataset.state = 'start';
+    } else {
+      setText(historyStatus, '');
+      historyStatus.dataset.state = 'more';
+    }
+  }
+
+  return {
+    /** Switch to a friend's conversation (or none). */
+    show(nextFriend, nextConv) {
+      const changed = friend?.id !== nextFriend?.id;
+      friend = nextFriend;
+      conv = nextConv;
+      empty.hidden = Boolean(friend);
+      inner.hidden = !friend;
+      if (!friend) return;
+      if (changed) {
+        timeline.replaceChildren();
+        unseen = 0;
+        stickToBottom = true;
+      }
+      this.renderHeader(friend);
+      this.renderMessages('reset');
+    },
+
+    renderHeader(next) {
+      if (!friend || next.id !== friend.id) return;
+      friend = next;
+      setText(title, friend.username);
+      if (!headerAvatar.firstElementChild) headerAvatar.append(avatar(friend.username, { presence: friend.online }));
+      else updateAvatar(headerAvatar.firstElementChild, friend.username, friend.online);
+      const status = !friend.key_id ? 'waiting for their key' : friend.typing ? 'typing…' : friend.online ? 'online' : 'offline';
+      setText(peerStatus, status);
+      peerStatus.dataset.state = friend.typing ? 'typing' : friend.online ? 'online' : 'offline';
+      setText(typingEl, friend.typing ? `${friend.username} is typing…` : '');
+      typingEl.hidden = !friend.typing;
+      keyWarning.hidden = !friend.keyWarning;
+      setText(keyWarningText, friend.keyWarning
+        ? `${friend.username}’s security key has changed. This happens when they reset their account, but it could also mean someone is intercepting. Compare the new safety number with ${friend.username} before sharing anything sensitive.`
+        : '');
+      waiting.hidden = Boolean(friend.key_id);
+      setText(waitingText, friend.key_id ? '' : `Waiting for ${friend.username} to log in again. Their account has no key yet, so messages cannot be encrypted for them.`);
+      root.querySelector('[data-testid="safety-button"]').disabled = !friend.key_id;
+    },
+
+    /** Re-render the timeline; `reason` says how to treat the scroll position. */
+    renderMessages(reason = 'update', { own = false } = {}) {
+      if (!friend || !conv) return;
+      const nearBottom = stickToBottom || distanceFromBottom() < NEAR_BOTTOM_PX;
+      const beforeHeight = scroller.scrollHeight;
+      const beforeTop = scroller.scrollTop;
+      const beforeCount = timeline.querySelectorAll('.msg-in').length;
+      reconcile(timeline, timelineItems(), { key: (item) => item.key, create: createItem, update: updateItem });
+      renderHistoryStatus();
+      if (reason === 'reset' || own || (nearBottom && reason !== 'prepend')) {
+        scrollToBottom();
+      } else if (reason === 'prepend') {
+        if (beforeHeight <= scroller.clientHeight + 1) scrollToBottom();
+        else scroller.scrollTop = beforeTop + (scroller.scrollHeight - beforeHeight);
+      } else if (reason === 'append') {
+        unseen += Math.max(0, timeline.querySelectorAll('.msg-in').length - beforeCount);
+        updateJump();
+      }
+      if (reason === 'prepend' || reason === 'reset') requestAnimationFrame(maybeLoadOlder);
+    },
+
+    /** True when this pane is what the user sees (the narrow layout shows one screen). */
+    isOnScreen() {
+      return Boolean(friend) && root.offsetParent !== null && root.getBoundingClientRect().width > 0;
+    },
+
+    current() {
+      return friend;
+    },
+  };
+}

@@ -1,0 +1,94 @@
+// Dialogs: the safety number (PROTOCOL §6) with its QR code, and a confirmation prompt.
+
+import { h, setText } from './dom.js';
+
+const QR_MODULE = '/vendor/qrcode/qrcode.mjs';
+const QR_CELL_PX = 6;
+const QR_MARGIN_CELLS = 4;
+
+/**
+ * Render text as a QR code image: qrcode-generator draws a GIF data: URL from the matrix,
+ * so no markup is ever built from the (digit-only) text.
+ */
+export async function qrDataUrl(text) {
+  const { default: qrcode } = await import(QR_MODULE);
+  const qr = qrcode(0, 'M');
+  qr.addData(text, 'Numeric');
+  qr.make();
+  return qr.createDataURL(QR_CELL_PX, QR_CELL_PX * QR_MARGIN_CELLS);
+}
+
+/** The safety number dialog: 12 groups of 5 digits and a QR code of them. */
+export function createSafetyDialog(dialog) {
+  const title = dialog.querySelector('[data-testid="safety-title"]');
+  const intro = dialog.querySelector('.safety-intro');
+  const digits = dialog.querySelector('[data-testid="safety-number"]');
+  const qr = dialog.querySelector('[data-testid="safety-qr"]');
+  const status = dialog.querySelector('.safety-status');
+  dialog.querySelector('[data-testid="safety-close"]').addEventListener('click', () => dialog.close());
+  dialog.addEventListener('click', (event) => {
+    if (event.target === dialog) dialog.close(); // a click on the backdrop
+  });
+
+  return {
+    /** Open for a friend; `compute` answers the 60 digits. */
+    async open(friend, compute) {
+      setText(title, `Safety number with ${friend.username}`);
+      setText(intro, `Compare these numbers with ${friend.username}, in person or on a call you trust. If they match on both devices, nobody is intercepting your messages.`);
+      digits.replaceChildren();
+      digits.dataset.value = '';
+      qr.hidden = true;
+      qr.removeAttribute('src');
+      setText(status, 'Computing…');
+      status.hidden = false;
+      if (!dialog.open) dialog.showModal();
+      try {
+        const number = await compute();
+        digits.dataset.value = number;
+        digits.replaceChildren(...number.split(' ').map((group) => h('span', { class: 'safety-group', text: group })));
+        digits.setAttribute('aria-label', `Safety number: ${number}`);
+        status.hidden = true;
+        qr.src = await qrDataUrl(number.replace(/ /g, ''));
+        qr.alt = `QR code of the safety number with ${friend.username}`;
+        qr.hidden = false;
+      } catch (err) {
+        setText(status, `Could not compute the safety number: ${err.message}`);
+        status.hidden = false;
+      }
+    },
+    close() {
+      if (dialog.open) dialog.close();
+    },
+  };
+}
+
+/** A yes/no dialog; answers a Promise<boolean>. */
+export function createConfirmDialog(dialog) {
+  const title = dialog.querySelector('.confirm-title');
+  const text = dialog.querySelector('.confirm-text');
+  const ok = dialog.querySelector('[data-testid="confirm-ok"]');
+  const cancel = dialog.querySelector('[data-testid="confirm-cancel"]');
+  let resolve = null;
+  const finish = (value) => {
+    if (dialog.open) dialog.close();
+    if (resolve) resolve(value);
+    resolve = null;
+  };
+  ok.addEventListener('click', () => finish(true));
+  cancel.addEventListener('click', () => finish(false));
+  dialog.addEventListener('close', () => finish(false));
+  return {
+    ask({ heading, body, confirm = 'OK', danger = false }) {
+      setText(title, heading);
+      setText(text, body);
+      setText(ok, confirm);
+      ok.classList.toggle('button-danger', danger);
+      ok.classList.toggle('button-primary', !danger);
+      return new Promise((res) => {
+        resolve = res;
+        dialog.showModal();
+        cancel.focus();
+      });
+    },
+  };
+}

@@ -1,0 +1,218 @@
+// The sidebar: friends (presence, unread, last activity), requests, and people search.
+// Renders state it is given and forwards intents; never touches the network itself.
+
+import { formatLastActivity } from '../timeline.js';
+import { avatar, h, reconcile, setAttr, setText, updateAvatar } from './dom.js';
+import { icon } from './icons.js';
+
+const SEARCH_DELAY_MS = 250;
+
+/**
+ * @param {HTMLElement} root the sidebar element
+ * @param {{open: (id: number) => void, search: (q: string) => Promise<object[]>, add: (name: string) => Promise<void>,
+ *          accept: (id: number) => Promise<void>, decline: (id: number) => Promise<void>,
+ *          cancel: (id: number) => Promise<void>}} intents
+ */
+export function createSidebar(root, intents) {
+  const list = root.querySelector('[data-testid="friend-list"]');
+  const empty = root.querySelector('[data-testid="friends-empty"]');
+  const requests = root.querySelector('[data-testid="requests"]');
+  const incomingList = root.querySelector('[data-testid="incoming-requests"]');
+  const outgoingList = root.querySelector('[data-testid="outgoing-requests"]');
+  const input = root.querySelector('[data-testid="search-input"]');
+  const results = root.querySelector('[data-testid="search-results"]');
+  const resultList = results.querySelector('ul');
+  const resultStatus = results.querySelector('.search-status');
+  const clearButton = root.querySelector('[data-testid="search-clear"]');
+  let state = { friends: [], incoming: [], outgoing: [], activeId: null };
+  let timer = null;
+  let searchSeq = 0;
+  let lastResults = [];
+
+  // --- friend rows ---
+  function createFriend(friend) {
+    const button = h('button', { type: 'button', class: 'friend-button', on: { click: () => intents.open(friend.id) } },
+      avatar(friend.username, { presence: friend.online }),
+      h('span', { class: 'friend-main' },
+        h('span', { class: 'friend-top' },
+          h('span', { class: 'friend-name', dataset: { testid: 'friend-name' } }),
+          h('time', { class: 'friend-time' })),
+        h('span', { class: 'friend-bottom' },
+          h('span', { class: 'friend-preview', dir: 'auto' }),
+          h('span', { class: 'badge', dataset: { testid: 'unread-badge' }, hidden: true }))));
+    return h('li', { class: 'friend', dataset: { testid: 'friend-item' } }, button);
+  }
+
+  function updateFriend(li, friend) {
+    setAttr(li, 'data-friend-id', friend.id);
+    setAttr(li, 'data-username', friend.username);
+    setAttr(li, 'data-online', String(friend.online));
+    setAttr(li, 'data-unread', String(friend.unread || 0));
+    const button = li.firstElementChild;
+    setAttr(button, 'aria-current', state.activeId === friend.id ? 'true' : null);
+    updateAvatar(button.querySelector('.avatar'), friend.username, friend.online);
+    setText(li.querySelector('.friend-name'), friend.username);
+    const time = li.querySelector('.friend-time');
+    setText(time, formatLastActivity(friend.lastTs));
+    setAttr(time, 'datetime', friend.lastTs ? new Date(friend.lastTs).toISOString() : null);
+    const preview = li.querySelector('.friend-preview');
+    let text = friend.preview ? (friend.previewOut ? `You: ${friend.preview}` : friend.preview) : '';
+    if (!friend.key_id) text = 'Waiting for them to log in again';
+    if (friend.typing) text = 'typing…';
+    if (!text) text = friend.online ? 'Online' : 'Say hello';
+    setText(preview, text);
+    preview.classList.toggle('is-typing', Boolean(friend.typing));
+    const badge = li.querySelector('.badge');
+    badge.hidden = !(friend.unread > 0);
+    setText(badge, friend.unread > 99 ? '99+' : String(friend.unread || ''));
+    const parts = [friend.username, friend.online ? 'online' : 'offline'];
+    if (friend.unread) parts.push(`${friend.unread} unread`);
+    if (friend.keyWarning) parts.push('security key changed');
+    setAttr(button, 'aria-label', parts.join(', '));
+    li.classList.toggle('has-warning', Boolean(friend.keyWarning));
+  }
+
+  // --- requests ---
+  function requestRow(request, kind) {
+    const actions = kind === 'incoming'
+      ? [
+        actionButton('Accept', 'accept-request', 'primary', () => intents.accept(request.id)),
+        actionButton('Decline', 'decline-request', 'ghost', () => intents.decline(request.id)),
+      ]
+      : [h('span', { class: 'muted', text: 'Pending' }),
+        actionButton('Cancel', 'cancel-request', 'ghost', () => intents.cancel(request.id))];
+    return h('li', { class: 'request', dataset: { testid: `${kind}-request`, userId: String(request.id), username: request.username } },
+      avatar(request.username, { size: 'sm' }),
+      h('span', { class: 'request-name', text: request.username }),
+      h('span', { class: 'request-actions' }, actions));
+  }
+
+  function actionButton(label, testid, kind, run) {
+    const button = h('button', { type: 'button', class: `button button-${kind} button-small`, text: label, dataset: { testid } });
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      try {
+        await run();
+      } finally {
+        button.disabled = false;
+      }
+    });
+    return button;
+  }
+
+  function renderRequests() {
+    incomingList.replaceChildren(...state.incoming.map((r) => requestRow(r, 'incoming')));
+    outgoingList.replaceChildren(...state.outgoing.map((r) => requestRow(r, 'outgoing')));
+    requests.hidden = !state.incoming.length && !state.outgoing.length;
+    incomingList.hidden = !state.incoming.length;
+    outgoingList.hidden = !state.outgoing.length;
+    requests.querySelector('.incoming-title').hidden = !state.incoming.length;
+    requests.querySelector('.outgoing-title').hidden = !state.outgoing.length;
+  }
+
+  // --- search ---
+  function filterText() {
+    return input.value.trim().toLowerCase();
+  }
+
+  function renderResults(users) {
+    lastResults = users;
+    resultList.replaceChildren(...users.map((user) => {
+      let action;
+      if (user.relation === 'friend') {
+        action = actionButton('Open', 'open-result', 'ghost', async () => { clearSearch(); intents.open(user.id); });
+      } else if (user.relation === 'incoming') {
+        action = actionButton('Accept', 'accept-result', 'primary', () => intents.accept(user.id));
+      } else if (user.relation === 'outgoing') {
+        action = h('span', { class: 'muted', text: 'Requested' });
+      } else {
+        action = actionButton('Add', 'add-friend', 'primary', () => intents.add(user.username));
+        action.prepend(icon('userPlus', { size: 16 }));
+        action.setAttribute('aria-label', `Send a friend request to ${user.username}`);
+      }
+      return h('li', { class: 'request', dataset: { testid: 'search-result', username: user.username } },
+        avatar(user.username, { size: 'sm' }),
+        h('span', { class: 'request-name', text: user.username }),
+        h('span', { class: 'request-actions' }, action));
+    }));
+  }
+
+  async function runSearch() {
+    const q = filterText();
+    const seq = ++searchSeq;
+    if (q.length < 1) {
+      results.hidden = true;
+      return;
+    }
+    results.hidden = false;
+    setText(resultStatus, 'Searching…');
+    try {
+      const users = await intents.search(q);
+      if (seq !== searchSeq) return;
+      renderResults(users);
+      setText(resultStatus, users.length ? '' : `Nobody found whose name starts with “${q}”.`);
+    } catch (err) {
+      if (seq !== searchSeq) return;
+      renderResults([]);
+      setText(resultStatus, err?.code === 'offline' ? 'Search needs a connection.' : 'Search failed. Try again.');
+    }
+  }
+
+  function clearSearch() {
+    input.value = '';
+    clearButton.hidden = true;
+    results.hidden = true;
+    searchSeq += 1;
+    renderFriends();
+  }
+
+  input.addEventListener('input', () => {
+    clearButton.hidden = !input.value;
+    renderFriends();
+    clearTimeout(timer);
+    timer = setTimeout(runSearch, SEARCH_DELAY_MS);
+  });
+  input.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && input.value) {
+      event.preventDefault();
+      event.stopPropagation();
+      clearSearch();
+    }
+  });
+  clearButton.addEventListener('click', () => {
+    clearSearch();
+    input.focus();
+  });
+
+  function renderFriends() {
+    const q = filterText();
+    const shown = q ? state.friends.filter((f) => f.username.includes(q)) : state.friends;
+    reconcile(list, shown, { key: (f) => `friend:${f.id}`, create: createFriend, update: updateFriend });
+    empty.hidden = state.friends.length > 0;
+  }
+
+  return {
+    /** Render the friend list and requests from the client's state. */
+    render(next) {
+      state = next;
+      renderFriends();
+      renderRequests();
+      if (!results.hidden && lastResults.length) {
+        const relation = new Map(next.friends.map((f) => [f.id, 'friend']));
+        for (const r of next.incoming) relation.set(r.id, 'incoming');
+        for (const r of next.outgoing) relation.set(r.id, 'outgoing');
+        renderResults(lastResults.map((u) => ({ ...u, relation: relation.get(u.id) || 'none' })));
+      }
+    },
+    /** Close the search panel (Escape). Answers whether anything was open. */
+    closePanels() {
+      if (!input.value && results.hidden) return false;
+      clearSearch();
+      return true;
+    },
+    refreshSearch: runSearch,
+    focusSearch() {
+      input.focus();
+    },
+  };
+}

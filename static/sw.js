@@ -1,0 +1,103 @@
+// SendApp service worker: keeps the app shell so the installed app opens offline, with the
+// outbox (in IndexedDB) intact. It never caches API answers, sockets or attachments.
+// Served at /sw.js (scope /). Bump VERSION when the list of shell files changes.
+
+const VERSION = 'v1';
+const SHELL = `sendapp-shell-${VERSION}`;
+const PAGES = 'sendapp-pages'; // the chat page (names the user; deleted at logout)
+
+const SHELL_FILES = [
+  '/static/css/app.css',
+  '/static/js/main.js',
+  '/static/js/api.js',
+  '/static/js/chat.js',
+  '/static/js/crypto.js',
+  '/static/js/encoding.js',
+  '/static/js/keyring.js',
+  '/static/js/outbox.js',
+  '/static/js/session.js',
+  '/static/js/store.js',
+  '/static/js/timeline.js',
+  '/static/js/transport.js',
+  '/static/js/ui/auth.js',
+  '/static/js/ui/composer.js',
+  '/static/js/ui/conversation.js',
+  '/static/js/ui/dialogs.js',
+  '/static/js/ui/dom.js',
+  '/static/js/ui/icons.js',
+  '/static/js/ui/notifications.js',
+  '/static/js/ui/sidebar.js',
+  '/static/js/ui/status.js',
+  '/static/manifest.webmanifest',
+  '/static/icons/icon.svg',
+  '/static/icons/icon-192.png',
+  '/static/icons/icon-512.png',
+  '/vendor/socket.io/socket.io.esm.min.js',
+  '/vendor/qrcode/qrcode.mjs',
+];
+
+self.addEventListener('install', (event) => {
+  event.waitUntil((async () => {
+    const cache = await caches.open(SHELL);
+    // One missing file must not stop the others from being kept.
+    await Promise.all(SHELL_FILES.map((url) => cache.add(new Request(url, { cache: 'reload' })).catch(() => {})));
+    await self.skipWaiting();
+  })());
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil((async () => {
+    const names = await caches.keys();
+    await Promise.all(names.filter((n) => n.startsWith('sendapp-shell-') && n !== SHELL).map((n) => caches.delete(n)));
+    await self.clients.claim();
+  })());
+});
+
+function isShellAsset(url) {
+  return url.pathname.startsWith('/static/') || url.pathname.startsWith('/vendor/');
+}
+
+/** Pages: network first; keep the chat page for offline starts; fall back to it offline. */
+async function page(request) {
+  const url = new URL(request.url);
+  try {
+    const response = await fetch(request);
+    if (url.pathname === '/' && response.ok && !response.redirected && response.type === 'basic') {
+      const cache = await caches.open(PAGES);
+      await cache.put('/', response.clone());
+    }
+    return response;
+  } catch (err) {
+    const cached = await caches.match(url.pathname === '/' ? '/' : request, { ignoreSearch: true });
+    if (cached) return cached;
+    return new Response('<!doctype html><meta charset="utf-8"><title>SendApp</title><p>You are offline and this page has not been kept for offline use.</p>',
+      { status: 503, headers: { 'Content-Type': 'text/html; charset=utf-8' } });
+  }
+}
+
+/** Shell files: network first (always fresh online), the kept copy offline. */
+async function asset(request) {
+  const cache = await caches.open(SHELL);
+  try {
+    const response = await fetch(request);
+    if (response.ok && response.type === 'basic') await cache.put(request, response.clone());
+    return response;
+  } catch (err) {
+    const cached = await cache.match(request, { ignoreSearch: true });
+    if (cached) return cached;
+    throw err;
+  }
+}
+
+self.addEventListener('fetch', (event) => {
+  const { request } = event;
+  if (request.method !== 'GET') return;
+  const url = new URL(request.url);
+  if (url.origin !== self.location.origin) return;
+  if (url.pathname.startsWith('/api/') || url.pathname.startsWith('/socket.io/')) return;
+  if (request.mode === 'navigate') {
+    event.respondWith(page(request));
+  } else if (isShellAsset(url)) {
+    event.respondWith(asset(request));
+  }
+});

@@ -21,11 +21,12 @@ import signal
 import socket
 import ssl
 import sys
+from pathlib import Path
 
 import flask_migrate
 
 from sendapp import create_app, tls
-from sendapp.config import ROOT, Config
+from sendapp.config import Config
 from sendapp.extensions import db, socketio
 
 
@@ -51,7 +52,6 @@ LISTEN_BACKLOG = 128
 HANDSHAKE_TIMEOUT = 10  # seconds a client may take to finish TLS before it is dropped
 SHUTDOWN_GRACE = 3  # seconds in-flight requests get after SIGTERM/SIGINT
 STOP_POLL = 0.2  # seconds between checks for a stop signal
-MIGRATIONS = ROOT / "migrations"
 
 
 class _DropQueryStrings(logging.Filter):
@@ -83,11 +83,12 @@ def migrate_database():
     """Apply pending migrations (AUTO_MIGRATE) so an upgraded checkout just runs."""
     if not app.config["AUTO_MIGRATE"]:
         return
+    migrations = Path(app.extensions["migrate"].directory)
     with app.app_context():
-        if MIGRATIONS.is_dir():
+        if migrations.is_dir():
             flask_migrate.upgrade()
         else:  # a checkout without migrations/ (never in a release): plain tables
-            log.warning("no migrations folder at %s; creating tables directly", MIGRATIONS)
+            log.warning("no migrations folder at %s; creating tables directly", migrations)
             db.create_all()
 
 

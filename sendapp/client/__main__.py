@@ -56,7 +56,8 @@ def message_line(message_id, ts, author, plain, error=None, friend="FRIEND"):
         return f"{head} {safe(plain.get('body', ''))}"
     if kind == "file":
         return (f"{head} [file] {safe(plain.get('name', '?'))} ({plain.get('size', '?')} bytes, "
-                f"{safe(plain.get('mime', '?'))}) -- save it with: download {safe(friend)} {message_id}")
+                f"{safe(plain.get('mime', '?'))}) -- save it with: "
+                f"download {safe(friend)} {message_id}")
     return f"{head} [unsupported message type {safe(kind)!s}]"
 
 

@@ -450,6 +450,7 @@ class RealtimeClient:
 
     # --- sync (§8) -------------------------------------------------------------------------
     async def _after_connect(self, epoch):
+        """Sync, then resend the outbox; retry while this connection lasts (§8)."""
         delay = 0.5
         while epoch == self._epoch and self.connected:
             try:
@@ -463,6 +464,11 @@ class RealtimeClient:
                 log.warning("post-connect sync failed (%s); retrying", error)
             except (socketio.exceptions.SocketIOError, asyncio.TimeoutError) as exc:
                 log.warning("post-connect work failed (%s); retrying", exc)
+            except Exception as exc:  # e.g. the state file cannot be written
+                log.exception("post-connect work failed")
+                self._fatal = RealtimeError(f"after connecting: {exc}", code="client")
+                self._settled.set()
+                return
             else:
                 if epoch == self._epoch:
                     self._ready.set()
@@ -571,15 +577,17 @@ class RealtimeClient:
 
     # --- friends and rooms ---------------------------------------------------------------
     async def _join_new_friends(self):
-        """After a `friends` event, join the pair room of every friend (§8).
+        """After a `friends` event, join every friend's pair room (§8), then sync.
 
-        Joining a room twice is harmless, and friend lists are short: joining all
-        avoids guessing which friendship is new.
+        Joining a room twice is harmless and friend lists are short, so joining all
+        avoids guessing which friendship is new. The sync picks up what a new
+        friend sent before the join made it live.
         """
         try:
             friends = await asyncio.to_thread(self.api.friends)
             for friend in friends["friends"]:
                 await self.join(friend["id"])
+            await self.sync()
         except (ApiFailure, RealtimeError, socketio.exceptions.SocketIOError,
                 asyncio.TimeoutError) as exc:
             log.warning("could not join the rooms of new friends: %s", exc)

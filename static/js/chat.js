@@ -75,7 +75,12 @@ export class ChatClient extends EventTarget {
     this.seq = 0;
     this.request = (name, data) => this.transport.request(name, data);
     this.syncer = new Syncer({ store, request: this.request, deliver: (envs) => this.ingest(envs, 'sync') });
-    this.outbox = new Outbox({ store, request: this.request, onStatus: (cid, status, item) => this.onOutboxStatus(cid, status, item) });
+    this.outbox = new Outbox({
+      store,
+      request: this.request,
+      onStatus: (cid, status, item) => this.onOutboxStatus(cid, status, item),
+      onUnauthorized: () => this.emit('session', { reason: 'unauthorized' }),
+    });
   }
 
   emit(type, detail = {}) {
@@ -115,6 +120,7 @@ export class ChatClient extends EventTarget {
     const t = this.transport;
     t.on('connect', () => this.onConnected().catch((err) => this.backgroundError(err)));
     t.on('refused', () => this.onRefused());
+    t.on('state', (state) => this.onConnectionState(state));
     t.on(EVENTS.MESSAGE, (env) => this.onLiveMessage(env));
     t.on(EVENTS.PRESENCE, (data) => this.onPresence(data));
     t.on(EVENTS.FRIENDS, () => this.refresh().catch((err) => this.backgroundError(err)));
@@ -130,6 +136,21 @@ export class ChatClient extends EventTarget {
     await this.refresh();
     const conv = this.activeId !== null ? this.conversations.get(this.activeId) : null;
     if (conv && !conv.loaded) await this.loadNewest(this.activeId);
+  }
+
+  /** While disconnected nobody's presence is known: show friends as offline until resync. */
+  onConnectionState(state) {
+    if (state === 'connected') return;
+    let changed = false;
+    for (const friend of this.friends.values()) {
+      if (friend.online || friend.typing) changed = true;
+      friend.online = false;
+      friend.typing = false;
+    }
+    if (changed) {
+      this.emit('friends');
+      if (this.activeId !== null) this.emit('typing', { friendId: this.activeId, on: false });
+    }
   }
 
   async onRefused() {
@@ -453,7 +474,7 @@ export class ChatClient extends EventTarget {
     try {
       return { ...base, ...readPlain(await this.keyring.decrypt(env)) };
     } catch (err) {
-      const reason = err?.code === 'missing_own_key' ? 'It was sent to a key this device does not hold.'
+      const reason = err?.code === 'missing_own_key' ? 'It uses one of your keys this device does not hold (for example from before a password reset).'
         : err?.code === 'unknown_key' ? 'It names a key the server does not know.'
           : 'It may have been altered, or sent with a key that changed.';
       return { ...base, kind: 'error', error: `Could not decrypt this message. ${reason}` };
@@ -703,10 +724,13 @@ export class ChatClient extends EventTarget {
     this.uploads.set(id, { friendId, file });
     const created = this.now();
     this.seq += 1;
-    const { message } = conv.list.upsert({ id: null, ts: null, cid: id, from: this.me.id, to: friendId, created,
-      seq: created * 1000 + this.seq, status: STATUS.SENDING, kind: 'file',
-      file: { name: file.name || 'attachment', mime, size: file.size, localUrl, uploading: true } });
-    if (message.status === STATUS.FAILED) conv.list.setStatus(id, STATUS.SENDING);
+    const pending = { name: file.name || 'attachment', mime, size: file.size, localUrl, uploading: true };
+    const { message, added } = conv.list.upsert({ id: null, ts: null, cid: id, from: this.me.id, to: friendId, created,
+      seq: created * 1000 + this.seq, status: STATUS.SENDING, kind: 'file', file: pending });
+    if (!added) { // a retried upload: show it as uploading again
+      message.file = pending;
+      conv.list.setStatus(id, STATUS.SENDING);
+    }
     this.emit('messages', { friendId, reason: 'append', own: true });
     try {
       const bytes = new Uint8Array(await file.arrayBuffer());

@@ -14,6 +14,7 @@ import { bindAuthForm } from './ui/auth.js';
 import { createComposer } from './ui/composer.js';
 import { createConversationView } from './ui/conversation.js';
 import { createConfirmDialog, createSafetyDialog } from './ui/dialogs.js';
+import { initials } from './ui/dom.js';
 import { decorateIcons } from './ui/icons.js';
 import { createNotifier } from './ui/notifications.js';
 import { createSidebar } from './ui/sidebar.js';
@@ -79,6 +80,7 @@ async function startChat() {
   const client = new ChatClient({ me, api, store, transport, keyring });
 
   const app = document.querySelector('[data-testid="app"]');
+  document.querySelector('.avatar-self').textContent = initials(me.username);
   const toasts = new Toasts(document.querySelector('[data-testid="toasts"]'));
   const narrow = window.matchMedia(NARROW);
   const drafts = new Map();

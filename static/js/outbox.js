@@ -15,7 +15,7 @@ export function advanceStatus(current, next) {
 }
 
 /** Error codes after which resending the same envelope cannot succeed. */
-const PERMANENT = new Set(['bad_request', 'forbidden', 'not_found', 'conflict', 'too_large', 'unauthorized']);
+const PERMANENT = new Set(['bad_request', 'forbidden', 'not_found', 'conflict', 'too_large']);
 export const NEW_DEVICE_AFTER = Number.MAX_SAFE_INTEGER;
 const SYNC_PAGE = 200;
 
@@ -98,12 +98,14 @@ function checkAck(ack) {
 export class Outbox {
   /**
    * @param {{store: import('./store.js').Store, request: (event: string, data: object) => Promise<object>,
-   *          onStatus?: (cid: string, status: string, info: object) => void, now?: () => number}} deps
+   *          onStatus?: (cid: string, status: string, info: object) => void, now?: () => number,
+   *          onUnauthorized?: () => void, retryDelay?: number}} deps
    */
-  constructor({ store, request, onStatus = () => {}, now = () => Date.now(), retryDelay = 3000 }) {
+  constructor({ store, request, onStatus = () => {}, now = () => Date.now(), retryDelay = 3000, onUnauthorized = () => {} }) {
     this.store = store;
     this.request = request;
     this.onStatus = onStatus;
+    this.onUnauthorized = onUnauthorized;
     this.now = now;
     this.retryDelay = retryDelay;
     this.timer = null;
@@ -189,7 +191,9 @@ export class Outbox {
       try {
         ack = await this.request('send', item.envelope);
       } catch (err) {
-        return; // offline or no answer: the item waits for the next (re)connect
+        // Offline: the item waits for the next (re)connect. No answer while connected: try again soon.
+        if (err?.code === 'timeout') this.later();
+        return;
       }
       if (ack && ack.ok === true) {
         await this.store.outboxDelete(item.cid);
@@ -197,6 +201,10 @@ export class Outbox {
         continue;
       }
       const code = ack?.error || 'retry';
+      if (code === 'unauthorized') { // the session ended: keep the item for after the next login
+        this.onUnauthorized();
+        return;
+      }
       if (!PERMANENT.has(code)) { // retry / rate_limited: nothing stored, try again shortly
         this.later(ack?.retryAfter);
         return;

@@ -219,6 +219,45 @@ def test_sync_pages_from_its_own_position_and_holds_live_messages(tmp_path):
     assert ClientState(tmp_path / "state.json", user_id=1).cursor == 500
 
 
+def test_failed_sync_keeps_the_cursor_below_unsynced_messages(tmp_path):
+    """Live messages still show during a manual sync, but only a finished sync moves past them."""
+    client = live_client(tmp_path)
+
+    async def fake_call(event, data, timeout=None):
+        if data["after"] == 0:
+            await client._on_message(wire(900))  # not held: no post-connect sync is running
+            return {"ok": True, "messages": [wire(1)], "more": True, "last": 900}
+        from sendapp.client.realtime import RealtimeError
+        raise RealtimeError("no answer to sync in time", code="timeout")
+
+    async def scenario():
+        client._call = fake_call
+        with pytest.raises(Exception, match="in time"):
+            await client.sync()
+        assert client.cursor == 1  # not 900: messages 2..899 were never synced
+        await client._on_message(wire(901))
+        assert client.cursor == 1
+
+        async def good_call(event, data, timeout=None):
+            return {"ok": True, "messages": [wire(2)], "more": False, "last": 901}
+
+        client._call = good_call
+        await client.sync()
+
+    run(scenario())
+    assert [m.id for m in drain(client)] == [900, 1, 901, 2]
+    assert client.cursor == 901
+    assert ClientState(tmp_path / "state.json", user_id=1).cursor == 901
+
+
+def test_messages_marked_seen_still_move_the_cursor():
+    client = live_client()
+    client.mark_seen([1, 2])
+    run(client._receive([wire(1), wire(2), wire(3)]))
+    assert [m.id for m in drain(client)] == [3]
+    assert client.cursor == 3
+
+
 def test_new_device_can_start_at_the_latest_message():
     client = live_client(start_at="latest")
     afters = []
@@ -261,6 +300,26 @@ def test_outbox_is_resent_in_order_and_emptied_by_acks(tmp_path):
     assert sent == ["0" * 22, "1" * 22, "2" * 22]
     assert ack == {"ok": True, "id": 12, "ts": 1}
     assert client.pending == [] and ClientState(tmp_path / "state.json", user_id=1).pending == []
+
+
+def test_ack_can_be_awaited_after_it_arrived_and_unknown_cids_are_refused():
+    client = live_client()
+
+    async def fake_call(event, data, timeout=None):
+        return {"ok": True, "id": 77, "ts": 1}
+
+    async def scenario():
+        client._call = fake_call
+        client._ready.set()
+        cid = await client.queue_envelope(envelope())
+        while client.pending:
+            await asyncio.sleep(0.01)
+        assert client._waiters == {}  # settled futures are not kept
+        assert (await client.wait_acked(cid, timeout=1))["id"] == 77
+        with pytest.raises(ValueError):
+            await client.wait_acked("Z" * 22, timeout=1)
+
+    run(scenario())
 
 
 def test_refused_envelope_leaves_the_outbox_and_fails_its_sender():
@@ -311,7 +370,7 @@ def test_send_waits_in_the_outbox_while_not_connected():
     assert len(client.pending) == 1
 
 
-# --- account: envelopes between two in-memory accounts ---------------------------------------------
+# --- account: envelopes between two in-memory accounts --------------------------------------------
 def test_envelopes_round_trip_between_two_accounts_and_pair_keys_are_cached():
     api = FakeApi()
     alice, bob = make_account(3, api), make_account(9, api)
@@ -375,7 +434,7 @@ def test_unreachable_server_is_a_clear_api_failure():
     assert failure.value.code == "network" and failure.value.status is None
 
 
-# --- command line ------------------------------------------------------------------------------------
+# --- command line ---------------------------------------------------------------------------------
 def test_cli_neutralises_terminal_control_characters():
     assert cli.safe("hi\x1b[2Jthere\x07") == "hi\\u001b[2Jthere\\u0007"
     assert cli.safe("two\nlines\tok") == "two\nlines\tok"

@@ -192,3 +192,31 @@ test('concurrent flushes never send one item twice at the same time', async () =
   await Promise.all([outbox.flush(), outbox.flush(), outbox.flush()]);
   assert.deepEqual(server.log.map(([, d]) => d.cid), ['a', 'b']);
 });
+
+test('an unauthorized refusal keeps the item queued and reports the ended session', async () => {
+  const store = await Store.open(1, { memory: true });
+  const server = fakeServer({ acks: { x: { ok: false, error: 'unauthorized', message: 'log in again' } } });
+  let ended = 0;
+  const outbox = new Outbox({ store, request: server.request, onUnauthorized: () => { ended += 1; } });
+  await outbox.add({ cid: 'x' });
+  await outbox.flush();
+  assert.equal(ended >= 1, true);
+  assert.deepEqual((await outbox.items()).map((i) => [i.cid, i.status]), [['x', 'sending']]);
+});
+
+test('no ack while connected schedules another attempt', async () => {
+  const store = await Store.open(1, { memory: true });
+  let calls = 0;
+  const request = async () => {
+    calls += 1;
+    if (calls === 1) throw Object.assign(new Error('no answer'), { code: 'timeout' });
+    return { ok: true, id: 1, ts: 1 };
+  };
+  const outbox = new Outbox({ store, request, retryDelay: 10 });
+  await outbox.add({ cid: 'slow' });
+  await outbox.flush();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  await outbox.flush();
+  assert.deepEqual(await outbox.items(), []);
+  assert.ok(calls >= 2);
+});

@@ -135,7 +135,8 @@ def test_two_friends_exchange_messages_both_ways(pair, transport):
             reply = await b.send_text(alice.id, "hello alice", timeout=WAIT)
             [got] = await receive(a, 1, where=from_them(bob.id))
             assert (got.id, got.text) == (reply["id"], "hello alice")
-            assert reply["id"] > ack["id"]
+            [own] = await receive(b, 1)
+            assert own.id == reply["id"] > ack["id"]
             assert a.cursor == b.cursor == reply["id"]
 
     run(scenario())
@@ -263,6 +264,55 @@ def test_both_clients_of_one_user_receive_each_message(server, pair):
     run(scenario())
 
 
+def test_typing_and_read_markers_reach_the_friend(pair):
+    alice, bob = pair
+
+    async def scenario():
+        events = asyncio.Queue()
+        async with live(alice) as a, live(bob, on_event=lambda n, d: events.put_nowait((n, d))) \
+                as b:
+            await a.typing(bob.id, True)
+            assert await next_event(events, "typing") == {"from": alice.id, "on": True}
+            ack = await b.send_text(alice.id, "read me", timeout=WAIT)
+            answer = await a.read(bob.id, ack["id"])
+            assert answer["up_to"] == ack["id"]
+            assert await next_event(events, "read") == {"from": alice.id, "up_to": ack["id"]}
+
+    run(scenario())
+
+
+async def next_event(events, name, timeout=WAIT):
+    while True:
+        event, data = await asyncio.wait_for(events.get(), timeout)
+        if event == name:
+            return data
+
+
+def test_new_friendship_while_connected_joins_the_pair_room(server):
+    alice, carol = register(server, "alice"), register(server, "carol")
+
+    async def scenario():
+        events = asyncio.Queue()
+        async with live(alice) as a, live(carol, on_event=lambda n, d: events.put_nowait(
+                (n, d))) as c:
+            await asyncio.to_thread(befriend, alice, carol)
+            await next_event(events, "friends")
+            # Sent while carol's client may still be joining: live or by the sync after
+            # the join, it arrives exactly once.
+            first = await a.send_text(carol.id, "welcome", timeout=WAIT)
+            [got] = await receive(c, 1)
+            assert (got.id, got.text) == (first["id"], "welcome")
+            second = await a.send_text(carol.id, "live now", timeout=WAIT)
+            [got] = await receive(c, 1)
+            assert (got.id, got.text) == (second["id"], "live now")
+            reply = await c.send_text(alice.id, "thanks", timeout=WAIT)
+            got = await receive(a, 1, where=from_them(carol.id))
+            assert got[0].id == reply["id"]
+            assert [m.id for m in await quiet(c)] == [reply["id"]]  # its own echo, once
+
+    run(scenario())
+
+
 # --- a client killed mid-burst -------------------------------------------------------------------
 BURST_SCRIPT = textwrap.dedent("""
     import asyncio, sys
@@ -363,7 +413,7 @@ def test_killed_client_resends_its_outbox_and_every_message_is_stored_once(
     assert count // 2 + 1 <= len(texts) <= count
 
 
-# --- attachments -------------------------------------------------------------------------------------
+# --- attachments ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_file_round_trip_decrypts_to_the_same_bytes(pair, transport, tmp_path):
     alice, bob = pair
@@ -418,7 +468,7 @@ def test_session_cookie_is_required_for_the_socket(server):
         run(client.connect(timeout=WAIT))
 
 
-# --- the command line ------------------------------------------------------------------------------------
+# --- the command line -----------------------------------------------------------------------------
 def cli(server, user, *args, password=PASSWORD, timeout=60):
     """Run `python -m sendapp.client` as a user would; return (code, stdout, stderr)."""
     command = [sys.executable, "-m", "sendapp.client", "--server", server.url,

@@ -36,8 +36,7 @@ def cookie_header(session):
 def _client_session(server):
     """An aiohttp session trusting only the server's certificate (no ssl_verify=False)."""
     context = ssl.create_default_context(cafile=str(server.cert_path))
-    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context),
-                                 cookie_jar=aiohttp.CookieJar(unsafe=True))  # host is an IP
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context))
 
 
 async def _socket_attempt(server, transport, cookie):

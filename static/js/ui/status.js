@@ -16,11 +16,12 @@ const BANNERS = {
 /** Show the transport's state in every [data-connection] element and the banner. */
 export function bindConnectionState(transport, doc = document) {
   const render = (state) => {
+    const text = state === 'reconnecting' && transport.connectedOnce ? 'Reconnecting…' : LABELS[state] || state;
     for (const el of doc.querySelectorAll('[data-connection]')) {
       setAttr(el, 'data-state', state);
       const label = el.querySelector('.connection-label');
-      if (label) setText(label, LABELS[state] || state);
-      el.title = LABELS[state] || state;
+      if (label) setText(label, text);
+      el.title = text;
     }
     const banner = doc.querySelector('[data-testid="connection-banner"]');
     if (banner) {

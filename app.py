@@ -202,8 +202,9 @@ def serve(sock, stop_requested):
         server.wait()  # re-raises what stopped the accept loop
         return 1
     log.info("stopping")
-    socketio.server.eio.disconnect()  # engine.io close: browsers reconnect when we are back
-    socketio.server.shutdown()
+    # No Engine.IO CLOSE packet: clients treat it as "the server sent us away" and python-socketio
+    # then stays disconnected. Dropped connections (below, and at exit) make every client
+    # reconnect by itself once the server is back.
     server.kill()  # stop accepting
     with eventlet.Timeout(SHUTDOWN_GRACE, False):
         pool.waitall()

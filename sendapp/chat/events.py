@@ -60,9 +60,11 @@ def on_typing(data=None):
 @socketio.on("read")
 @authenticated_only
 def on_read(data=None):
-    """Client → server. Stores the read marker; the pair room gets `read {from, up_to}`."""
+    """Client → server. Stores the read marker; the pair room gets `read {from, to, up_to}`
+    (`to` is extra: the reader's other devices learn which conversation was read)."""
     data = require_object(data, "read")
     friend = data.get("friend")
     up_to = service.mark_read(current_user.id, friend, data.get("up_to"))
-    notify.to_pair(current_user.id, friend, "read", {"from": current_user.id, "up_to": up_to})
+    notify.to_pair(current_user.id, friend, "read",
+                   {"from": current_user.id, "to": friend, "up_to": up_to})
     return {"ok": True, "up_to": up_to}

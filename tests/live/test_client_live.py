@@ -221,6 +221,34 @@ def test_dropped_transport_reconnects_by_itself_and_catches_up(pair):
     run(scenario())
 
 
+def test_clients_ride_out_a_server_restart(tmp_path):
+    """Sockets reconnect by themselves; the outbox queued meanwhile is sent once after."""
+    restarting = LiveServer(tmp_path)
+    restarting.start()
+    try:
+        alice, bob = register(restarting, "alice"), register(restarting, "bob")
+        befriend(alice, bob)
+
+        async def scenario():
+            async with live(alice) as a, live(bob, polling=True) as b:
+                await a.send_text(bob.id, "before", timeout=WAIT)  # alice now has bob's key
+                await receive(b, 1)
+                await asyncio.to_thread(restarting.stop)
+                cids = [await a.queue_text(bob.id, f"while down {i}") for i in range(5)]
+                assert len(a.pending) == 5
+                await asyncio.to_thread(restarting.start)
+                acks = [await a.wait_acked(cid, timeout=WAIT) for cid in cids]
+                got = await receive(b, 5, where=from_them(alice.id))
+                assert [m.id for m in got] == [ack["id"] for ack in acks]
+                assert [m.text for m in got] == [f"while down {i}" for i in range(5)]
+                assert await quiet(b) == []
+
+        run(scenario())
+        assert len(history(bob, alice.id)) == 6
+    finally:
+        restarting.stop()
+
+
 def test_message_sent_while_disconnected_waits_in_the_outbox(pair):
     alice, bob = pair
 
@@ -276,7 +304,7 @@ def test_typing_and_read_markers_reach_the_friend(pair):
             ack = await b.send_text(alice.id, "read me", timeout=WAIT)
             answer = await a.read(bob.id, ack["id"])
             assert answer["up_to"] == ack["id"]
-            assert await next_event(events, "read") == {"from": alice.id, "up_to": ack["id"]}
+            assert await next_event(events, "read") == {"from": alice.id, "to": bob.id, "up_to": ack["id"]}
 
     run(scenario())
 

@@ -189,7 +189,7 @@ def test_read_marker_is_stored_and_relayed(trio):
     ack = s["alice"].emit("send", text_envelope(alice, bob, "read me"), callback=True)
     s["alice"].get_received()
     assert s["bob"].emit("read", {"friend": alice.id, "up_to": ack["id"]}, callback=True)["ok"]
-    assert received(s["alice"], "read") == [{"from": bob.id, "up_to": ack["id"]}]
+    assert received(s["alice"], "read") == [{"from": bob.id, "to": alice.id, "up_to": ack["id"]}]
     convs = bob.get("/api/conversations").get_json()["conversations"]
     assert convs == [{"friend": alice.id, "last_id": ack["id"], "last_ts": convs[0]["last_ts"],
                       "unread": 0, "read_up_to": ack["id"], "peer_read_up_to": 0}]

@@ -5,6 +5,8 @@ from flask import jsonify, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from .extensions import db
+
 log = logging.getLogger(__name__)
 
 STATUS = {
@@ -85,4 +87,5 @@ def register_error_handlers(app):
     @app.errorhandler(Exception)
     def _unexpected(error):
         log.exception("unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()  # whatever was half-written is not kept
         return error_response("retry", "Internal error; nothing was stored. Try again.")

@@ -252,3 +252,19 @@ def test_prelogin_is_rate_limited(make_app):
     person = fresh(app)
     codes = [person.get("/api/prelogin?username=a").status_code for _ in range(3)]
     assert codes == [200, 200, 429]
+
+
+def test_unexpected_error_is_json_503_without_traceback(app, make_user, monkeypatch):
+    from sendapp.auth import service
+
+    alice = make_user("alice")
+
+    def explode(*args):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(service, "user_json", explode)
+    response = alice.get("/api/me")
+    assert response.status_code == 503
+    assert response.get_json()["error"] == "retry"
+    assert "secret internals" not in response.get_data(as_text=True)
+    assert "Traceback" not in response.get_data(as_text=True)

@@ -1,4 +1,5 @@
 """`flask users`: manage accounts from the server's shell."""
+import functools
 import sys
 from datetime import datetime, timezone
 
@@ -12,9 +13,18 @@ from ..errors import ApiError
 EXIT_REFUSED = 1
 
 
-def _fail(error):
-    click.echo(f"Error: {error.message}", err=True)
-    sys.exit(EXIT_REFUSED)
+def refusals_exit_1(command):
+    """Print an admin refusal (unknown user, taken name…) as one line and exit 1."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except ApiError as error:
+            click.echo(f"Error: {error.message}", err=True)
+            sys.exit(EXIT_REFUSED)
+
+    return run
 
 
 def _read_password(from_stdin):
@@ -36,12 +46,10 @@ def users():
 @click.argument("username")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @with_appcontext
+@refusals_exit_1
 def create(username, password_stdin):
     """Create an account (its keys are made at the first browser login)."""
-    try:
-        user = admin.create_user(username, _read_password(password_stdin))
-    except ApiError as error:
-        _fail(error)
+    user = admin.create_user(username, _read_password(password_stdin))
     click.echo(f"Created user {user.username} (id {user.id}). "
                "Keys are created at the first login in a browser.")
 
@@ -63,24 +71,20 @@ def list_users():
 @users.command("disable")
 @click.argument("username")
 @with_appcontext
+@refusals_exit_1
 def disable(username):
     """Block logins and end every session of an account."""
-    try:
-        user = admin.set_disabled(username, True)
-    except ApiError as error:
-        _fail(error)
+    user = admin.set_disabled(username, True)
     click.echo(f"Disabled {user.username}; their sessions were ended.")
 
 
 @users.command("enable")
 @click.argument("username")
 @with_appcontext
+@refusals_exit_1
 def enable(username):
     """Allow a disabled account to log in again."""
-    try:
-        user = admin.set_disabled(username, False)
-    except ApiError as error:
-        _fail(error)
+    user = admin.set_disabled(username, False)
     click.echo(f"Enabled {user.username}.")
 
 
@@ -88,13 +92,11 @@ def enable(username):
 @click.argument("username")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @with_appcontext
+@refusals_exit_1
 def reset_password(username, password_stdin):
     """Set a new password; the old vault and private keys are lost."""
-    try:
-        admin.get_user(username)
-        user = admin.reset_password(username, _read_password(password_stdin))
-    except ApiError as error:
-        _fail(error)
+    admin.get_user(username)  # an unknown name fails before the password prompt
+    user = admin.reset_password(username, _read_password(password_stdin))
     click.echo(
         f"Password of {user.username} reset. Their encrypted vault was dropped: they get a new "
         "key pair at their next login, and their friends will see a key-change warning.")
@@ -104,14 +106,12 @@ def reset_password(username, password_stdin):
 @click.argument("username")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @with_appcontext
+@refusals_exit_1
 def delete(username, yes):
     """Delete an account with its messages and attachments."""
-    try:
-        user = admin.get_user(username)
-        if not yes:
-            click.confirm(f"Delete {user.username} and all their messages and attachments?",
-                          abort=True)
-        admin.delete_user(username)
-    except ApiError as error:
-        _fail(error)
+    user = admin.get_user(username)
+    if not yes:
+        click.confirm(f"Delete {user.username} and all their messages and attachments?",
+                      abort=True)
+    admin.delete_user(username)
     click.echo(f"Deleted {user.username}.")

@@ -4,18 +4,16 @@
 module; `devices` opens each person's device as a NEW browser context (a fresh profile:
 its own cookies, IndexedDB and service worker), closed when the module ends.
 """
-import os
 import struct
 import subprocess
 import sys
+import tempfile
 import zlib
 from pathlib import Path
 
 import pytest
 
 from support.live_server import ROOT, LiveServer
-
-from pages import Device
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -29,6 +27,7 @@ ACTION_TIMEOUT_MS = 15_000
 LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 LOG_TAIL_CHARS = 6000
+FAILURE_SHOTS = Path(tempfile.gettempdir()) / "sendapp-browser-failures"
 
 
 @pytest.fixture(scope="session")
@@ -65,6 +64,8 @@ def server(tmp_path_factory, request):
 @pytest.fixture(scope="module")
 def devices(browser, server):
     """Open a person's device: `devices(name, viewport=LAPTOP)` → pages.Device (a new context)."""
+    from browser.pages import Device  # imports Playwright, which `browser` has checked
+
     opened = []
 
     def open_device(name, viewport=LAPTOP, **options):
@@ -136,7 +137,6 @@ def pytest_runtest_makereport(item, call):
     opener = item.funcargs.get("devices")
     for device in getattr(opener, "opened", []):
         report.sections.append((f"browser console: {device.name}", device.diagnostics()[-LOG_TAIL_CHARS:]))
-        shot = device.snapshot(Path(os.environ.get("PYTEST_BROWSER_SHOTS", ROOT / ".pytest_cache" / "browser-failures"))
-                               / f"{item.name}-{device.name}.png")
+        shot = device.snapshot(FAILURE_SHOTS / f"{item.name}-{device.name}.png")
         if shot:
             report.sections.append((f"screenshot: {device.name}", str(shot)))

@@ -1,0 +1,385 @@
+"""Page objects for the browser tests: every selector the tests use lives in this file.
+
+A `Device` is one person's browser profile (a Playwright context with one page); its
+`login`, `register` and `chat` page objects speak in what a person does and sees.
+"""
+import re
+from pathlib import Path
+
+from playwright.sync_api import expect
+
+WAIT_MS = 15_000
+CONNECT_MS = 30_000  # a reconnect after a server restart backs off up to 5 s between tries
+
+# Outgoing messages are the ones with a delivery status.
+OWN_MESSAGES = '[data-testid="message"][data-status]'
+MESSAGE = '[data-testid="message"]'
+MESSAGE_BODY = '[data-testid="message-body"]'
+
+_FIND_OWN_NEW = """([selector, body, text, known]) => {
+  for (const item of document.querySelectorAll(selector)) {
+    const b = item.querySelector(body);
+    if (b && b.textContent === text && !known.includes(item.dataset.cid)) return item.dataset.cid;
+  }
+  return null;
+}"""
+_FIND_NEW_FILE = """([selector, known]) => {
+  for (const item of document.querySelectorAll(selector)) {
+    if (item.dataset.kind === 'file' && !known.includes(item.dataset.cid)) return item.dataset.cid;
+  }
+  return null;
+}"""
+_FIND_ANY = """([selector, body, text]) => {
+  for (const item of document.querySelectorAll(selector)) {
+    const b = item.querySelector(body);
+    if (b && b.textContent === text) return item.dataset.cid;
+  }
+  return null;
+}"""
+
+
+class Device:
+    """One person's browser profile: a fresh context, one page, and what the page reported."""
+
+    def __init__(self, name, context, base_url):
+        self.name = name
+        self.context = context
+        self.base_url = base_url
+        self.page = context.new_page()
+        self.console = []
+        self.page_errors = []
+        self.dialogs = []
+        self.websockets = []
+        self.polling_requests = []
+        self._watch(self.page)
+        self.login = LoginPage(self.page, base_url)
+        self.register = RegisterPage(self.page, base_url)
+        self.chat = ChatPage(self.page, base_url)
+
+    def _watch(self, page):
+        page.on("console", lambda m: self.console.append(f"console.{m.type}: {m.text}"))
+        page.on("pageerror", lambda e: self.page_errors.append(str(e)))
+        page.on("websocket", lambda ws: self.websockets.append(ws.url))
+        page.on("request", self._note_request)
+        page.on("dialog", self._dismiss_dialog)
+
+    def _note_request(self, request):
+        if "/socket.io/" in request.url and "transport=polling" in request.url:
+            self.polling_requests.append(request.url)
+
+    def _dismiss_dialog(self, dialog):
+        self.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    def diagnostics(self):
+        lines = [f"url: {self.page.url}" if not self.page.is_closed() else "page closed"]
+        lines += [f"PAGEERROR: {e}" for e in self.page_errors]
+        lines += [f"DIALOG: {d}" for d in self.dialogs]
+        lines += self.console
+        return "\n".join(lines)
+
+    def snapshot(self, path):
+        """Screenshot the page for a failure report; answers the path or None."""
+        try:
+            path = Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.page.screenshot(path=path, timeout=5000)
+            return path
+        except Exception:  # noqa: BLE001 - a report helper must never raise
+            return None
+
+    def close(self):
+        try:
+            self.context.close()
+        except Exception:  # noqa: BLE001 - already closed with the browser
+            pass
+
+
+class _AuthForm:
+    PATH = ""
+
+    def __init__(self, page, base_url):
+        self.page = page
+        self.base_url = base_url
+        self.username = page.get_by_test_id("username-input")
+        self.password = page.get_by_test_id("password-input")
+        self.error = page.get_by_test_id("form-error")
+        self.progress = page.get_by_test_id("auth-progress")
+
+    def open(self, query=""):
+        self.page.goto(f"{self.base_url}{self.PATH}{query}")
+        expect(self.page.get_by_test_id("auth-form")).to_be_visible()
+        return self
+
+    def _finish(self):
+        self.page.wait_for_url(f"{self.base_url}/", timeout=WAIT_MS)
+        chat = ChatPage(self.page, self.base_url)
+        chat.wait_connected()
+        return chat
+
+
+class LoginPage(_AuthForm):
+    PATH = "/login"
+
+    def submit(self, username, password):
+        self.username.fill(username)
+        self.password.fill(password)
+        self.page.get_by_test_id("login-submit").click()
+
+    def log_in(self, username, password):
+        """Log in from the login page and wait until the chat is connected."""
+        self.open()
+        self.submit(username, password)
+        return self._finish()
+
+
+class RegisterPage(_AuthForm):
+    PATH = "/register"
+
+    def submit(self, username, password, confirm=None):
+        self.username.fill(username)
+        self.password.fill(password)
+        self.page.get_by_test_id("confirm-input").fill(password if confirm is None else confirm)
+        self.page.get_by_test_id("register-submit").click()
+
+    def create_account(self, username, password):
+        """Create an account and wait until the chat is connected."""
+        self.open()
+        self.submit(username, password)
+        return self._finish()
+
+
+class SafetyDialog:
+    def __init__(self, page):
+        self.page = page
+        self.root = page.get_by_test_id("safety-dialog")
+        self.digits = page.get_by_test_id("safety-number")
+        self.qr = page.get_by_test_id("safety-qr")
+
+    def wait_ready(self):
+        expect(self.root).to_be_visible()
+        expect(self.digits).to_have_attribute("data-value", re.compile(r"\d"))
+        expect(self.qr).to_be_visible()
+        return self
+
+    def number(self):
+        """The 60 digits as shown: 12 groups of 5 separated by spaces."""
+        return self.digits.get_attribute("data-value")
+
+    def shown_groups(self):
+        return [t.strip() for t in self.digits.locator(".safety-group").all_text_contents()]
+
+    def qr_size(self):
+        return self.qr.evaluate("img => [img.complete, img.naturalWidth, img.naturalHeight]")
+
+    def close(self):
+        self.page.get_by_test_id("safety-close").click()
+        expect(self.root).to_be_hidden()
+
+
+class ChatPage:
+    """The app shell: sidebar (search, requests, friends) and the open conversation."""
+
+    def __init__(self, page, base_url):
+        self.page = page
+        self.base_url = base_url
+        self.connection = page.get_by_test_id("connection-state")
+        self.search_input = page.get_by_test_id("search-input")
+        self.search_results = page.get_by_test_id("search-results")
+        self.friend_list = page.get_by_test_id("friend-list")
+        self.title = page.get_by_test_id("conversation-title")
+        self.peer_status = page.get_by_test_id("peer-status")
+        self.key_warning = page.get_by_test_id("key-warning")
+        self.typing_indicator = page.get_by_test_id("typing-indicator")
+        self.composer = page.get_by_test_id("composer-input")
+        self.message_list = page.get_by_test_id("message-list")
+        self.safety = SafetyDialog(page)
+
+    # --- navigation and connection ---
+    def open(self, query=""):
+        self.page.goto(f"{self.base_url}/{query}")
+        self.wait_connected()
+        return self
+
+    def wait_connected(self, timeout=CONNECT_MS):
+        expect(self.connection).to_have_attribute("data-state", "connected", timeout=timeout)
+
+    def expect_disconnected(self):
+        expect(self.connection).not_to_have_attribute("data-state", "connected")
+
+    def me(self):
+        return self.page.get_by_test_id("me-username").text_content()
+
+    def log_out(self):
+        self.page.get_by_test_id("logout-button").click()
+        self.page.wait_for_url(f"{self.base_url}/login", timeout=WAIT_MS)
+
+    def reached_login(self):
+        """Open the app; answers True when the server sent us to the login page instead."""
+        self.page.goto(f"{self.base_url}/")
+        self.page.wait_for_url(re.compile(r"/login|/$"), timeout=WAIT_MS)
+        return "/login" in self.page.url
+
+    # --- people ---
+    def search_and_request(self, username):
+        """Find a person by name and send a friend request; it then shows as sent."""
+        self.search_input.fill(username)
+        result = self.page.locator(f'[data-testid="search-result"][data-username="{username}"]')
+        result.get_by_test_id("add-friend").click()
+        expect(self.outgoing_request(username)).to_have_count(1)
+        self.page.get_by_test_id("search-clear").click()
+        expect(self.search_results).to_be_hidden()
+
+    def incoming_request(self, username):
+        return self.page.locator(f'[data-testid="incoming-request"][data-username="{username}"]')
+
+    def outgoing_request(self, username):
+        return self.page.locator(f'[data-testid="outgoing-request"][data-username="{username}"]')
+
+    def accept_request(self, username):
+        self.incoming_request(username).get_by_test_id("accept-request").click()
+        expect(self.friend(username)).to_have_count(1)
+
+    def friend(self, username):
+        return self.page.locator(f'[data-testid="friend-item"][data-username="{username}"]')
+
+    def presence_dot(self, username):
+        return self.friend(username).get_by_test_id("presence-dot")
+
+    def expect_online(self, username, online=True):
+        value = "true" if online else "false"
+        expect(self.friend(username)).to_have_attribute("data-online", value)
+        expect(self.presence_dot(username)).to_have_attribute("data-online", value)
+
+    def expect_friend_key_warning(self, username, shown=True):
+        """The friend's row is marked: their security key changed and is not acknowledged."""
+        marked = expect(self.friend(username)).to_have_class if shown else expect(self.friend(username)).not_to_have_class
+        marked(re.compile(r"\bhas-warning\b"))
+
+    def unread(self, username):
+        return self.friend(username).get_by_test_id("unread-badge")
+
+    def open_conversation(self, username):
+        self.friend(username).get_by_role("button").click()
+        expect(self.title).to_have_text(username)
+        expect(self.composer).to_be_enabled()
+
+    def back_to_list(self):
+        self.page.get_by_test_id("back-button").click()
+        expect(self.friend_list).to_be_visible()
+
+    # --- writing ---
+    def _own_cids(self):
+        return self.page.locator(OWN_MESSAGES).evaluate_all("items => items.map((i) => i.dataset.cid)")
+
+    def _new_own_cid(self, text, known):
+        handle = self.page.wait_for_function(_FIND_OWN_NEW, arg=[OWN_MESSAGES, MESSAGE_BODY, text, known], timeout=WAIT_MS)
+        return handle.json_value()
+
+    def send_text(self, text):
+        """Write and send with Enter; answers the new message's client id (data-cid)."""
+        known = self._own_cids()
+        self.composer.fill(text)
+        self.composer.press("Enter")
+        return self._new_own_cid(text, known)
+
+    def type_and_send(self, text, delay_ms=15):
+        """Type key by key (typing notices go out), then send with Enter; answers the cid."""
+        known = self._own_cids()
+        self.composer.press_sequentially(text, delay=delay_ms)
+        self.composer.press("Enter")
+        return self._new_own_cid(text, known)
+
+    def type_text(self, text, delay_ms=30):
+        """Type without sending."""
+        self.composer.press_sequentially(text, delay=delay_ms)
+
+    def clear_composer(self):
+        self.composer.fill("")
+
+    def attach_file(self, name, mime, data):
+        """Pick a file in the composer's file input (as the attach button would); answers its cid."""
+        known = self._own_cids()
+        self.page.get_by_test_id("file-input").set_input_files({"name": name, "mimeType": mime, "buffer": data})
+        handle = self.page.wait_for_function(_FIND_NEW_FILE, arg=[OWN_MESSAGES, known], timeout=WAIT_MS)
+        return handle.json_value()
+
+    # --- reading ---
+    def messages(self):
+        return self.page.locator(MESSAGE)
+
+    def message(self, cid):
+        return self.page.locator(f'{MESSAGE}[data-cid="{cid}"]')
+
+    def message_body(self, cid):
+        return self.message(cid).locator(MESSAGE_BODY)
+
+    def texts(self):
+        """The text of every text message shown, oldest first."""
+        return self.page.locator(MESSAGE_BODY).evaluate_all("items => items.map((i) => i.textContent)")
+
+    def cids(self):
+        return self.messages().evaluate_all("items => items.map((i) => i.dataset.cid)")
+
+    def wait_for_message(self, text, timeout=WAIT_MS):
+        """Wait until a text message with exactly this text shows; answers its cid."""
+        handle = self.page.wait_for_function(_FIND_ANY, arg=[MESSAGE, MESSAGE_BODY, text], timeout=timeout)
+        return handle.json_value()
+
+    def status(self, cid):
+        return self.message(cid).get_attribute("data-status")
+
+    def expect_status(self, cid, status, timeout=WAIT_MS):
+        """`status` is one name or a regular expression such as SENT_OR_LATER."""
+        expect(self.message(cid)).to_have_attribute("data-status", status, timeout=timeout)
+
+    def undecryptable(self):
+        return self.message_list.get_by_test_id("message-undecryptable")
+
+    def markup_in_messages(self):
+        """Elements a message text could have smuggled in: scripts, and images outside attachments."""
+        return self.message_list.evaluate("""list => {
+          const found = [...list.querySelectorAll('script, iframe, object, embed')].map((e) => e.tagName);
+          for (const img of list.querySelectorAll('img')) {
+            if (!img.closest('[data-testid="attachment-image"]')) found.push(`IMG src=${img.getAttribute('src')}`);
+          }
+          for (const body of list.querySelectorAll('[data-testid="message-body"]')) {
+            if (body.children.length) found.push(`children in a message body: ${body.innerHTML.slice(0, 80)}`);
+          }
+          return found;
+        }""")
+
+    def images_with_src(self, src):
+        return self.page.evaluate("src => [...document.images].filter((i) => i.getAttribute('src') === src).length", src)
+
+    # --- attachments ---
+    def image(self, cid):
+        return self.message(cid).get_by_test_id("attachment-image")
+
+    def expect_image_ready(self, cid):
+        """The image preview is decrypted and painted; answers (naturalWidth, naturalHeight)."""
+        figure = self.image(cid)
+        expect(figure).to_have_attribute("data-state", "ready")
+        return tuple(figure.locator("img").evaluate("img => [img.naturalWidth, img.naturalHeight]"))
+
+    def file_attachment(self, cid):
+        return self.message(cid).get_by_test_id("attachment-file")
+
+    def download(self, cid):
+        """Download a file attachment the way a person would; answers (suggested name, bytes)."""
+        with self.page.expect_download(timeout=WAIT_MS) as info:
+            self.file_attachment(cid).get_by_test_id("attachment-download").click()
+        download = info.value
+        return download.suggested_filename, Path(download.path()).read_bytes()
+
+    # --- verification and keys ---
+    def open_safety_number(self):
+        self.page.get_by_test_id("safety-button").click()
+        return self.safety.wait_ready()
+
+    def acknowledge_key_change(self):
+        self.page.get_by_test_id("key-warning-ack").click()
+        expect(self.key_warning).to_be_hidden()
+
+
+SENT_OR_LATER = re.compile(r"^(sent|delivered|read)$")

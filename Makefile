@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test test-python test-js deps browser cert clean
+.PHONY: run test test-python test-js deps browser cert screenshots clean
 
 run: $(VENV)/.runtime node_modules/.installed
 	$(PY) app.py
@@ -20,6 +20,10 @@ test-python: $(VENV)/.dev node_modules/.installed
 
 test-js: node_modules/.installed
 	node --test tests/js/
+
+# Retake docs/screenshots/*.png (the test takes them into a temporary folder otherwise).
+screenshots: $(VENV)/.dev node_modules/.installed browser
+	SENDAPP_UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/browser/test_screenshots.py
 
 deps: $(VENV)/.dev node_modules/.installed
 

@@ -15,6 +15,7 @@ import mimetypes
 import os
 import ssl
 import tempfile
+import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ log = logging.getLogger("sendapp.client")
 
 STATE_VERSION = 1
 KEPT_RESULTS = 10_000  # acks remembered for a late wait_acked(cid)
+CALL_POLL = 0.25  # seconds between connection checks while an ack is awaited
 SYNC_LIMIT = 200  # the server's default page (§8)
 TRANSIENT_ERRORS = frozenset({"retry", "rate_limited"})
 SERVER_EVENTS = ("typing", "read", "presence", "friends", "key_changed")
@@ -594,16 +596,34 @@ class RealtimeClient:
 
     # --- emitting -------------------------------------------------------------------------------
     async def _call(self, event, data, timeout=None):
-        """Emit with an ack; raise RealtimeError for `{ok: false}` answers."""
+        """Emit with an ack; raise RealtimeError for `{ok: false}` answers.
+
+        Unlike `AsyncClient.call`, give up as soon as the connection drops: its ack
+        can never come, and a post-connect sync stuck here would hold the sync lock
+        and delay the next connection's sync and resend by the whole timeout.
+        """
         sio = self.sio
         if sio is None or "/" not in sio.namespaces:
             raise RealtimeError("not connected", code="disconnected")
+        answer_future = asyncio.get_running_loop().create_future()
+
+        def on_ack(*args):
+            if not answer_future.done():
+                answer_future.set_result(args[0] if args else None)
+
+        deadline = time.monotonic() + (timeout or self.ack_timeout)
         try:
-            answer = await sio.call(event, data, timeout=timeout or self.ack_timeout)
-        except socketio.exceptions.TimeoutError:
-            raise RealtimeError(f"no answer to {event} in time", code="timeout") from None
+            await sio.emit(event, data, callback=on_ack)
+            while not answer_future.done():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise RealtimeError(f"no answer to {event} in time", code="timeout")
+                if self.sio is not sio or "/" not in sio.namespaces:
+                    raise RealtimeError("the connection dropped", code="disconnected")
+                await asyncio.wait([answer_future], timeout=min(left, CALL_POLL))
         except socketio.exceptions.BadNamespaceError:
             raise RealtimeError("not connected", code="disconnected") from None
+        answer = answer_future.result()
         if not isinstance(answer, dict) or not answer.get("ok"):
             answer = answer if isinstance(answer, dict) else {}
             raise RealtimeError(answer.get("message") or f"{event} was refused",

@@ -397,12 +397,16 @@ export class ChatClient extends EventTarget {
         conv.loaded = true;
         conv.fromCache = false;
         conv.hasMore = page.more;
+        conv.loading = null; // before rendering, or an empty conversation shows "Loading messages…" for good
         this.emit('messages', { friendId, reason: 'reset' });
         if (friendId === this.activeId) this.markRead(friendId);
       } catch (err) {
         this.backgroundError(err);
       } finally {
-        conv.loading = null;
+        if (conv.loading) { // offline or failed: render again so the status does not keep saying "Loading"
+          conv.loading = null;
+          this.emit('messages', { friendId, reason: 'update' });
+        }
       }
     })();
     return conv.loading;

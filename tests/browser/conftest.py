@@ -24,8 +24,11 @@ CHROMIUM_ARGS = [
 ]
 EXPECT_TIMEOUT_MS = 15_000
 ACTION_TIMEOUT_MS = 15_000
-LAPTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
+# Each person's device: a viewport, and for a phone its pixel density and touch.
+FORMS = {
+    "laptop": {"viewport": {"width": 1280, "height": 800}},
+    "phone": {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True},
+}
 LOG_TAIL_CHARS = 6000
 FAILURE_SHOTS = Path(tempfile.gettempdir()) / "sendapp-browser-failures"
 
@@ -63,16 +66,14 @@ def server(tmp_path_factory, request):
 
 @pytest.fixture(scope="module")
 def devices(browser, server):
-    """Open a person's device: `devices(name, viewport=LAPTOP)` → pages.Device (a new context)."""
+    """Open a person's device: `devices(name, form="laptop"|"phone")` → pages.Device (a new context)."""
     from browser.pages import Device  # imports Playwright, which `browser` has checked
 
     opened = []
 
-    def open_device(name, viewport=LAPTOP, **options):
+    def open_device(name, form="laptop", **options):
         context = browser.new_context(
-            ignore_https_errors=True, viewport=viewport, locale="en-US", timezone_id="UTC",
-            **({"is_mobile": True, "has_touch": True, "device_scale_factor": 2} if viewport == PHONE else {}),
-            **options)
+            ignore_https_errors=True, locale="en-US", timezone_id="UTC", **FORMS[form], **options)
         context.set_default_timeout(ACTION_TIMEOUT_MS)
         device = Device(name, context, server.url)
         opened.append(device)

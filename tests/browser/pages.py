@@ -71,12 +71,25 @@ class Device:
         self.dialogs.append(f"{dialog.type}: {dialog.message}")
         dialog.dismiss()
 
+    def mark_page(self):
+        """Leave a mark in the page's window: a reload or a navigation wipes it."""
+        self.page.evaluate("window.__sendappMark = true")
+
+    def still_marked(self):
+        return self.page.evaluate("window.__sendappMark === true")
+
     def diagnostics(self):
         lines = [f"url: {self.page.url}" if not self.page.is_closed() else "page closed"]
         lines += [f"PAGEERROR: {e}" for e in self.page_errors]
         lines += [f"DIALOG: {d}" for d in self.dialogs]
         lines += self.console
         return "\n".join(lines)
+
+    def screenshot(self, path):
+        """What the person sees, once fonts are loaded, with animations and the caret stilled."""
+        self.page.evaluate("document.fonts.ready.then(() => true)")
+        self.page.screenshot(path=path, animations="disabled", caret="hide")
+        return Path(path)
 
     def snapshot(self, path):
         """Screenshot the page for a failure report; answers the path or None."""
@@ -193,6 +206,7 @@ class ChatPage:
         self.typing_indicator = page.get_by_test_id("typing-indicator")
         self.composer = page.get_by_test_id("composer-input")
         self.message_list = page.get_by_test_id("message-list")
+        self.history_status = page.get_by_test_id("history-status")
         self.safety = SafetyDialog(page)
 
     # --- navigation and connection ---
@@ -264,6 +278,10 @@ class ChatPage:
         expect(self.title).to_have_text(username)
         expect(self.composer).to_be_enabled()
 
+    def is_open(self, username):
+        """True when the conversation with `username` is what the pane shows."""
+        return self.title.is_visible() and self.title.text_content() == username
+
     def back_to_list(self):
         self.page.get_by_test_id("back-button").click()
         expect(self.friend_list).to_be_visible()
@@ -333,8 +351,14 @@ class ChatPage:
         """`status` is one name or a regular expression such as SENT_OR_LATER."""
         expect(self.message(cid)).to_have_attribute("data-status", status, timeout=timeout)
 
-    def undecryptable(self):
-        return self.message_list.get_by_test_id("message-undecryptable")
+    def is_right_to_left(self, cid):
+        """True when the message text is laid out right to left (its dir="auto" resolved to rtl)."""
+        return self.message_body(cid).evaluate("el => el.matches(':dir(rtl)')")
+
+    def undecryptable(self, cid=None):
+        """'Could not decrypt' items (of one message when `cid` is given)."""
+        scope = self.message_list if cid is None else self.message(cid)
+        return scope.get_by_test_id("message-undecryptable")
 
     def markup_in_messages(self):
         """Elements a message text could have smuggled in: scripts, and images outside attachments."""
@@ -371,6 +395,14 @@ class ChatPage:
             self.file_attachment(cid).get_by_test_id("attachment-download").click()
         download = info.value
         return download.suggested_filename, Path(download.path()).read_bytes()
+
+    # --- notices ---
+    def dismiss_toasts(self):
+        """Close every notice ("Friend request sent…") so it does not cover the view."""
+        toasts = self.page.get_by_test_id("toast")
+        while toasts.count():
+            toasts.first.get_by_role("button", name="Dismiss").click()
+        expect(toasts).to_have_count(0)
 
     # --- verification and keys ---
     def open_safety_number(self):

@@ -18,7 +18,6 @@ pytestmark = pytest.mark.timeout(180)
 PASSWORD = "correct horse battery staple 7"
 BOB_NEW_PASSWORD = "bobs brand new passphrase 42"
 XSS = "<img src=x onerror=alert(1)><script>alert(2)</script>"
-RELOAD_MARK = "window.__sendappNoReload"
 
 
 def long_text(who, length=5000):
@@ -62,7 +61,7 @@ class World:
         """Both are friends and have their conversation with each other open."""
         self.ensure_friends()
         for device, peer in ((self.alice, "bob"), (self.bob, "alice")):
-            if device.chat.title.text_content() != peer or not device.chat.title.is_visible():
+            if not device.chat.is_open(peer):
                 device.chat.open_conversation(peer)
 
 
@@ -94,12 +93,12 @@ def deliver(world, sender, receiver, text):
 
 def mark_no_reload(*devices):
     for device in devices:
-        device.page.evaluate(f"{RELOAD_MARK} = true")
+        device.mark_page()
 
 
 def assert_not_reloaded(*devices):
     for device in devices:
-        assert device.page.evaluate(f"{RELOAD_MARK} === true"), f"{device.name}'s page was reloaded"
+        assert device.still_marked(), f"{device.name}'s page was reloaded"
 
 
 # 1 ------------------------------------------------------------------------------------
@@ -128,6 +127,7 @@ def test_texts_both_ways_show_literally_with_typing_and_read_state(world):
     world.ensure_friends()
     alice, bob = world.alice, world.bob
     alice.chat.open_conversation("bob")
+    expect(alice.chat.history_status).to_have_text(re.compile(r"^No messages yet\. Say hello to bob"))
 
     # Bob is not looking at the conversation: Alice's message is delivered, not read.
     first = alice.chat.send_text(world.remember("Hello Bob 👋🏽 🎉 ça va? 日本語も"))
@@ -170,7 +170,7 @@ def test_texts_both_ways_show_literally_with_typing_and_read_state(world):
         assert bodies.count(long_text("Alice")) == 1 and bodies.count(long_text("Bob")) == 1
         # Right-to-left text is laid out right to left.
         for text in (arabic, "שלום בוב, מה שלומך?"):
-            assert device.chat.message_body(device.chat.wait_for_message(text)).evaluate("el => el.matches(':dir(rtl)')"), text
+            assert device.chat.is_right_to_left(device.chat.wait_for_message(text)), text
 
     # Both are looking: each side's last message turns "read" on the sender's side.
     alice.chat.expect_status(cids[("alice", XSS)], "read")
@@ -249,6 +249,7 @@ def test_safety_numbers_match_and_a_reset_key_warns_then_messages_flow(world, ad
     alice, bob = world.alice, world.bob
     before = safety_number(alice)
     assert safety_number(bob) == before
+    old_cid = deliver(world, bob, alice, "Bob writes this with his old key")
 
     admin_cli("users", "reset-password", "bob", "--password-stdin", stdin=BOB_NEW_PASSWORD + "\n")
     world.passwords["bob"] = BOB_NEW_PASSWORD
@@ -262,8 +263,10 @@ def test_safety_numbers_match_and_a_reset_key_warns_then_messages_flow(world, ad
     assert after != before
     bob.chat.open_conversation("alice")
     assert safety_number(bob) == after
-    # Bob's device lost the old keys: his old messages say so instead of vanishing.
-    expect(bob.chat.undecryptable().first).to_be_visible()
+    # Bob's device lost the old keys: his old messages say so instead of vanishing;
+    # Alice still reads them.
+    expect(bob.chat.undecryptable(old_cid)).to_be_visible()
+    expect(alice.chat.message_body(old_cid)).to_have_text("Bob writes this with his old key")
 
     alice.chat.acknowledge_key_change()
     deliver(world, alice, bob, "I checked your new safety number, Bob")
@@ -319,7 +322,7 @@ def test_long_polling_only_side_opens_no_websocket(world):
     bob.polling_requests.clear()
     bob.chat.open("?polling=1")
     bob.chat.open_conversation("alice")
-    if alice.chat.title.text_content() != "bob" or not alice.chat.title.is_visible():
+    if not alice.chat.is_open("bob"):
         alice.chat.open_conversation("bob")
     alice.chat.expect_online("bob")
 

@@ -143,7 +143,8 @@ def cmd_friends(args):
         status = "online" if friend.get("online") else "offline"
         out(f"{safe(friend['username'])}  ({status}, friends since {when(friend.get('since'))})")
     for item in listing["incoming"]:
-        out(f"{safe(item['username'])}  (asks to be your friend: `accept {item['username']}`)")
+        name = safe(item["username"])
+        out(f"{name}  (asks to be your friend: `accept {name}`)")
     for item in listing["outgoing"]:
         out(f"{safe(item['username'])}  (request sent, waiting)")
 
@@ -178,7 +179,7 @@ def cmd_history(args):
         print_envelope(account, envelope, names)
 
 
-async def _send(args, account, friend_id, make_ack):
+async def _send(args, account, make_ack):
     live = live_client(args, account, start_at="latest", queue_messages=False)
     await live.connect(timeout=args.timeout)
     try:
@@ -196,7 +197,7 @@ def cmd_send(args):
     account = login(args)
     friend = account.friend(args.username)
     text = " ".join(args.text)
-    ack = asyncio.run(_send(args, account, friend["id"],
+    ack = asyncio.run(_send(args, account,
                             lambda live: live.send_text(friend["id"], text, args.timeout)))
     out(f"sent #{ack['id']} to {safe(friend['username'])}")
 
@@ -208,7 +209,7 @@ def cmd_send_file(args):
         raise CliError(f"{path} is not a readable file")
     account = login(args)
     friend = account.friend(args.username)
-    ack = asyncio.run(_send(args, account, friend["id"], lambda live: live.send_file(
+    ack = asyncio.run(_send(args, account, lambda live: live.send_file(
         friend["id"], path, name=path.name, mime=args.mime, timeout=args.timeout)))
     out(f"sent {safe(path.name)} as #{ack['id']} to {safe(friend['username'])}")
 
@@ -243,10 +244,25 @@ def cmd_safety(args):
     out(account.safety_number(friend["id"]))
 
 
+def _status_printer(friend):
+    """Print what matters about the friend while following: key changes and connection loss."""
+    name = safe(friend["username"])
+
+    def on_event(event, data):
+        if event == "key_changed" and isinstance(data, dict) and data.get("user") == friend["id"]:
+            out(f"!! {name}'s key changed: compare safety numbers again (`safety {name}`)")
+        elif event == "disconnected":
+            out("-- connection lost; reconnecting --")
+        elif event == "connected":
+            out("-- connected --")
+    return on_event
+
+
 async def _follow(args, account, friend):
     names = {account.id: account.username, friend["id"]: friend["username"]}
     live = live_client(args, account, start_at="latest")
     await live.connect(timeout=args.timeout)
+    live.on_event = _status_printer(friend)  # after connect: only later changes are news
     try:
         printed = set()
         for envelope in await asyncio.to_thread(history_messages, account, friend["id"],
@@ -263,6 +279,7 @@ async def _follow(args, account, friend):
             out(message_line(message.id, message.ts, author, message.plain, message.error,
                              friend["username"]))
     finally:
+        live.on_event = None  # our own disconnect is no news
         await live.disconnect()
 
 

@@ -4,6 +4,7 @@ It keeps the session cookie, carries the CSRF token on every state-changing
 request, and turns every `{error, message}` answer into `ApiFailure`. No
 crypto here: callers hand in and get back ciphertext and protocol JSON.
 """
+import os
 import warnings
 from urllib.parse import urlsplit
 
@@ -54,6 +55,8 @@ class HttpApi:
     def __init__(self, server, ca=None, insecure=False, timeout=DEFAULT_TIMEOUT):
         if ca and insecure:
             raise ValueError("give either a CA file or insecure=True, not both")
+        if ca and not os.path.isfile(ca):
+            raise ValueError(f"the certificate file {ca} does not exist")
         self.base_url = _base_url(server)
         self.ca = ca
         self.insecure = bool(insecure)

@@ -13,6 +13,7 @@ from sendapp.client.http import ApiFailure, HttpApi, _failure
 from sendapp.client.realtime import (
     ClientState,
     RealtimeClient,
+    RealtimeError,
     SeenIds,
     SendFailure,
     StateError,
@@ -227,7 +228,6 @@ def test_failed_sync_keeps_the_cursor_below_unsynced_messages(tmp_path):
         if data["after"] == 0:
             await client._on_message(wire(900))  # not held: no post-connect sync is running
             return {"ok": True, "messages": [wire(1)], "more": True, "last": 900}
-        from sendapp.client.realtime import RealtimeError
         raise RealtimeError("no answer to sync in time", code="timeout")
 
     async def scenario():
@@ -326,7 +326,6 @@ def test_refused_envelope_leaves_the_outbox_and_fails_its_sender():
     client = live_client()
 
     async def fake_call(event, data, timeout=None):
-        from sendapp.client.realtime import RealtimeError
         raise RealtimeError("not_friends: you can only do this with a friend", code="forbidden")
 
     async def scenario():
@@ -345,7 +344,6 @@ def test_unanswered_envelope_stays_queued(code):
     client = live_client()
 
     async def fake_call(event, data, timeout=None):
-        from sendapp.client.realtime import RealtimeError
         raise RealtimeError("no", code=code)
 
     async def scenario():
@@ -368,6 +366,52 @@ def test_send_waits_in_the_outbox_while_not_connected():
 
     run(scenario())
     assert len(client.pending) == 1
+
+
+class EmittingSio(FakeSio):
+    """Records emits; the test answers or drops the connection."""
+
+    def __init__(self):
+        self.namespaces = {"/": "sid"}
+        self.callbacks = []
+
+    async def emit(self, event, data=None, namespace=None, callback=None):
+        self.callbacks.append(callback)
+
+
+def test_call_returns_the_ack_and_raises_refusals():
+    client = live_client()
+    client.sio = sio = EmittingSio()
+
+    async def scenario():
+        call = asyncio.ensure_future(client._call("join", {"friend": 2}))
+        await asyncio.sleep(0.01)
+        sio.callbacks[-1]({"ok": True})
+        assert await call == {"ok": True}
+        call = asyncio.ensure_future(client._call("join", {"friend": 3}))
+        await asyncio.sleep(0.01)
+        sio.callbacks[-1]({"ok": False, "error": "forbidden", "message": "not_friends"})
+        with pytest.raises(RealtimeError) as refused:
+            await call
+        assert refused.value.code == "forbidden"
+
+    run(scenario())
+
+
+def test_call_gives_up_as_soon_as_the_connection_drops():
+    """A dead connection's ack never comes: waiting the full timeout would stall the resync."""
+    client = live_client(ack_timeout=30)
+    client.sio = sio = EmittingSio()
+
+    async def scenario():
+        call = asyncio.ensure_future(client._call("sync", {"after": 0}))
+        await asyncio.sleep(0.05)
+        sio.namespaces.clear()  # what python-socketio does when the transport drops
+        with pytest.raises(RealtimeError) as dropped:
+            await asyncio.wait_for(call, 2)
+        assert dropped.value.code == "disconnected"
+
+    run(scenario())
 
 
 # --- account: envelopes between two in-memory accounts --------------------------------------------

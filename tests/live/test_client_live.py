@@ -537,6 +537,38 @@ def test_command_line_register_befriend_send_and_read(server, tmp_path):
     assert code == 0 and saved.read_text() == "secret notes\n"
 
 
+def test_command_line_follow_prints_history_then_live_messages_until_ctrl_c(server, pair):
+    alice, bob = pair
+    run(_send_texts(alice, bob.id, ["old one"]))
+    command = [sys.executable, "-m", "sendapp.client", "--server", server.url,
+               "--ca", str(server.cert_path), "--user", bob.username, "--password-stdin",
+               "--polling", "follow", alice.username]
+    follow = subprocess.Popen(command, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        follow.stdin.write(PASSWORD + "\n")
+        follow.stdin.close()
+        lines = _read_until(follow, "-- following", timeout=60)
+        assert lines[0].endswith(f"{alice.username}: old one")
+        run(_send_texts(alice, bob.id, ["new one"]))
+        lines = _read_until(follow, "#", timeout=WAIT)
+        assert lines[-1].endswith(f"{alice.username}: new one")
+        follow.send_signal(signal.SIGINT)
+        assert follow.wait(WAIT) == 0
+        assert follow.stdout.read().strip() == "-- stopped --"
+        assert "Traceback" not in follow.stderr.read()
+    finally:
+        follow.kill()
+        follow.wait(10)
+
+
+async def _send_texts(account, friend_id, texts):
+    async with live(account) as client:
+        for text in texts:
+            await client.send_text(friend_id, text, timeout=WAIT)
+
+
 @pytest.mark.parametrize("args, password, code, message", [
     (["friends"], "wrong password!", 1, "error: wrong username or password"),
     (["register"], "short", 1, "error: passwords need at least 8 characters"),

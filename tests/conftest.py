@@ -105,3 +105,9 @@ def pytest_runtest_makereport(item, call):
     if os.environ.get("CI") == "true" and report.skipped:
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true, which counts as a failure: {report.longrepr}"
+
+
+def pytest_collection_modifyitems(items):
+    """Run the browser tests last: Playwright's sync API keeps an event loop running in the
+    main thread until the session ends, and asyncio.run in later tests would refuse to start."""
+    items.sort(key=lambda item: "/tests/browser/" in item.path.as_posix())

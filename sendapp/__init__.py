@@ -22,7 +22,7 @@ def create_app(config=None):
     app.config.from_object(settings)
     if isinstance(config, dict):
         app.config.update(config)
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    Path(app.instance_path).mkdir(mode=0o700, parents=True, exist_ok=True)  # database, keys
     app.config.setdefault("MAX_CONTENT_LENGTH", None)
 
     _import_socket_handlers()

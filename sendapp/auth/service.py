@@ -7,7 +7,8 @@ from ..errors import ApiError
 from ..extensions import db
 from ..keys import service as keys
 from ..models import User
-from ..validation import normalise_username, require_int, require_str, vault_json
+from ..validation import (normalise_username, public_key_bytes, require_int, require_str,
+                          vault_json)
 from . import sessions
 
 HASH_METHOD = "scrypt"
@@ -36,7 +37,7 @@ def register(body):
         )
     vault = vault_json(body.get("vault"))
     public_key = body.get("public_key")
-    keys.require_public_key(public_key)
+    public_key_bytes(public_key)
     if find_user(username) is not None:
         raise ApiError("conflict", "that username is taken")
     user = User(username=username, auth_hash=hash_auth(auth), kdf_iterations=iterations,
@@ -80,7 +81,7 @@ def update_vault(user, body):
     vault = vault_json(body.get("vault"))
     public_key = body.get("public_key")
     if public_key is not None:
-        keys.require_public_key(public_key)
+        public_key_bytes(public_key)
     elif user.current_key is None:
         raise ApiError("bad_request", "public_key is required: this account has no key yet")
     new_auth = body.get("new_auth")

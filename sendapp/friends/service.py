@@ -1,4 +1,6 @@
 """Who may talk to whom: the one place that answers it for HTTP and Socket.IO."""
+from operator import itemgetter
+
 from sqlalchemy import or_
 
 from .. import notify
@@ -63,9 +65,9 @@ def listing(user_id, is_online):
             outgoing.append({"id": other.id, "username": other.username, "since": row.created})
         else:
             incoming.append({"id": other.id, "username": other.username, "since": row.created})
-    key = lambda item: item["username"]  # noqa: E731
-    return {"friends": sorted(friends, key=key), "incoming": sorted(incoming, key=key),
-            "outgoing": sorted(outgoing, key=key)}
+    by_name = itemgetter("username")
+    return {"friends": sorted(friends, key=by_name), "incoming": sorted(incoming, key=by_name),
+            "outgoing": sorted(outgoing, key=by_name)}
 
 
 def friend_json(user, row, online):

@@ -8,11 +8,6 @@ from ..models import IdentityKey, User
 from ..validation import public_key_bytes
 
 
-def require_public_key(value):
-    """Validate an X25519 public key in base64url; return the raw 32 bytes."""
-    return public_key_bytes(value)
-
-
 def add_key(user, public_key):
     """Make `public_key` the user's current key; keep older keys for old messages.
 

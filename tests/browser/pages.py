@@ -273,6 +273,10 @@ class ChatPage:
     def unread(self, username):
         return self.friend(username).get_by_test_id("unread-badge")
 
+    def press(self, keys):
+        """Press keys where the focus is (Enter, Shift+Enter, Escape…)."""
+        self.page.keyboard.press(keys)
+
     def open_conversation(self, username):
         self.friend(username).get_by_role("button").click()
         expect(self.title).to_have_text(username)

@@ -1,5 +1,6 @@
 """Accessibility basics in both colour schemes and both form factors: labels and AA contrast."""
 import pytest
+from playwright.sync_api import expect
 
 from browser.a11y import audit
 
@@ -30,6 +31,26 @@ def test_pages_have_labelled_controls_and_aa_contrast(devices, scheme):
         assert audit(device.page) == [], f"chat page of {device.name}"
     alice.chat.open_safety_number()
     assert audit(alice.page) == [], "safety number dialog"
+    alice.chat.press("Escape")  # Escape closes panels
+    expect(alice.chat.safety.root).to_be_hidden()
+
+
+def test_keyboard_enter_sends_and_shift_enter_adds_a_line(devices):
+    dora, erin = devices("dora-keys", "laptop"), devices("erin-keys", "laptop")
+    dora.register.create_account("dorakeys", PASSWORD)
+    erin.register.create_account("erinkeys", PASSWORD)
+    dora.chat.search_and_request("erinkeys")
+    erin.chat.accept_request("dorakeys")
+    dora.chat.open_conversation("erinkeys")
+    dora.chat.composer.click()
+    dora.chat.composer.type("first line")
+    dora.chat.press("Shift+Enter")
+    dora.chat.composer.type("second line")
+    expect(dora.chat.composer).to_have_value("first line\nsecond line")  # not sent yet
+    dora.chat.press("Enter")
+    expect(dora.chat.composer).to_have_value("")
+    erin.chat.open_conversation("dorakeys")
+    erin.chat.wait_for_message("first line\nsecond line")
 
 
 def test_the_audit_catches_a_nameless_button_and_faint_text(devices):

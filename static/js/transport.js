@@ -120,7 +120,11 @@ export class Transport extends EventTarget {
 
   /** Try again at once (the network came back, or the session was checked and is fine). */
   retryNow() {
-    if (!this.socket || this.socket.connected) return;
+    if (!this.socket) return;
+    if (this.socket.connected) { // the socket outlived an `offline` event (e.g. a short blip)
+      this.setState(STATES.CONNECTED);
+      return;
+    }
     this.setState(STATES.RECONNECTING);
     this.socket.disconnect();
     this.socket.connect();

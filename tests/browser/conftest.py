@@ -85,6 +85,18 @@ def devices(browser, server):
         device.close()
 
 
+@pytest.fixture(autouse=True)
+def no_page_errors(request):
+    """No device may report an uncaught script error or an alert/confirm dialog during a test."""
+    opener = request.getfixturevalue("devices")
+    before = {id(d): (len(d.page_errors), len(d.dialogs)) for d in opener.opened}
+    yield
+    for device in opener.opened:
+        errors, dialogs = before.get(id(device), (0, 0))
+        assert device.page_errors[errors:] == [], f"{device.name}: uncaught errors in the page"
+        assert device.dialogs[dialogs:] == [], f"{device.name}: a dialog opened"
+
+
 @pytest.fixture
 def admin_cli(server):
     """Run `flask --app app …` against the module's server (its instance folder and database)."""

@@ -70,18 +70,6 @@ def world(server, devices):
     return World(server, devices)
 
 
-@pytest.fixture(autouse=True)
-def no_page_errors(request):
-    """No device may report an uncaught script error or an alert/confirm dialog during a test."""
-    opener = request.getfixturevalue("devices")
-    before = {id(d): (len(d.page_errors), len(d.dialogs)) for d in opener.opened}
-    yield
-    for device in opener.opened:
-        errors, dialogs = before.get(id(device), (0, 0))
-        assert device.page_errors[errors:] == [], f"{device.name}: uncaught errors in the page"
-        assert device.dialogs[dialogs:] == [], f"{device.name}: a dialog opened"
-
-
 def deliver(world, sender, receiver, text):
     """`sender` sends `text`; answers its cid once `receiver` shows exactly that text."""
     cid = sender.chat.send_text(world.remember(text))

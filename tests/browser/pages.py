@@ -190,6 +190,15 @@ class SafetyDialog:
         expect(self.root).to_be_hidden()
 
 
+_IN_VIEW = """([selector, cid]) => {
+  const el = document.querySelector(`${selector}[data-cid="${cid}"]`);
+  const list = el && el.closest('[data-testid="message-list"]');
+  if (!list) return false;
+  const a = el.getBoundingClientRect(), b = list.getBoundingClientRect();
+  return a.bottom > b.top && a.top < b.bottom;
+}"""
+
+
 class ChatPage:
     """The app shell: sidebar (search, requests, friends) and the open conversation."""
 
@@ -379,6 +388,31 @@ class ChatPage:
 
     def images_with_src(self, src):
         return self.page.evaluate("src => [...document.images].filter((i) => i.getAttribute('src') === src).length", src)
+
+    # --- scrolling through history ---
+    def scroll_to_top(self):
+        """Scroll the message list to its top, as a thumb flick would (loads older pages)."""
+        self.page.get_by_test_id("message-list").evaluate(
+            "list => { list.scrollTop = 0; list.dispatchEvent(new Event('scroll')); }")
+
+    def history_state(self):
+        """'loading', 'more' (older pages exist) or 'start' (the whole history is shown)."""
+        return self.history_status.get_attribute("data-state")
+
+    @property
+    def jump_to_latest(self):
+        return self.page.get_by_test_id("jump-to-latest")
+
+    def day_separators(self):
+        return self.page.get_by_test_id("day-separator")
+
+    def is_in_view(self, cid):
+        """True when the message is inside the visible part of the message list."""
+        return self.page.evaluate(_IN_VIEW, [MESSAGE, cid])
+
+    def wait_in_view(self, cid, timeout=WAIT_MS):
+        """Wait until the message has scrolled into the visible part of the list."""
+        self.page.wait_for_function(_IN_VIEW, arg=[MESSAGE, cid], timeout=timeout)
 
     # --- attachments ---
     def image(self, cid):

@@ -49,3 +49,12 @@ def test_postgres_upgrade_matches_models(tmp_path):
         diff, tables = _upgrade_and_diff(_app(tmp_path, url))
     assert diff == []
     assert tables == EXPECTED_TABLES
+
+
+def test_flask_db_upgrade_command_creates_the_schema(tmp_path):
+    app = _app(tmp_path, f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert EXPECTED_TABLES <= set(db.inspect(db.engine).get_table_names())
+        db.engine.dispose()

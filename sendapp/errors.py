@@ -31,13 +31,6 @@ class ApiError(Exception):
         self.code = code
         self.message = message
 
-    @property
-    def status(self):
-        return STATUS[self.code]
-
-    def as_dict(self):
-        return {"error": self.code, "message": self.message}
-
     def as_ack(self):
         return {"ok": False, "error": self.code, "message": self.message}
 

@@ -7,5 +7,5 @@ def to_user(user_id, event, data):
     socketio.emit(event, data, to=user_room(user_id))
 
 
-def to_pair(a, b, event, data, skip_sid=None):
-    socketio.emit(event, data, to=pair_room(a, b), skip_sid=skip_sid)
+def to_pair(a, b, event, data):
+    socketio.emit(event, data, to=pair_room(a, b))

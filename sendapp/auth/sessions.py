@@ -18,13 +18,13 @@ def load_user(session_value):
     user_id, _, token = (session_value or "").partition(":")
     if not user_id.isdigit() or not token:
         return None
-    row = db.session.execute(
-        db.select(LoginSession).filter_by(token_hash=_hash(token), user_id=int(user_id))
+    # One query: this runs for every request and every socket event.
+    user = db.session.execute(
+        db.select(User).join(LoginSession, LoginSession.user_id == User.id)
+        .where(LoginSession.token_hash == _hash(token), User.id == int(user_id),
+               User.disabled.is_(False))
     ).scalar_one_or_none()
-    if row is None:
-        return None
-    user = db.session.get(User, row.user_id)
-    if user is None or user.disabled:
+    if user is None:
         return None
     user.session_key = session_value
     return user

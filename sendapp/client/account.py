@@ -162,21 +162,21 @@ class Account:
         self.api.logout()
 
     # --- friends by name ------------------------------------------------------------
+    def _named(self, section, username, missing):
+        """The entry named `username` in one section of GET /api/friends."""
+        name = clean_username(username)
+        for item in self.api.friends()[section]:
+            if item["username"] == name:
+                return item
+        raise AccountError(missing.format(name=name))
+
     def friend(self, username):
         """The `friend` record (§7) of an accepted friend named `username`."""
-        name = clean_username(username)
-        for friend in self.api.friends()["friends"]:
-            if friend["username"] == name:
-                return friend
-        raise AccountError(f"{name} is not your friend (yet)")
+        return self._named("friends", username, "{name} is not your friend (yet)")
 
     def incoming_request(self, username):
         """The pending request that `username` sent me."""
-        name = clean_username(username)
-        for item in self.api.friends()["incoming"]:
-            if item["username"] == name:
-                return item
-        raise AccountError(f"there is no pending friend request from {name}")
+        return self._named("incoming", username, "there is no pending friend request from {name}")
 
     # --- keys (§3, §4) ------------------------------------------------------------------
     def forget_peer(self, user_id):

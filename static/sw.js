@@ -57,15 +57,20 @@ function isShellAsset(url) {
   return url.pathname.startsWith('/static/') || url.pathname.startsWith('/vendor/');
 }
 
+/** Keep a copy of the chat page for offline starts (only a real, logged-in answer). */
+async function keepChatPage(response) {
+  if (response.ok && !response.redirected && response.type === 'basic') {
+    const cache = await caches.open(PAGES);
+    await cache.put('/', response.clone());
+  }
+}
+
 /** Pages: network first; keep the chat page for offline starts; fall back to it offline. */
 async function page(request) {
   const url = new URL(request.url);
   try {
     const response = await fetch(request);
-    if (url.pathname === '/' && response.ok && !response.redirected && response.type === 'basic') {
-      const cache = await caches.open(PAGES);
-      await cache.put('/', response.clone());
-    }
+    if (url.pathname === '/') await keepChatPage(response);
     return response;
   } catch (err) {
     const cached = await caches.match(url.pathname === '/' ? '/' : request, { ignoreSearch: true });
@@ -88,6 +93,23 @@ async function asset(request) {
     throw err;
   }
 }
+
+// The chat page's first load usually happens before this worker controls it, so the page
+// asks once the worker is ready; the answer tells it the page is kept.
+self.addEventListener('message', (event) => {
+  if (event.data?.type !== 'keep-chat-page') return;
+  event.waitUntil((async () => {
+    let kept = false;
+    try {
+      const response = await fetch('/', { credentials: 'same-origin', cache: 'no-store' });
+      await keepChatPage(response);
+      kept = Boolean(await caches.match('/'));
+    } catch {
+      // Offline right now: the next online load keeps it.
+    }
+    event.source?.postMessage({ type: 'chat-page-kept', kept });
+  })());
+});
 
 self.addEventListener('fetch', (event) => {
   const { request } = event;

@@ -27,10 +27,22 @@ const LOGIN_NOTICES = {
   expired: 'Your session has ended. Log in again.',
 };
 
-function registerServiceWorker() {
+/**
+ * Register the offline worker. On the chat page, ask it to keep this page: the first load
+ * usually happens before the worker controls it. `<body data-offline-ready>` tells the answer.
+ */
+function registerServiceWorker({ keepChatPage = false } = {}) {
   if (!('serviceWorker' in navigator)) return;
   navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(() => {
     // Without the worker the app still works online; it just cannot open offline.
+  });
+  if (!keepChatPage) return;
+  navigator.serviceWorker.addEventListener('message', (event) => {
+    if (event.data?.type === 'chat-page-kept') document.body.dataset.offlineReady = String(event.data.kept);
+  });
+  navigator.serviceWorker.startMessages();
+  navigator.serviceWorker.ready.then((registration) => {
+    registration.active?.postMessage({ type: 'keep-chat-page' });
   });
 }
 
@@ -243,8 +255,8 @@ async function startChat() {
 // --- start -----------------------------------------------------------------------------
 
 decorateIcons(document);
-registerServiceWorker();
 const page = document.body.dataset.page;
+registerServiceWorker({ keepChatPage: page === 'chat' });
 if (page === 'login' || page === 'register') startAuth(page);
 else if (page === 'chat') {
   startChat().catch((err) => {

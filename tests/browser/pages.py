@@ -227,6 +227,11 @@ class ChatPage:
     def wait_connected(self, timeout=CONNECT_MS):
         expect(self.connection).to_have_attribute("data-state", "connected", timeout=timeout)
 
+    def wait_kept_for_offline(self, timeout=CONNECT_MS):
+        """Wait until the service worker has kept this chat page for offline starts."""
+        expect(self.page.locator("body")).to_have_attribute("data-offline-ready", "true",
+                                                            timeout=timeout)
+
     def expect_disconnected(self):
         expect(self.connection).not_to_have_attribute("data-state", "connected")
 

@@ -216,6 +216,7 @@ def test_a_reload_while_offline_keeps_the_outbox_and_sends_it_once(pair):
     open_conversations(alice, bob)
     assert alice.page.evaluate("navigator.serviceWorker.controller !== null"), \
         "the service worker does not control Alice's page"
+    alice.chat.wait_kept_for_offline()  # else the offline reload has no page to show
     alice.mark_page()
     bob.mark_page()
 

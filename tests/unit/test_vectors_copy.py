@@ -1,16 +1,18 @@
-"""The repository's vectors must stay a byte copy of the shared, normative ones (PROTOCOL header)."""
+"""The repository's vectors must stay byte copies of the shared, normative ones (PROTOCOL header)."""
 import os
 from pathlib import Path
 
 import pytest
 
-REPO_COPY = Path(__file__).resolve().parents[1] / "vectors" / "protocol-vectors.json"
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "protocol-vectors.json"
+REPO_VECTORS = Path(__file__).resolve().parents[1] / "vectors"
+SHARED = Path(__file__).resolve().parents[3] / "shared"
 
 
-def test_repo_vectors_equal_shared_vectors():
-    if not SHARED.exists():
+@pytest.mark.parametrize("name", ["protocol-vectors.json", "group-vectors.json"])
+def test_repo_vectors_equal_shared_vectors(name):
+    shared = SHARED / name
+    if not shared.exists():
         if os.environ.get("CI") == "true":
-            pytest.fail(f"shared vectors missing at {SHARED}; CI must check the copy")
-        pytest.skip(f"shared vectors not present at {SHARED}")
-    assert REPO_COPY.read_bytes() == SHARED.read_bytes()
+            pytest.fail(f"shared vectors missing at {shared}; CI must check the copy")
+        pytest.skip(f"shared vectors not present at {shared}")
+    assert (REPO_VECTORS / name).read_bytes() == shared.read_bytes()

@@ -254,9 +254,20 @@ def cmd_download(args):
 
 
 def cmd_trust(args):
-    """Accept a friend's changed key on all your devices (after comparing safety numbers)."""
+    """Accept a friend's changed key on all your devices (after comparing safety numbers).
+
+    Accepted: their current key and the keys of their recent messages (what `history` shows).
+    """
     account = login(args)
     friend = account.friend(args.username)
+    for envelope in history_messages(account, friend["id"], args.limit):
+        if envelope.get("from") != friend["id"]:
+            continue
+        try:
+            account.decrypt(envelope)  # only a key that opens a real message is worth a look
+        except (CryptoError, ApiFailure):
+            continue
+        account.is_unverified(envelope)
     ids = account.accept_keys(friend["id"])
     out(f"trusted {safe(friend['username'])}'s key {', '.join(sorted(ids))}")
 
@@ -392,7 +403,10 @@ def build_parser():
     download.add_argument("--out", metavar="PATH", help="file or folder to save into")
     download.add_argument("--force", action="store_true", help="overwrite an existing file")
     command("safety", cmd_safety).add_argument("username")
-    command("trust", cmd_trust).add_argument("username")
+    trust_cmd = command("trust", cmd_trust)
+    trust_cmd.add_argument("username")
+    trust_cmd.add_argument("--limit", type=int, default=200,
+                           help="how many recent messages to look at (default %(default)s)")
     return parser
 
 

@@ -6,6 +6,7 @@ decides which keys to use. Private keys and pair keys stay in memory here and
 are never sent anywhere; the server sees `auth`, the encrypted vault, public
 keys and envelopes.
 """
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from ..errors import ApiError
 from ..validation import normalise_username
 from . import pins
 from .http import ApiFailure
+
+log = logging.getLogger(__name__)
 
 MIN_PASSWORD_CHARS = 8  # PROTOCOL §1: the client enforces it, the server never sees it
 MIN_ITERATIONS = 1000  # refuse a server that announces a uselessly cheap KDF (§2)
@@ -239,16 +242,23 @@ class Account:
         """Write the accepted key ids into the vault (PUT /api/me/vault), keeping its other fields.
 
         An account built without the password's secrets (tests, tools) keeps them in memory,
-        except for an explicit accept, which must reach every device.
+        except for an explicit accept, which must reach every device. A first-use pin that
+        cannot be saved now (offline, rate limited) stays in memory and goes with the next write.
         """
         if self._secrets is None:
             if not required:
                 return
             raise AccountError("log in again to change which keys you trust")
         extra = {**self._vault_extra, "peers": pins.write_peers(self.accepted)}
-        pairs = sorted(self.key_pairs.values(), key=lambda p: (p.created, p.key_id))
-        self.api.put_vault(self._secrets.auth, _vault_for(self._secrets, self.username, pairs,
-                                                          extra))
+        pairs = list(self.key_pairs.values())  # the vault's order
+        try:
+            self.api.put_vault(self._secrets.auth,
+                               _vault_for(self._secrets, self.username, pairs, extra))
+        except ApiFailure as failure:
+            if required:
+                raise
+            log.warning("could not save the accepted keys in the vault yet: %s", failure.code)
+            return
         self._vault_extra = extra
 
     def pin_friends(self):

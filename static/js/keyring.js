@@ -59,6 +59,7 @@ export class Keyring {
         if (this.peers.get(userId).size) return this.peers.get(userId);
       }
     }
+    if (!this.peers.has(userId)) await this.remember(userId, await this.store.peerKeys(userId));
     if (!this.fetching.has(userId)) {
       const job = this.api.keys(userId)
         .then(async ({ keys }) => {
@@ -74,8 +75,9 @@ export class Keyring {
 
   /**
    * Add a user's keys to what we know; answers the ones kept. A key whose id is not its hash
-   * is dropped (and reported when it came from the server); a key known under an id keeps
-   * its bytes (an id names one key only), only the `current` flag follows the newest list.
+   * is dropped (and reported when it came from the server and we hold no good key of that id);
+   * a key known under an id keeps its bytes (an id names one key only), only the `current`
+   * flag follows the newest list.
    */
   async remember(userId, keys, { fromServer = false } = {}) {
     const map = new Map(this.peers.get(userId) || []);
@@ -84,7 +86,8 @@ export class Keyring {
     for (const key of keys || []) {
       const checked = await verifiedKey(this.crypto, key);
       if (!checked) {
-        if (fromServer) this.onRejected(userId, typeof key?.id === 'string' ? key.id : '');
+        // Unusable unless we already hold the key this id names (then we keep using that one).
+        if (fromServer && !map.has(key?.id)) this.onRejected(userId, typeof key?.id === 'string' ? key.id : '');
         continue;
       }
       const known = map.get(checked.id);

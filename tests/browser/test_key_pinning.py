@@ -40,6 +40,10 @@ def alice_and_bob(server, devices):
     return alice, name, bob
 
 
+def alice_id(bob, name):
+    return bob.friend(name)["id"]
+
+
 def toast(device, text):
     return device.page.get_by_test_id("toast").filter(has_text=text)
 
@@ -66,10 +70,6 @@ def test_key_bytes_swapped_under_their_id_are_dropped_and_nothing_is_encrypted_f
     alice.chat.expect_status(cid, SENT_OR_LATER)
     [envelope] = [m for m in bob.api.history(alice_id(bob, name))["messages"] if m["cid"] == cid]
     assert bob.decrypt(envelope)["body"] == "still for your real key"
-
-
-def alice_id(bob, name):
-    return bob.friend(name)["id"]
 
 
 def test_message_under_an_added_key_is_marked_warns_asks_before_sending_until_accepted_everywhere(

@@ -213,10 +213,13 @@ def _vault_aad(username: str) -> bytes:
 
 
 def encrypt_vault(vault_key: bytes, username: str, keys: list[dict],
-                  nonce: bytes | None = None) -> dict:
-    """Encrypt the private-key list for storage on the server (§3)."""
+                  nonce: bytes | None = None, extra: dict | None = None) -> dict:
+    """Encrypt the private-key list for storage on the server (§3).
+
+    :param extra: the other vault_plain fields (``peers``, and any a newer client wrote).
+    """
     nonce = _nonce(nonce)
-    plain = _json_bytes({"v": PROTOCOL_VERSION, "keys": list(keys)})
+    plain = _json_bytes({**(extra or {}), "v": PROTOCOL_VERSION, "keys": list(keys)})
     ct = _seal(vault_key, nonce, plain, _vault_aad(username))
     return {"v": PROTOCOL_VERSION, "n": b64url_encode(nonce), "ct": b64url_encode(ct)}
 

@@ -2,7 +2,7 @@
 // outbox (in IndexedDB) intact. It never caches API answers, sockets or attachments.
 // Served at /sw.js (scope /). Bump VERSION when the list of shell files changes.
 
-const VERSION = 'v1';
+const VERSION = 'v2';
 const SHELL = `sendapp-shell-${VERSION}`;
 const PAGES = 'sendapp-pages'; // the chat page (names the user; deleted at logout)
 
@@ -15,6 +15,7 @@ const SHELL_FILES = [
   '/static/js/encoding.js',
   '/static/js/keyring.js',
   '/static/js/outbox.js',
+  '/static/js/pins.js',
   '/static/js/session.js',
   '/static/js/store.js',
   '/static/js/timeline.js',

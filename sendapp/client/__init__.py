@@ -10,7 +10,7 @@ and `realtime.RealtimeClient` (Socket.IO with outbox, sync cursor and dedup).
     async with RealtimeClient(alice) as live:
         await live.send_text(alice.friend("bob")["id"], "hello")
 """
-from .account import Account, AccountError, KeyPair
+from .account import Account, AccountError, KeyChangeError, KeyPair
 from .http import ApiFailure, HttpApi
 from .realtime import (
     ClientState,
@@ -24,5 +24,6 @@ from .realtime import (
 
 __all__ = [
     "Account", "AccountError", "ApiFailure", "ClientState", "HttpApi", "IncomingMessage",
+    "KeyChangeError",
     "KeyPair", "RealtimeClient", "RealtimeError", "SeenIds", "SendFailure", "StateError",
 ]

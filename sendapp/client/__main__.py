@@ -46,9 +46,11 @@ def when(ms):
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ms / 1000))
 
 
-def message_line(message_id, ts, author, plain, error=None, friend="FRIEND"):
+def message_line(message_id, ts, author, plain, error=None, friend="FRIEND", unverified=False):
     """One printed line for a message (text, file or an undecryptable item)."""
     head = f"#{message_id} {when(ts)} {safe(author)}:"
+    if unverified and plain is not None:
+        head += " [from an unverified key]"
     if plain is None:
         return f"{head} [{safe(error or 'could not decrypt')}]"
     kind = plain.get("t")
@@ -114,15 +116,29 @@ def history_messages(account, friend_id, limit):
 
 
 def print_envelope(account, envelope, names):
+    unverified = False
     try:
         plain, error = account.decrypt(envelope), None
+        unverified = account.is_unverified(envelope)
     except CryptoError as exc:
         plain, error = None, f"could not decrypt: {exc}"
     except ApiFailure as failure:
         plain, error = None, f"could not decrypt: {failure.message}"
     author = names.get(envelope["from"], f"user {envelope['from']}")
     friend = names.get(account.peer_of(envelope), "FRIEND")
-    out(message_line(envelope["id"], envelope.get("ts"), author, plain, error, friend))
+    out(message_line(envelope["id"], envelope.get("ts"), author, plain, error, friend, unverified))
+
+
+def warn_key_change(account, friend):
+    """Say so when a friend's key warning is unanswered (§6)."""
+    warning = account.key_warning(friend["id"])
+    name = safe(friend["username"])
+    if warning and warning["pending"]:
+        print(f"warning: {name}'s security key changed; compare safety numbers (`safety {name}`), "
+              f"then accept it with `trust {name}`", file=sys.stderr, flush=True)
+    elif warning:
+        print(f"warning: the server gave a key for {name} that does not match its id; it is "
+              "not used", file=sys.stderr, flush=True)
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -177,6 +193,7 @@ def cmd_history(args):
         out(f"no messages with {safe(friend['username'])} yet")
     for envelope in envelopes:
         print_envelope(account, envelope, names)
+    warn_key_change(account, friend)
 
 
 async def _send(args, account, make_ack):
@@ -197,8 +214,8 @@ def cmd_send(args):
     account = login(args)
     friend = account.friend(args.username)
     text = " ".join(args.text)
-    ack = asyncio.run(_send(args, account,
-                            lambda live: live.send_text(friend["id"], text, args.timeout)))
+    ack = asyncio.run(_send(args, account, lambda live: live.send_text(
+        friend["id"], text, args.timeout, confirm_key_change=args.confirm_key_change)))
     out(f"sent #{ack['id']} to {safe(friend['username'])}")
 
 
@@ -234,6 +251,25 @@ def cmd_download(args):
     data = account.download_file(plain)
     target.write_bytes(data)
     out(f"saved {len(data)} bytes to {target}")
+
+
+def cmd_trust(args):
+    """Accept a friend's changed key on all your devices (after comparing safety numbers).
+
+    Accepted: their current key and the keys of their recent messages (what `history` shows).
+    """
+    account = login(args)
+    friend = account.friend(args.username)
+    for envelope in history_messages(account, friend["id"], args.limit):
+        if envelope.get("from") != friend["id"]:
+            continue
+        try:
+            account.decrypt(envelope)  # only a key that opens a real message is worth a look
+        except (CryptoError, ApiFailure):
+            continue
+        account.is_unverified(envelope)
+    ids = account.accept_keys(friend["id"])
+    out(f"trusted {safe(friend['username'])}'s key {', '.join(sorted(ids))}")
 
 
 def cmd_safety(args):
@@ -277,7 +313,7 @@ async def _follow(args, account, friend):
             printed.add(message.id)
             author = names.get(message.sender, f"user {message.sender}")
             out(message_line(message.id, message.ts, author, message.plain, message.error,
-                             friend["username"]))
+                             friend["username"], message.unverified))
     finally:
         live.on_event = None  # our own disconnect is no news
         await live.disconnect()
@@ -350,6 +386,8 @@ def build_parser():
     send = command("send", cmd_send)
     send.add_argument("username")
     send.add_argument("text", nargs="+")
+    send.add_argument("--confirm-key-change", action="store_true",
+                      help="send even though the friend's key changed and is not accepted yet")
     send_file = command("send-file", cmd_send_file)
     send_file.add_argument("username")
     send_file.add_argument("path")
@@ -365,6 +403,10 @@ def build_parser():
     download.add_argument("--out", metavar="PATH", help="file or folder to save into")
     download.add_argument("--force", action="store_true", help="overwrite an existing file")
     command("safety", cmd_safety).add_argument("username")
+    trust_cmd = command("trust", cmd_trust)
+    trust_cmd.add_argument("username")
+    trust_cmd.add_argument("--limit", type=int, default=200,
+                           help="how many recent messages to look at (default %(default)s)")
     return parser
 
 

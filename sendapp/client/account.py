@@ -6,6 +6,7 @@ decides which keys to use. Private keys and pair keys stay in memory here and
 are never sent anywhere; the server sees `auth`, the encrypted vault, public
 keys and envelopes.
 """
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -14,7 +15,10 @@ from .. import crypto
 from ..encoding import b64url_decode, b64url_encode
 from ..errors import ApiError
 from ..validation import normalise_username
+from . import pins
 from .http import ApiFailure
+
+log = logging.getLogger(__name__)
 
 MIN_PASSWORD_CHARS = 8  # PROTOCOL §1: the client enforces it, the server never sees it
 MIN_ITERATIONS = 1000  # refuse a server that announces a uselessly cheap KDF (§2)
@@ -24,6 +28,10 @@ MAX_CIPHERTEXT_CHARS = 65_536  # the server's default `ct` limit (§8)
 
 class AccountError(Exception):
     """A refusal decided on the client (short password, unreadable vault, unknown friend…)."""
+
+
+class KeyChangeError(AccountError):
+    """Sending refused: the friend's key changed and is not accepted, or failed its check (§6)."""
 
 
 def now_ms():
@@ -68,9 +76,9 @@ def _new_key_pair():
     return KeyPair(crypto.key_id(public), private, public, now_ms())
 
 
-def _vault_for(secrets, username, pairs):
+def _vault_for(secrets, username, pairs, extra=None):
     entries = [crypto.vault_entry(p.private, p.public, p.created) for p in pairs]
-    return crypto.encrypt_vault(secrets.vault_key, username, entries)
+    return crypto.encrypt_vault(secrets.vault_key, username, entries, extra=extra)
 
 
 def _pairs_from_vault(plain):
@@ -97,7 +105,7 @@ class Account:
     may need a peer's public keys fetch them over HTTP once and cache them.
     """
 
-    def __init__(self, api, user, key_pairs):
+    def __init__(self, api, user, key_pairs, secrets=None, vault_extra=None):
         self.api = api
         self.user = dict(user)
         self.key_pairs = dict(key_pairs)
@@ -105,6 +113,11 @@ class Account:
         self._peer_keys = {}  # user id → {key id: public bytes}
         self._peer_current = {}  # user id → current key id
         self._pair_keys = {}  # (own key id, peer id, peer key id) → 32 bytes
+        # §6: accepted key ids per friend, kept in the vault (written with these secrets)
+        self._secrets = secrets
+        self._vault_extra = dict(vault_extra or {})
+        self.accepted = pins.read_peers(self._vault_extra.get("peers"))
+        self._warnings = {}  # user id → {"pending": set, "rejected": set}
 
     def __repr__(self):
         return f"Account({self.username!r}, id={self.id})"
@@ -137,7 +150,7 @@ class Account:
             "vault": _vault_for(secrets, username, [pair]),
             "public_key": b64url_encode(pair.public),
         })
-        return cls(api, answer["user"], {pair.key_id: pair})
+        return cls(api, answer["user"], {pair.key_id: pair}, secrets)
 
     @classmethod
     def login(cls, api, username, password):
@@ -150,13 +163,17 @@ class Account:
             pair = _new_key_pair()
             user = api.put_vault(secrets.auth, _vault_for(secrets, username, [pair]),
                                  public_key=b64url_encode(pair.public))
-            return cls(api, user, {pair.key_id: pair})
-        try:
-            plain = crypto.decrypt_vault(secrets.vault_key, username, vault)
-        except crypto.CryptoError:
-            raise AccountError("the server's copy of your vault cannot be opened "
-                               "(it is damaged or was not made with this password)") from None
-        return cls(api, user, _pairs_from_vault(plain))
+            account = cls(api, user, {pair.key_id: pair}, secrets)
+        else:
+            try:
+                plain = crypto.decrypt_vault(secrets.vault_key, username, vault)
+            except crypto.CryptoError:
+                raise AccountError("the server's copy of your vault cannot be opened "
+                                   "(it is damaged or was not made with this password)") from None
+            extra = {k: v for k, v in plain.items() if k not in ("v", "keys")}
+            account = cls(api, user, _pairs_from_vault(plain), secrets, extra)
+        account.pin_friends()
+        return account
 
     def logout(self):
         self.api.logout()
@@ -186,22 +203,121 @@ class Account:
             self._peer_current.pop(user_id, None)
 
     def _load_peer_keys(self, user_id):
-        keys, current = {}, None
+        """Fetch a user's keys; drop any whose id is not its hash, never replace a known one (§3)."""
+        keys, current, rejected = {}, None, set()
         for item in self.api.user_keys(user_id):
-            try:
-                public = b64url_decode(item["public_key"], crypto.KEY_BYTES)
-            except (KeyError, TypeError, ValueError):
+            checked = pins.verified_key(item)
+            if checked is None:
+                if isinstance(item, dict) and isinstance(item.get("id"), str):
+                    rejected.add(item["id"])
+                    if item.get("current"):
+                        current = item["id"]  # named, so sending can say why it refuses
                 continue
-            # Never trust the server's label: a key id is the hash of the key (§3).
-            if crypto.key_id(public) != item.get("id"):
-                continue
-            keys[item["id"]] = public
+            kid, public = checked
+            keys[kid] = public
             if item.get("current"):
-                current = item["id"]
+                current = kid
         with self._lock:
-            self._peer_keys[user_id] = keys
+            known = self._peer_keys.get(user_id, {})
+            self._peer_keys[user_id] = {**keys, **known}
             self._peer_current[user_id] = current
-        return keys
+            rejected -= set(self._peer_keys[user_id])  # a key held already is used as it is
+            if rejected:
+                self._warning(user_id)["rejected"].update(rejected)
+            return self._peer_keys[user_id]
+
+    # --- §6: accepted keys ------------------------------------------------------------------
+    def _warning(self, user_id):
+        return self._warnings.setdefault(user_id, {"pending": set(), "rejected": set()})
+
+    def key_warning(self, user_id):
+        """The unanswered key warning for a friend: {"pending", "rejected"} key ids, or None."""
+        with self._lock:
+            warning = self._warnings.get(user_id)
+            if warning and (warning["pending"] or warning["rejected"]):
+                return {"pending": set(warning["pending"]), "rejected": set(warning["rejected"])}
+            return None
+
+    def _save_accepted(self, required=False):
+        """Write the accepted key ids into the vault (PUT /api/me/vault), keeping its other fields.
+
+        An account built without the password's secrets (tests, tools) keeps them in memory,
+        except for an explicit accept, which must reach every device. A first-use pin that
+        cannot be saved now (offline, rate limited) stays in memory and goes with the next write.
+        """
+        if self._secrets is None:
+            if not required:
+                return
+            raise AccountError("log in again to change which keys you trust")
+        extra = {**self._vault_extra, "peers": pins.write_peers(self.accepted)}
+        pairs = list(self.key_pairs.values())  # the vault's order
+        try:
+            self.api.put_vault(self._secrets.auth,
+                               _vault_for(self._secrets, self.username, pairs, extra))
+        except ApiFailure as failure:
+            if required:
+                raise
+            log.warning("could not save the accepted keys in the vault yet: %s", failure.code)
+            return
+        self._vault_extra = extra
+
+    def pin_friends(self):
+        """Trust each friend's current key on first use (no accepted key yet); save in the vault."""
+        added = False
+        for friend in self.api.friends()["friends"]:
+            kid = friend.get("key_id")
+            if isinstance(kid, str) and not self.accepted.get(friend["id"]):
+                self.accepted[friend["id"]] = {kid}
+                added = True
+        if added:
+            self._save_accepted()
+
+    def check_key(self, user_id, kid):
+        """Judge a friend's key id: first use is trusted (and saved); a change raises the warning."""
+        with self._lock:
+            verdict = pins.judge(self.accepted.get(user_id), kid)
+            if verdict == pins.FIRST_USE:
+                self.accepted[user_id] = {kid}
+        if verdict == pins.FIRST_USE:
+            self._save_accepted()
+            return pins.ACCEPTED
+        if verdict == pins.CHANGED:
+            with self._lock:
+                self._warning(user_id)["pending"].add(kid)
+        return verdict
+
+    def is_unverified(self, envelope):
+        """True when a friend's message names, as `sk`, a key the user has not accepted (§6)."""
+        sender = envelope.get("from")
+        if sender == self.id:
+            return False
+        with self._lock:
+            accepted = self.accepted.get(sender)
+        if not accepted:
+            try:
+                self.check_key(sender, self.peer_current_key(sender, check=False))
+            except AccountError:
+                return True  # no key to trust on first use: nothing vouches for this one
+            with self._lock:
+                accepted = self.accepted.get(sender)
+        if pins.judge(accepted, envelope.get("sk")) == pins.ACCEPTED:
+            return False
+        with self._lock:
+            self._warning(sender)["pending"].add(envelope.get("sk"))
+        return True
+
+    def accept_keys(self, user_id):
+        """Accept a friend's current key and every key id their warning names; save in the vault."""
+        current = self.peer_current_key(user_id, check=False)
+        with self._lock:
+            warning = self._warning(user_id)
+            ids = set(warning["pending"])
+            if current not in warning["rejected"]:
+                ids.add(current)
+            self.accepted.setdefault(user_id, set()).update(ids)
+            warning["pending"].clear()
+        self._save_accepted(required=True)
+        return ids
 
     def peer_public(self, user_id, kid):
         """The public key `kid` of user `user_id`, fetched once (again if unknown)."""
@@ -218,8 +334,8 @@ class Account:
             raise crypto.CryptoError(f"user {user_id} has no key {kid}")
         return public
 
-    def peer_current_key(self, user_id):
-        """The key id a new message to `user_id` must be encrypted for."""
+    def peer_current_key(self, user_id, check=True):
+        """The key id a new message to `user_id` must be encrypted for (judged, §6, when `check`)."""
         with self._lock:
             current = self._peer_current.get(user_id)
         if current is None:
@@ -228,6 +344,8 @@ class Account:
                 current = self._peer_current.get(user_id)
         if current is None:
             raise AccountError(f"user {user_id} has no key yet (they must log in once)")
+        if check:
+            self.check_key(user_id, current)
         return current
 
     def pair_key(self, own_kid, peer_id, peer_kid):
@@ -261,12 +379,28 @@ class Account:
         return crypto.safety_number(friend_id, peer, self.id, own.public)
 
     # --- §5: messages -------------------------------------------------------------------
-    def encrypt(self, friend_id, plain, cid=None):
-        """Seal a plaintext message object for a friend into a `send` envelope (§5)."""
+    def sendable_key(self, friend_id, confirm_key_change=False):
+        """The friend's current key id, if a message may be encrypted for it now (§6)."""
+        peer_kid = self.peer_current_key(friend_id)
+        warning = self.key_warning(friend_id) or {"pending": set(), "rejected": set()}
+        if peer_kid in warning["rejected"]:
+            raise KeyChangeError(f"the server gave a key for user {friend_id} that does not "
+                                 "match its id; nothing was sent")
+        if warning["pending"] and not confirm_key_change:
+            raise KeyChangeError(f"the security key of user {friend_id} changed; compare safety "
+                                 "numbers, then accept it with the `trust` command")
+        return peer_kid
+
+    def encrypt(self, friend_id, plain, cid=None, confirm_key_change=False):
+        """Seal a plaintext message object for a friend into a `send` envelope (§5).
+
+        :raises KeyChangeError: while the friend's key warning is unanswered (unless
+            `confirm_key_change`), or when their key failed its check (§6).
+        """
         own_kid = self.current_key_id
         if own_kid not in self.key_pairs:
             raise AccountError("your current key is not in your vault; log in again")
-        peer_kid = self.peer_current_key(friend_id)
+        peer_kid = self.sendable_key(friend_id, confirm_key_change)
         key = self.pair_key(own_kid, friend_id, peer_kid)
         envelope = crypto.encrypt_message(key, self.id, friend_id, own_kid, peer_kid, plain,
                                           cid=cid)
@@ -274,11 +408,12 @@ class Account:
             raise AccountError("the message is too long")
         return envelope
 
-    def encrypt_text(self, friend_id, text, cid=None):
+    def encrypt_text(self, friend_id, text, cid=None, confirm_key_change=False):
         """A `text` message envelope (§5)."""
         if not isinstance(text, str):
             raise TypeError("text must be a str")
-        return self.encrypt(friend_id, {"t": "text", "body": text, "sent": now_ms()}, cid=cid)
+        return self.encrypt(friend_id, {"t": "text", "body": text, "sent": now_ms()}, cid=cid,
+                            confirm_key_change=confirm_key_change)
 
     def encrypt_file_message(self, friend_id, blob_id, name, mime, size, encrypted, cid=None):
         """A `file` message envelope carrying the key of an uploaded attachment (§5).
@@ -293,6 +428,7 @@ class Account:
     def upload_file(self, friend_id, data, name, mime="application/octet-stream", cid=None):
         """Encrypt an attachment, upload the ciphertext, return the `file` envelope (§5)."""
         data = bytes(data)
+        self.sendable_key(friend_id)  # refuse before uploading anything
         encrypted = crypto.encrypt_file(data)
         blob_id = self.api.upload_blob(friend_id, encrypted.ciphertext)
         return self.encrypt_file_message(friend_id, blob_id, name, mime, len(data), encrypted,
@@ -336,4 +472,5 @@ class Account:
         return crypto.decrypt_message(self.pair_key(own_kid, peer_id, peer_kid), envelope)
 
 
-__all__ = ["Account", "AccountError", "ApiFailure", "KeyPair", "clean_username", "now_ms"]
+__all__ = ["Account", "AccountError", "ApiFailure", "KeyChangeError", "KeyPair",
+           "clean_username", "now_ms"]

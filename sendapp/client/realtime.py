@@ -190,6 +190,7 @@ class IncomingMessage:
     plain: dict | None
     error: str | None = None
     envelope: dict = field(default_factory=dict, repr=False)
+    unverified: bool = False  # sent under a key the user has not accepted (§6)
 
     @property
     def ok(self):
@@ -541,6 +542,7 @@ class RealtimeClient:
         try:
             message.peer = self.account.peer_of(envelope)
             message.plain = await asyncio.to_thread(self.account.decrypt, envelope)
+            message.unverified = await asyncio.to_thread(self._unverified, envelope)
         except CryptoError as error:
             message.error = f"could not decrypt: {error}"
         except ApiFailure as failure:
@@ -549,6 +551,14 @@ class RealtimeClient:
             log.warning("message %r could not be opened: %r", message.id, error)
             message.error = f"could not decrypt: malformed envelope ({type(error).__name__})"
         return message
+
+    def _unverified(self, envelope):
+        """Whether the sender's key is one the user accepted (§6); when unsure, it is not."""
+        try:
+            return self.account.is_unverified(envelope)
+        except Exception as error:  # keys unavailable or the vault write failed: mark it
+            log.warning("could not check the key of message %r: %r", envelope.get("id"), error)
+            return True
 
     async def _deliver(self, message):
         if self.queue_messages:
@@ -688,9 +698,10 @@ class RealtimeClient:
         envelope = await asyncio.to_thread(self.account.encrypt_text, friend_id, text)
         return await self.queue_envelope(envelope)
 
-    async def send_text(self, friend_id, text, timeout=None):
+    async def send_text(self, friend_id, text, timeout=None, confirm_key_change=False):
         """Encrypt and send a text message; return the ack `{ok, id, ts}`."""
-        envelope = await asyncio.to_thread(self.account.encrypt_text, friend_id, text)
+        envelope = await asyncio.to_thread(self.account.encrypt_text, friend_id, text, None,
+                                           confirm_key_change)
         return await self.send_envelope(envelope, timeout)
 
     async def send_file(self, friend_id, path_or_bytes, name=None, mime=None, timeout=None):

@@ -13,6 +13,8 @@
 import * as defaultCrypto from './crypto.js';
 import { EVENTS } from './transport.js';
 import { onReconnect, Outbox, STATUS, Syncer } from './outbox.js';
+import { judge, mergePeers, peersFromRecords, TRUST } from './pins.js';
+import { acceptPeerKeys } from './session.js';
 import { MessageList, previewText } from './timeline.js';
 
 const PAGE = 50;
@@ -47,14 +49,30 @@ export function readPlain(plain) {
   return { kind: 'error', error: 'This message has a format this app does not know.' };
 }
 
+/** A send refused because of a friend's key: unconfirmed key change, or a key that failed its check. */
+export class KeyChangeError extends Error {
+  constructor(message, code) {
+    super(message);
+    this.name = 'KeyChangeError';
+    this.code = code;
+  }
+}
+
 export class ChatClient extends EventTarget {
   /**
    * @param {{me: {id: number, username: string, keyId: string|null}, api: import('./api.js').Api,
    *   store: import('./store.js').Store, transport: import('./transport.js').Transport,
-   *   keyring: import('./keyring.js').Keyring, crypto?: object, now?: () => number}} deps
+   *   keyring: import('./keyring.js').Keyring, crypto?: object, now?: () => number,
+   *   acceptInVault?: (peers: Map<number, Set<string>>, password: string) => Promise<Map<number, Set<string>>>}} deps
+   *   acceptInVault: save accepted key ids in the vault (session.acceptPeerKeys)
    */
-  constructor({ me, api, store, transport, keyring, crypto = defaultCrypto, now = () => Date.now() }) {
+  constructor({ me, api, store, transport, keyring, crypto = defaultCrypto, now = () => Date.now(), acceptInVault = null }) {
     super();
+    this.acceptInVault = acceptInVault
+      || ((peers, password) => acceptPeerKeys({ api, store, crypto }, { username: me.username, password, peers }));
+    this.pins = new Map(); // friend id → Set of accepted key ids (PROTOCOL §6)
+    this.keyWarnings = new Map(); // friend id → {pending: Set of unaccepted ids, rejected: Set of ids that failed the check}
+    keyring.onRejected = (userId, keyId) => this.warnKey(userId, { rejected: keyId });
     this.me = me;
     this.api = api;
     this.store = store;
@@ -103,6 +121,7 @@ export class ChatClient extends EventTarget {
       this.emit('session', { reason: 'no_keys' });
       return false;
     }
+    this.pins = peersFromRecords(await this.store.peerRecords());
     await this.restoreSnapshot();
     await this.restoreOutbox();
     this.bindTransport();
@@ -216,8 +235,9 @@ export class ChatClient extends EventTarget {
       const old = this.friends.get(f.id);
       if (old && old.key_id !== f.key_id) this.keyring.forgetPeer(f.id);
       next.set(f.id, {
-        unread: 0, lastId: 0, lastTs: null, readUpTo: 0, peerReadUpTo: 0, preview: '', keyWarning: null, typing: false,
+        unread: 0, lastId: 0, lastTs: null, readUpTo: 0, peerReadUpTo: 0, preview: '', typing: false,
         ...old,
+        keyWarning: this.keyWarnings.get(f.id) || null,
         id: f.id, username: f.username, since: f.since, key_id: f.key_id ?? null,
         online: fromSnapshot ? false : Boolean(f.online),
       });
@@ -243,21 +263,61 @@ export class ChatClient extends EventTarget {
     }
   }
 
-  /** PROTOCOL §6: remember each friend's key; warn when it changes until acknowledged. */
+  /**
+   * PROTOCOL §6: each friend's current key must be one the user accepted. The first key of a
+   * friend with none accepted yet is trusted on first use; any other is a key change.
+   */
   async checkPeerKeys() {
     for (const friend of this.friends.values()) {
       if (!friend.key_id) continue; // waiting for them to log in again
-      const record = await this.store.peer(friend.id);
-      if (!record || !record.acked) {
-        await this.store.setPeer(friend.id, { seen: friend.key_id, acked: friend.key_id });
-        friend.keyWarning = null;
-      } else if (record.acked !== friend.key_id) {
-        friend.keyWarning = { previous: record.acked, current: friend.key_id };
-        if (record.seen !== friend.key_id) await this.store.setPeer(friend.id, { ...record, seen: friend.key_id });
-      } else {
-        friend.keyWarning = null;
+      const accepted = this.pins.get(friend.id);
+      const verdict = judge(accepted, friend.key_id);
+      if (verdict === TRUST.FIRST_USE) {
+        this.pins.set(friend.id, new Set([friend.key_id]));
+        await this.store.setPeer(friend.id, { accepted: [friend.key_id], synced: false });
+      } else if (verdict === TRUST.CHANGED) {
+        this.warnKey(friend.id, { pending: friend.key_id });
+      }
+      this.markUnverified(friend.id);
+    }
+  }
+
+  /** Show the key warning for a friend: a key id outside the accepted set, or one that failed its check. */
+  warnKey(friendId, { pending = null, rejected = null }) {
+    let warning = this.keyWarnings.get(friendId);
+    if (!warning) {
+      warning = { pending: new Set(), rejected: new Set() };
+      this.keyWarnings.set(friendId, warning);
+    }
+    const before = warning.pending.size + warning.rejected.size;
+    if (pending) warning.pending.add(pending);
+    if (rejected !== null) warning.rejected.add(rejected);
+    const friend = this.friends.get(friendId);
+    if (friend) friend.keyWarning = warning;
+    if (warning.pending.size + warning.rejected.size !== before) this.emit('friends');
+  }
+
+  /** Mark a friend's messages sent under a key the user has not accepted (and warn about it). */
+  markUnverified(friendId) {
+    const conv = this.conversations.get(friendId);
+    if (!conv) return;
+    const accepted = this.pins.get(friendId);
+    let changed = false;
+    for (const message of conv.list.list()) {
+      if (message.out || !message.sk || message.kind === 'error' || message.kind === 'pending') continue;
+      const unverified = judge(accepted, message.sk) !== TRUST.ACCEPTED;
+      if (unverified && accepted?.size) this.warnKey(friendId, { pending: message.sk });
+      if (Boolean(message.unverified) !== unverified) {
+        message.unverified = unverified;
+        changed = true;
       }
     }
+    if (changed) this.emit('messages', { friendId, reason: 'update' });
+  }
+
+  /** True while a friend's key warning is unanswered: sending then needs the user's confirmation. */
+  needsKeyConfirmation(friendId) {
+    return Boolean(this.keyWarnings.get(friendId)?.pending.size);
   }
 
   /** Fetch friends' current public keys now, so writing works offline later. */
@@ -267,12 +327,24 @@ export class ChatClient extends EventTarget {
     }
   }
 
-  /** The user saw the key-change warning: trust the friend's current key. */
-  async acknowledgeKey(friendId) {
+  /**
+   * The user accepts a friend's changed key (after comparing safety numbers): the current key
+   * and every key id the warning names join the accepted set, in the vault, so every device
+   * of the user trusts them. Needs the password (the vault is written with `auth`).
+   */
+  async acceptKeys(friendId, password) {
     const friend = this.friends.get(friendId);
-    if (!friend?.key_id) return;
-    await this.store.setPeer(friendId, { seen: friend.key_id, acked: friend.key_id });
-    friend.keyWarning = null;
+    const warning = this.keyWarnings.get(friendId);
+    const ids = new Set(warning ? warning.pending : []);
+    if (friend?.key_id && !warning?.rejected.has(friend.key_id)) ids.add(friend.key_id);
+    const saved = await this.acceptInVault(mergePeers(this.pins, new Map([[friendId, ids]])), password);
+    this.pins = mergePeers(this.pins, saved);
+    if (warning) {
+      for (const id of ids) warning.pending.delete(id);
+      if (!warning.pending.size && !warning.rejected.size) this.keyWarnings.delete(friendId);
+    }
+    if (friend) friend.keyWarning = this.keyWarnings.get(friendId) || null;
+    this.markUnverified(friendId);
     this.emit('friends');
     this.emit('messages', { friendId, reason: 'update' });
   }
@@ -474,9 +546,16 @@ export class ChatClient extends EventTarget {
 
   /** Decrypt an envelope into a message; a failure is a visible error item. */
   async toMessage(env) {
-    const base = { id: env.id ?? null, cid: env.cid, from: env.from, to: env.to, ts: env.ts ?? null };
+    const base = { id: env.id ?? null, cid: env.cid, from: env.from, to: env.to, ts: env.ts ?? null, sk: env.sk };
     try {
-      return { ...base, ...readPlain(await this.keyring.decrypt(env)) };
+      const message = { ...base, ...readPlain(await this.keyring.decrypt(env)) };
+      if (env.from !== this.me.id) {
+        // PROTOCOL §6: a key the user has not accepted marks the message and warns.
+        const accepted = this.pins.get(env.from);
+        message.unverified = judge(accepted, env.sk) !== TRUST.ACCEPTED;
+        if (message.unverified && accepted?.size) this.warnKey(env.from, { pending: env.sk });
+      }
+      return message;
     } catch (err) {
       const reason = err?.code === 'missing_own_key' ? 'It uses one of your keys this device does not hold (for example from before a password reset).'
         : err?.code === 'unknown_key' ? 'It names a key the server does not know.'
@@ -656,16 +735,28 @@ export class ChatClient extends EventTarget {
     return Boolean(friend?.key_id && this.keyring.current());
   }
 
-  async sendText(friendId, text) {
+  async sendText(friendId, text, { confirmed = false } = {}) {
     if (!text.trim()) return null;
-    return this.sendPlain(friendId, { t: 'text', body: text, sent: this.now() });
+    return this.sendPlain(friendId, { t: 'text', body: text, sent: this.now() }, { confirmed });
+  }
+
+  /** Refuse to encrypt for a key that failed its check, or (unless confirmed) while a key warning is unanswered. */
+  checkKeyForSending(friend, confirmed) {
+    const warning = this.keyWarnings.get(friend.id);
+    if (warning?.rejected.has(friend.key_id)) {
+      throw new KeyChangeError(`The server gave a key for ${friend.username} that does not match its id. Nothing was sent.`, 'key_rejected');
+    }
+    if (warning?.pending.size && !confirmed) {
+      throw new KeyChangeError(`${friend.username}’s security key changed. Confirm before sending.`, 'key_unconfirmed');
+    }
   }
 
   /** Encrypt for the friend's current key, show at once as "sending", queue in the outbox. */
-  async sendPlain(friendId, plain, { cid = null } = {}) {
+  async sendPlain(friendId, plain, { cid = null, confirmed = false } = {}) {
     const friend = this.friends.get(friendId);
     if (!friend) throw new Error('You can only write to a friend.');
     if (!friend.key_id) throw new Error(`${friend.username} has no key yet: wait until they log in again.`);
+    this.checkKeyForSending(friend, confirmed);
     this.stopTyping();
     const env = await this.keyring.encryptFor(friendId, friend.key_id, plain, cid);
     return this.queue(friendId, env, plain);
@@ -718,9 +809,10 @@ export class ChatClient extends EventTarget {
    * Send an attachment (§5): encrypt with a fresh file key, upload the ciphertext, then send
    * a `file` message. The item shows at once; a failed upload can be retried.
    */
-  async sendFile(friendId, file, { cid = null } = {}) {
+  async sendFile(friendId, file, { cid = null, confirmed = false } = {}) {
     const friend = this.friends.get(friendId);
     if (!friend?.key_id) throw new Error('This friend has no key yet.');
+    this.checkKeyForSending(friend, confirmed);
     const id = cid || this.crypto.newCid();
     const conv = this.conv(friendId);
     const mime = (file.type || 'application/octet-stream').toLowerCase();

@@ -289,14 +289,17 @@ function vaultAad(username) {
   return utf8Encode(AAD_VAULT_PREFIX + normaliseUsername(username));
 }
 
-/** Encrypt the private-key list for storage on the server (§3). */
-export async function encryptVault(vaultKey, username, keys, nonce) {
+/**
+ * Encrypt the private-key list for storage on the server (§3). `extra` holds the other
+ * vault_plain fields (`peers`, and any a newer client wrote), kept as they are.
+ */
+export async function encryptVault(vaultKey, username, keys, nonce, extra = {}) {
   if (!Array.isArray(keys)) throw new TypeError('keys must be an array of vault entries');
-  const sealed = await seal(vaultKey, jsonBytes({ v: VERSION, keys }), vaultAad(username), nonce);
+  const sealed = await seal(vaultKey, jsonBytes({ ...extra, v: VERSION, keys }), vaultAad(username), nonce);
   return { v: VERSION, n: b64urlEncode(sealed.nonce), ct: b64urlEncode(sealed.ct) };
 }
 
-/** Decrypt a stored vault into {v, keys}, or throw CryptoError (§3). */
+/** Decrypt a stored vault into {v, keys, ...other fields such as peers}, or throw CryptoError (§3). */
 export async function decryptVault(vaultKey, username, vault) {
   if (!isObject(vault) || vault.v !== VERSION) throw new CryptoError('unsupported vault version');
   const plain = jsonObject(await open(vaultKey, field(vault, 'n', NONCE_BYTES), field(vault, 'ct'), vaultAad(username)));

@@ -1,9 +1,11 @@
 // Keys in use (PROTOCOL §3, §4, §6): own identity keys from the store, friends' public keys
 // from the API (remembered in the store for offline use), and pair keys cached per
 // (own key, peer key) as non-extractable AES-GCM CryptoKeys. No DOM.
+// A friend's key is kept only when its id is the hash of its bytes (pins.js), and a key once
+// known under an id is never replaced: which ids to trust is chat.js's decision (pins.js).
 
 import * as defaultCrypto from './crypto.js';
-import { b64urlDecode } from './encoding.js';
+import { verifiedKey } from './pins.js';
 
 export class KeyError extends Error {
   constructor(message, code = 'unknown_key') {
@@ -15,17 +17,21 @@ export class KeyError extends Error {
 
 export class Keyring {
   /**
-   * @param {{me: number, store: import('./store.js').Store, api: import('./api.js').Api, crypto?: object}} deps
+   * @param {{me: number, store: import('./store.js').Store, api: import('./api.js').Api, crypto?: object,
+   *   onRejected?: (userId: number, keyId: string) => void}} deps  onRejected: the server listed
+   *   a key whose id is not its hash (it was dropped)
    */
-  constructor({ me, store, api, crypto = defaultCrypto }) {
+  constructor({ me, store, api, crypto = defaultCrypto, onRejected = () => {} }) {
     this.me = me;
     this.store = store;
     this.api = api;
     this.crypto = crypto;
+    this.onRejected = onRejected;
     this.own = new Map(); // key id → {id, privateKey, publicRaw, current}
     this.currentId = null;
     this.peers = new Map(); // user id → Map(key id → {raw, current, created})
     this.fetching = new Map(); // user id → Promise
+    this.stale = new Set(); // user ids whose list must be fetched again
     this.pairKeys = new Map(); // "peer|own kid|peer kid" → Promise<CryptoKey>
   }
 
@@ -44,19 +50,21 @@ export class Keyring {
 
   /** Public keys of a user: from memory, else the store, else (or when `refresh`) the API. */
   async peerKeys(userId, { refresh = false } = {}) {
+    if (this.stale.delete(userId)) refresh = true;
     if (!refresh && this.peers.has(userId)) return this.peers.get(userId);
     if (!refresh) {
       const stored = await this.store.peerKeys(userId);
       if (stored.length) {
-        this.remember(userId, stored);
-        return this.peers.get(userId);
+        await this.remember(userId, stored);
+        if (this.peers.get(userId).size) return this.peers.get(userId);
       }
     }
+    if (!this.peers.has(userId)) await this.remember(userId, await this.store.peerKeys(userId));
     if (!this.fetching.has(userId)) {
       const job = this.api.keys(userId)
         .then(async ({ keys }) => {
-          await this.store.savePeerKeys(userId, keys);
-          this.remember(userId, keys);
+          const kept = await this.remember(userId, keys, { fromServer: true });
+          await this.store.savePeerKeys(userId, kept);
           return this.peers.get(userId);
         })
         .finally(() => this.fetching.delete(userId));
@@ -65,16 +73,29 @@ export class Keyring {
     return this.fetching.get(userId);
   }
 
-  remember(userId, keys) {
-    const map = new Map();
-    for (const key of keys) {
-      try {
-        map.set(key.id, { raw: b64urlDecode(key.public_key, 32), current: Boolean(key.current), created: key.created });
-      } catch {
-        // a malformed key cannot be used; messages naming it will show "could not decrypt"
+  /**
+   * Add a user's keys to what we know; answers the ones kept. A key whose id is not its hash
+   * is dropped (and reported when it came from the server and we hold no good key of that id);
+   * a key known under an id keeps its bytes (an id names one key only), only the `current`
+   * flag follows the newest list.
+   */
+  async remember(userId, keys, { fromServer = false } = {}) {
+    const map = new Map(this.peers.get(userId) || []);
+    if (fromServer) for (const [id, key] of map) map.set(id, { ...key, current: false });
+    const kept = [];
+    for (const key of keys || []) {
+      const checked = await verifiedKey(this.crypto, key);
+      if (!checked) {
+        // Unusable unless we already hold the key this id names (then we keep using that one).
+        if (fromServer && !map.has(key?.id)) this.onRejected(userId, typeof key?.id === 'string' ? key.id : '');
+        continue;
       }
+      const known = map.get(checked.id);
+      map.set(checked.id, { raw: known ? known.raw : checked.raw, current: checked.current, created: checked.created });
+      kept.push({ id: checked.id, public_key: key.public_key, created: key.created, current: checked.current });
     }
     this.peers.set(userId, map);
+    return kept;
   }
 
   /** The raw public key `keyId` of `userId`, fetching the list again once if unknown. */
@@ -134,8 +155,8 @@ export class Keyring {
       : this.crypto.safetyNumber(peerId, peerRaw, this.me, own.publicRaw);
   }
 
-  /** Forget a friend's cached keys (after key_changed). */
+  /** Fetch a friend's list again on next use (after key_changed); known keys stay known. */
   forgetPeer(userId) {
-    this.peers.delete(userId);
+    this.stale.add(userId);
   }
 }

@@ -13,7 +13,7 @@ import { Transport, wantsPolling } from './transport.js';
 import { bindAuthForm } from './ui/auth.js';
 import { createComposer } from './ui/composer.js';
 import { createConversationView } from './ui/conversation.js';
-import { createConfirmDialog, createSafetyDialog } from './ui/dialogs.js';
+import { createAcceptKeyDialog, createConfirmDialog, createSafetyDialog } from './ui/dialogs.js';
 import { initials } from './ui/dom.js';
 import { decorateIcons } from './ui/icons.js';
 import { createNotifier } from './ui/notifications.js';
@@ -101,6 +101,21 @@ async function startChat() {
   bindConnectionState(transport);
   const safety = createSafetyDialog(document.querySelector('[data-testid="safety-dialog"]'));
   const confirm = createConfirmDialog(document.querySelector('[data-testid="confirm-dialog"]'));
+  const acceptKey = createAcceptKeyDialog(document.querySelector('[data-testid="accept-key-dialog"]'));
+
+  /** While a friend's key warning is unanswered, ask before sending (PROTOCOL §6); answers whether it was confirmed. */
+  const confirmKeyChange = async (friendId) => {
+    if (!client.needsKeyConfirmation(friendId)) return false;
+    const friend = client.friends.get(friendId);
+    const yes = await confirm.ask({
+      heading: `${friend.username}’s security key changed`,
+      body: `You have not accepted ${friend.username}’s new key yet. Send anyway, encrypted for the new key? Compare the safety number first if the message is sensitive.`,
+      confirm: 'Send anyway',
+      danger: true,
+    });
+    if (!yes) throw Object.assign(new Error('Not sent: the key change is not confirmed.'), { code: 'key_unconfirmed' });
+    return true;
+  };
 
   const updateReading = () => {
     const on = document.visibilityState === 'visible' && document.hasFocus()
@@ -140,10 +155,17 @@ async function startChat() {
     cancel: (id) => client.removeFriend(id).catch(fail),
   });
 
-  const attach = (files) => {
+  const attach = async (files) => {
     const friendId = client.activeId;
     if (friendId === null || !client.canSend(friendId)) return;
-    for (const file of files) client.sendFile(friendId, file).catch((err) => fail(new Error(`Could not send ${file.name}: ${err.message}`)));
+    let confirmed;
+    try {
+      confirmed = await confirmKeyChange(friendId);
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    for (const file of files) client.sendFile(friendId, file, { confirmed }).catch((err) => fail(new Error(`Could not send ${file.name}: ${err.message}`)));
   };
 
   const conversation = createConversationView(document.querySelector('[data-testid="conversation"]'), {
@@ -159,7 +181,7 @@ async function startChat() {
       });
       if (yes) await client.removeFriend(id, { forget: true }).then(() => back()).catch(fail);
     },
-    ackKey: (id) => client.acknowledgeKey(id).catch(fail),
+    ackKey: (id) => acceptKey.open(client.friends.get(id), (password) => client.acceptKeys(id, password)),
     loadOlder: (id) => client.loadOlder(id),
     attachment: (file) => client.attachment(file),
     shouldAutoload: (file) => client.shouldAutoload(file),
@@ -169,10 +191,16 @@ async function startChat() {
   });
 
   const composer = createComposer(document.querySelector('[data-testid="composer"]'), {
-    send: (text) => client.sendText(client.activeId, text).catch((err) => {
-      fail(err);
-      throw err;
-    }),
+    send: async (text) => {
+      const friendId = client.activeId;
+      try {
+        const confirmed = await confirmKeyChange(friendId);
+        return await client.sendText(friendId, text, { confirmed });
+      } catch (err) {
+        fail(err);
+        throw err;
+      }
+    },
     typing: () => client.activeId !== null && client.typing(client.activeId),
     attach,
   });

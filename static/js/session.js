@@ -4,6 +4,7 @@
 
 import * as defaultCrypto from './crypto.js';
 import { b64urlEncode } from './encoding.js';
+import { mergePeers, peersFromRecords, readPeers, samePeers, writePeers } from './pins.js';
 
 /** The steps a login or registration shows, in order, with their labels. */
 export const STEPS = Object.freeze({
@@ -101,6 +102,7 @@ export async function register({ api, openStore, crypto = defaultCrypto, progres
     progress('store', STEPS.store);
     const store = await openStore(user.id);
     await storeIdentities({ store, crypto, entries: [entry], currentId: user.key_id });
+    await keepPeers(store, new Map(), vault);
     progress('done', STEPS.done);
     return user;
   } catch (err) {
@@ -132,29 +134,100 @@ export async function login({ api, openStore, crypto = defaultCrypto, progress =
     let { user } = answer;
     progress('vault', STEPS.vault);
     let entries = [];
+    let rest = {}; // the vault's other fields (peers, and any a newer client wrote): kept
     if (answer.vault) {
       try {
-        entries = (await crypto.decryptVault(vaultKey, name, answer.vault)).keys;
+        const { v, keys, ...others } = await crypto.decryptVault(vaultKey, name, answer.vault);
+        entries = keys;
+        rest = others;
       } catch (err) {
         throw new SessionError('Your key vault could not be opened with this password. Ask the administrator to reset your account.',
           { code: 'vault' });
       }
     }
+    const store = await openStore(user.id);
+    const saved = readPeers(rest.peers);
+    const peers = await pinPeers({ api, store }, saved);
+    let vault = answer.vault;
+    let publicKey = null;
     if (!entries.some((entry) => entry.id === user.key_id)) {
       // No usable current key: make one, keep older keys so old messages stay readable.
       progress('keypair', STEPS.keypair);
-      const { entry, publicRaw } = await newEntry(crypto);
-      entries = [...entries, entry];
-      const vault = await crypto.encryptVault(vaultKey, name, entries);
-      ({ user } = await api.putVault({ auth, vault, public_key: b64urlEncode(publicRaw) }));
+      const made = await newEntry(crypto);
+      entries = [...entries, made.entry];
+      publicKey = b64urlEncode(made.publicRaw);
+    }
+    if (publicKey || !samePeers(saved, peers)) {
+      vault = await crypto.encryptVault(vaultKey, name, entries, undefined, { ...rest, peers: writePeers(peers) });
+      ({ user } = await api.putVault({ auth, vault, ...(publicKey ? { public_key: publicKey } : {}) }));
     }
     progress('store', STEPS.store);
-    const store = await openStore(user.id);
     await storeIdentities({ store, crypto, entries, currentId: user.key_id });
+    await keepPeers(store, peers, vault);
     progress('done', STEPS.done);
     return user;
   } catch (err) {
     throw explain(err, 'log in');
+  }
+}
+
+/**
+ * The key ids to trust per friend at login (PROTOCOL §6): the vault's, plus those this device
+ * accepted, plus each friend's current key for friends with none yet (trust on first use).
+ */
+async function pinPeers({ api, store }, saved) {
+  const peers = mergePeers(saved, peersFromRecords(await store.peerRecords()));
+  let friends = [];
+  try {
+    ({ friends = [] } = await api.friends());
+  } catch {
+    return peers; // first use is then decided on the chat page
+  }
+  for (const friend of friends) {
+    if (Number.isInteger(friend.id) && typeof friend.key_id === 'string' && !peers.has(friend.id)) {
+      peers.set(friend.id, new Set([friend.key_id]));
+    }
+  }
+  return peers;
+}
+
+/** Keep the accepted key ids (now in the vault) and the vault's ciphertext on this device. */
+async function keepPeers(store, peers, vault) {
+  for (const [user, ids] of peers) await store.setPeer(user, { accepted: [...ids].sort(), synced: true });
+  await store.setMeta('vault', vault);
+}
+
+/**
+ * Accept friends' keys on every device of the user: add `peers` (Map user id → Set of key
+ * ids) to the vault's `peers` and save it (PUT /api/me/vault needs `auth`, so this asks for
+ * the password). Answers the accepted sets now in the vault.
+ */
+export async function acceptPeerKeys({ api, store, crypto = defaultCrypto }, { username, password, peers }) {
+  if (!password) throw new SessionError('Enter your password.', { field: 'password' });
+  try {
+    const name = crypto.normaliseUsername(username);
+    const cached = await store.getMeta('vault', null);
+    if (!cached) throw new SessionError('This device holds no copy of your key vault. Log in again, then accept the key.', { code: 'vault' });
+    const { iterations } = await api.prelogin(name);
+    const { auth, vaultKey } = await crypto.deriveAccountSecrets(name, password, iterations);
+    let plain;
+    try {
+      plain = await crypto.decryptVault(vaultKey, name, cached);
+    } catch {
+      throw new SessionError('Wrong password.', { field: 'password', code: 'password' });
+    }
+    const { v, keys, ...rest } = plain;
+    const { user } = await api.me();
+    if (user.key_id && !keys.some((entry) => entry.id === user.key_id)) {
+      throw new SessionError('Your keys changed on another device. Log in again here, then accept the key.', { code: 'stale' });
+    }
+    const merged = mergePeers(readPeers(rest.peers), peers);
+    const vault = await crypto.encryptVault(vaultKey, name, keys, undefined, { ...rest, peers: writePeers(merged) });
+    await api.putVault({ auth, vault });
+    await keepPeers(store, merged, vault);
+    return merged;
+  } catch (err) {
+    throw explain(err, 'accept the key');
   }
 }
 

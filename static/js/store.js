@@ -300,13 +300,19 @@ export class Store {
     await this.backend.delete('outbox', [this.owner, cid]);
   }
 
-  // --- peer key tracking (PROTOCOL §6: remember the key last seen per friend) ---
+  // --- peer key tracking (PROTOCOL §6: the key ids accepted per friend, {accepted, synced}) ---
   async peer(user) {
     return (await this.backend.get('peers', [this.owner, user])) || null;
   }
 
   async setPeer(user, record) {
     await this.backend.put('peers', { ...record, owner: this.owner, user });
+  }
+
+  /** Every friend's record, as Map(user id → record). */
+  async peerRecords() {
+    const rows = await this.backend.range('peers', this.ownerRange('peers'));
+    return new Map(rows.map(({ owner, user, ...record }) => [user, record]));
   }
 
   /** Public keys of a user we have fetched: [{id, public_key, created, current}]. */

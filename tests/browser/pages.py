@@ -452,9 +452,33 @@ class ChatPage:
         self.page.get_by_test_id("safety-button").click()
         return self.safety.wait_ready()
 
-    def acknowledge_key_change(self):
+    def acknowledge_key_change(self, password):
+        """Accept the friend's new key: the dialog asks for the password (the vault keeps it)."""
         self.page.get_by_test_id("key-warning-ack").click()
+        dialog = self.page.get_by_test_id("accept-key-dialog")
+        expect(dialog).to_be_visible()
+        dialog.get_by_test_id("accept-key-password").fill(password)
+        dialog.get_by_test_id("accept-key-ok").click()
+        expect(dialog).to_be_hidden()
         expect(self.key_warning).to_be_hidden()
+
+    def unverified_mark(self, cid):
+        """The "from an unverified key" mark of one message."""
+        return self.message(cid).get_by_test_id("message-unverified")
+
+    def write_and_press_enter(self, text):
+        """Write and press Enter without waiting for the message (a dialog may ask first)."""
+        self.composer.fill(text)
+        self.composer.press("Enter")
+
+    @property
+    def confirm_dialog(self):
+        return self.page.get_by_test_id("confirm-dialog")
+
+    def answer_confirm(self, yes):
+        button = "confirm-ok" if yes else "confirm-cancel"
+        self.confirm_dialog.get_by_test_id(button).click()
+        expect(self.confirm_dialog).to_be_hidden()
 
 
 SENT_OR_LATER = re.compile(r"^(sent|delivered|read)$")

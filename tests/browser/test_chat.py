@@ -256,7 +256,7 @@ def test_safety_numbers_match_and_a_reset_key_warns_then_messages_flow(world, ad
     expect(bob.chat.undecryptable(old_cid)).to_be_visible()
     expect(alice.chat.message_body(old_cid)).to_have_text("Bob writes this with his old key")
 
-    alice.chat.acknowledge_key_change()
+    alice.chat.acknowledge_key_change(world.passwords["alice"])
     deliver(world, alice, bob, "I checked your new safety number, Bob")
     deliver(world, bob, alice, "Thanks Alice, new key works")
     expect(alice.chat.key_warning).to_be_hidden()

@@ -8,7 +8,8 @@ import pytest
 
 from sendapp import crypto
 from sendapp.client import __main__ as cli
-from sendapp.client.account import Account, AccountError, KeyPair
+from sendapp.client import pins
+from sendapp.client.account import Account, AccountError, KeyChangeError, KeyPair
 from sendapp.client.http import ApiFailure, HttpApi, _failure
 from sendapp.client.realtime import (
     ClientState,
@@ -445,9 +446,104 @@ def test_server_key_with_a_wrong_id_is_ignored():
     alice, bob = make_account(3, api), make_account(9, api)
     _, other_public = crypto.generate_identity()
     api.directory[9][0]["public_key"] = b64url_encode(other_public)  # swapped by the server
-    with pytest.raises(AccountError, match="no key"):
+    with pytest.raises(KeyChangeError, match="does not match its id"):
         alice.encrypt_text(9, "hello")
-    assert bob  # bob's real key stays unknown to alice
+    assert alice.key_warning(9)["rejected"] == {bob.current_key_id}
+    with pytest.raises(KeyChangeError):
+        alice.encrypt_text(9, "hello", confirm_key_change=True)  # no confirmation unlocks a bad key
+
+
+# --- key pinning (§3, §6) ---------------------------------------------------------------------------
+def test_pins_keep_a_key_only_when_its_id_is_its_hash():
+    _, public = crypto.generate_identity()
+    _, other = crypto.generate_identity()
+    kid = crypto.key_id(public)
+    assert pins.verified_key({"id": kid, "public_key": b64url_encode(public)}) == (kid, public)
+    assert pins.verified_key({"id": kid, "public_key": b64url_encode(other)}) is None
+    assert pins.verified_key({"id": kid, "public_key": "short"}) is None
+    assert pins.verified_key({"id": 5, "public_key": b64url_encode(public)}) is None
+    assert pins.verified_key(None) is None
+
+
+def test_pins_judge_and_vault_field_round_trip():
+    assert pins.judge(None, "A" * 12) == pins.FIRST_USE
+    assert pins.judge({"A" * 12}, "A" * 12) == pins.ACCEPTED
+    assert pins.judge({"A" * 12}, "B" * 12) == pins.CHANGED
+    peers = pins.read_peers({"7": ["B" * 12, "A" * 12, 3, "short"], "x": ["A" * 12], "8": "no"})
+    assert peers == {7: {"A" * 12, "B" * 12}}
+    assert pins.write_peers(peers) == {"7": ["A" * 12, "B" * 12]}
+    assert pins.read_peers(None) == {}  # an older vault has no peers
+    assert pins.merge_peers(peers, {7: {"C" * 12}, 9: {"D" * 12}}) == {
+        7: {"A" * 12, "B" * 12, "C" * 12}, 9: {"D" * 12}}
+
+
+class VaultApi(FakeApi):
+    """FakeApi that also keeps the vault a client writes."""
+
+    def __init__(self, directory=None):
+        super().__init__(directory)
+        self.vaults = []
+
+    def put_vault(self, auth, vault, public_key=None, new_auth=None):
+        self.vaults.append((auth, vault))
+        return {}
+
+
+def account_with_vault(user_id, api, extra=None):
+    """An account as after login: its secrets and the vault's other fields (e.g. peers)."""
+    plain = make_account(user_id, api)
+    secrets = crypto.derive_account_secrets(plain.username, "password 123", 1000)
+    return Account(api, plain.user, plain.key_pairs, secrets, extra), secrets
+
+
+def test_changed_key_warns_blocks_sending_until_confirmed_and_accept_saves_it_in_the_vault():
+    api = VaultApi()
+    bob = make_account(9, api)
+    alice, secrets = account_with_vault(3, api, {"future": "kept"})
+    alice.encrypt_text(9, "first contact")  # trusted on first use, saved in the vault
+    _, vault = api.vaults[-1]
+    plain = crypto.decrypt_vault(secrets.vault_key, alice.username, vault)
+    assert plain["peers"] == {"9": [bob.current_key_id]} and plain["future"] == "kept"
+    assert len(plain["keys"]) == 1
+    private, public = crypto.generate_identity()
+    new_kid = crypto.key_id(public)
+    api.directory[9] = [{**api.directory[9][0], "current": False},
+                        {"id": new_kid, "public_key": b64url_encode(public), "current": True}]
+    alice.forget_peer(9)
+    with pytest.raises(KeyChangeError, match="changed"):
+        alice.encrypt_text(9, "to the new key?")
+    assert alice.key_warning(9)["pending"] == {new_kid}
+    assert alice.encrypt_text(9, "yes, confirmed", confirm_key_change=True)["rk"] == new_kid
+    assert alice.accept_keys(9) == {new_kid}
+    assert alice.key_warning(9) is None
+    alice.encrypt_text(9, "accepted now")
+    plain = crypto.decrypt_vault(secrets.vault_key, alice.username, api.vaults[-1][1])
+    assert plain["peers"] == {"9": sorted([bob.current_key_id, new_kid])}
+    del private
+
+
+def test_a_message_under_a_key_not_accepted_is_unverified_and_warns():
+    api = VaultApi()
+    bob = make_account(9, api)
+    alice, _ = account_with_vault(3, api)
+    genuine = bob.encrypt_text(3, "from the real bob")
+    # The server adds a key for bob (its id is its hash) and a message "from" bob under it.
+    private, public = crypto.generate_identity()
+    kid = crypto.key_id(public)
+    api.directory[9].append({"id": kid, "public_key": b64url_encode(public), "current": False})
+    own = alice.key_pairs[alice.current_key_id]
+    key = crypto.pair_key(private, own.public, 3, 9, own.public, public)
+    forged = crypto.encrypt_message(key, 9, 3, kid, own.key_id, {"t": "text", "body": "forged"})
+    for env in (genuine, forged):
+        env.update({"from": 9, "id": 1})
+    assert alice.decrypt(forged)["body"] == "forged"
+    assert alice.is_unverified(forged) is True
+    assert alice.is_unverified(genuine) is False
+    assert alice.key_warning(9)["pending"] == {kid}
+    with pytest.raises(KeyChangeError):
+        alice.encrypt_text(9, "hello")
+    alice.accept_keys(9)
+    assert alice.is_unverified(forged) is False
 
 
 # --- http helpers ---------------------------------------------------------------------------------

@@ -19,10 +19,12 @@ from sendapp.client import (
     Account,
     ApiFailure,
     HttpApi,
+    KeyChangeError,
     RealtimeClient,
     RealtimeError,
     SendFailure,
 )
+from support import keyrows
 from support.live_server import ROOT, LiveServer
 
 PASSWORD = "correct horse battery staple"
@@ -594,3 +596,56 @@ def test_command_line_refuses_an_untrusted_certificate(server):
         | {"PYTHONPATH": str(ROOT)})
     assert done.returncode == 3
     assert done.stderr.startswith("error: TLS failure") and "Traceback" not in done.stderr
+
+
+# --- key pinning (issue 7, §1): the server's database cannot choose the keys -----------------------
+def database(server):
+    return server.instance_path / "sendapp.sqlite3"
+
+
+def test_key_bytes_swapped_under_the_same_id_are_dropped_and_nothing_is_sent(server, pair):
+    alice, bob = pair
+    alice.encrypt_text(bob.id, "first contact pins bob's key in alice's vault")
+    keyrows.replace_key_bytes(database(server), bob.username)
+    again = login(server, alice.username)  # a fresh device: nothing cached
+
+    async def scenario():
+        async with live(again) as client:
+            with pytest.raises(KeyChangeError, match="does not match its id"):
+                await client.send_text(bob.id, "for whoever holds the swapped key", WAIT,
+                                       confirm_key_change=True)
+
+    run(scenario())
+    assert again.key_warning(bob.id)["rejected"] == {bob.current_key_id}
+    assert keyrows.sent_messages(database(server), alice.username, bob.username) == []
+
+
+def test_message_under_an_added_key_is_unverified_until_accepted_on_any_device(server, pair):
+    alice, bob = pair
+    alice.encrypt_text(bob.id, "first contact pins bob's key in alice's vault")
+    forged = keyrows.add_key(database(server), bob.username)
+    keyrows.store_message(database(server), bob.username, alice.username, forged,
+                          "please send me the door code")
+    again = login(server, alice.username)
+
+    async def scenario():
+        async with live(again) as client:
+            [message] = await receive(client, 1, where=from_them(bob.id))
+            assert message.plain["body"] == "please send me the door code"
+            assert message.unverified is True
+            with pytest.raises(KeyChangeError, match="changed"):
+                await client.send_text(bob.id, "the code is 1234", WAIT)
+
+    run(scenario())
+    assert again.key_warning(bob.id)["pending"] == {forged[0]}
+    assert keyrows.sent_messages(database(server), alice.username, bob.username) == []
+    # The command line says the same, and accepting there is remembered in the vault.
+    code, out, err = cli(server, alice.username, "history", bob.username)
+    assert code == 0 and "[from an unverified key] please send me the door code" in out
+    assert "security key changed" in err
+    code, out, _ = cli(server, alice.username, "trust", bob.username)
+    assert code == 0 and forged[0] in out
+    later = login(server, alice.username)  # another device: no warning, no mark
+    [envelope] = [m for m in history(later, bob.id) if m["sk"] == forged[0]]
+    assert later.is_unverified(envelope) is False
+    assert later.key_warning(bob.id) is None

@@ -1,4 +1,6 @@
 """Pages: the shell, the polling switch, the service worker and the vendor allow-list."""
+from pathlib import Path
+
 from support.people import https_client
 
 
@@ -32,3 +34,11 @@ def test_vendor_serves_installed_socketio_client_only(client):
     assert client.get("/vendor/qrcode/qrcode.mjs").status_code == 200
     assert client.get("/vendor/other/x.js").status_code == 404
     assert client.get("/vendor/socket.io/../../package.json").status_code == 404
+
+
+def test_service_worker_keeps_every_module_the_app_imports():
+    """An installed app opens offline only if the shell list names every ES module."""
+    root = Path(__file__).resolve().parents[2]
+    shell = (root / "static" / "sw.js").read_text()
+    modules = sorted(p.relative_to(root).as_posix() for p in (root / "static" / "js").rglob("*.js"))
+    assert modules and [m for m in modules if f"'/{m}'" not in shell] == []

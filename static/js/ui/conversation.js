@@ -49,7 +49,8 @@ export function createConversationView(root, intents) {
   root.querySelector('[data-testid="back-button"]').addEventListener('click', () => intents.back());
   root.querySelector('[data-testid="safety-button"]').addEventListener('click', () => friend && intents.safety(friend.id));
   root.querySelector('[data-testid="unfriend-button"]').addEventListener('click', () => friend && intents.unfriend(friend.id));
-  keyWarning.querySelector('[data-testid="key-warning-ack"]').addEventListener('click', () => friend && intents.ackKey(friend.id));
+  const ackButton = keyWarning.querySelector('[data-testid="key-warning-ack"]');
+  ackButton.addEventListener('click', () => friend && intents.ackKey(friend.id));
   keyWarning.querySelector('[data-testid="key-warning-verify"]').addEventListener('click', () => friend && intents.safety(friend.id));
   jump.addEventListener('click', () => scrollToBottom(true));
 
@@ -135,6 +136,15 @@ export function createConversationView(root, intents) {
     setAttr(li, 'data-from', m.from);
     setAttr(li, 'data-kind', m.kind);
     setAttr(li, 'data-status', m.out ? m.status : null);
+    setAttr(li, 'data-unverified', m.unverified ? 'true' : null);
+    let unverified = li.querySelector('.msg-unverified');
+    if (m.unverified && !unverified) {
+      unverified = h('p', { class: 'msg-unverified', dataset: { testid: 'message-unverified' } },
+        icon('warning', { size: 14 }), h('span', { text: 'From an unverified key' }));
+      li.querySelector('.bubble').prepend(unverified);
+    } else if (!m.unverified && unverified) {
+      unverified.remove();
+    }
     const content = li.querySelector('.msg-content');
     const signature = contentSignature(m);
     if (content.dataset.signature !== signature) {
@@ -328,10 +338,14 @@ export function createConversationView(root, intents) {
       peerStatus.dataset.state = friend.typing ? 'typing' : friend.online ? 'online' : 'offline';
       setText(typingEl, friend.typing ? `${friend.username} is typing…` : '');
       typingEl.hidden = !friend.typing;
-      keyWarning.hidden = !friend.keyWarning;
-      setText(keyWarningText, friend.keyWarning
-        ? `${friend.username}’s security key has changed. This happens when they reset their account, but it could also mean someone is intercepting. Compare the new safety number with ${friend.username} before sharing anything sensitive.`
-        : '');
+      const warning = friend.keyWarning;
+      keyWarning.hidden = !warning;
+      keyWarning.dataset.kind = !warning ? '' : warning.pending.size ? 'changed' : 'rejected';
+      ackButton.hidden = !warning?.pending.size;
+      setText(keyWarningText, !warning ? ''
+        : warning.pending.size
+          ? `${friend.username}’s security key has changed. This happens when they reset their account, but it could also mean someone is intercepting. Compare the new safety number with ${friend.username}, then accept the new key. Until then their messages under it are marked, and sending asks you first.`
+          : `The server gave a key for ${friend.username} that does not match its id, so it was not used. Nothing can be encrypted for ${friend.username} until the server gives the right key.`);
       waiting.hidden = Boolean(friend.key_id);
       setText(waitingText, friend.key_id ? '' : `Waiting for ${friend.username} to log in again. Their account has no key yet, so messages cannot be encrypted for them.`);
       root.querySelector('[data-testid="safety-button"]').disabled = !friend.key_id;

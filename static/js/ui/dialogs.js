@@ -92,3 +92,56 @@ export function createConfirmDialog(dialog) {
     },
   };
 }
+
+/**
+ * Accepting a friend's new key: the user types their password, because the accepted key ids
+ * are saved in the vault (PROTOCOL §3, §6). `accept(password)` does the work; its error is
+ * shown in the dialog, which stays open to try again.
+ */
+export function createAcceptKeyDialog(dialog) {
+  const form = dialog.querySelector('form');
+  const text = dialog.querySelector('.accept-key-text');
+  const password = dialog.querySelector('[data-testid="accept-key-password"]');
+  const error = dialog.querySelector('[data-testid="accept-key-error"]');
+  const ok = dialog.querySelector('[data-testid="accept-key-ok"]');
+  let accept = null;
+  const close = () => {
+    password.value = '';
+    accept = null;
+    if (dialog.open) dialog.close();
+  };
+  dialog.querySelector('[data-testid="accept-key-cancel"]').addEventListener('click', close);
+  dialog.addEventListener('close', () => {
+    password.value = '';
+    accept = null;
+  });
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (!accept) return;
+    ok.disabled = true;
+    error.hidden = true;
+    try {
+      await accept(password.value);
+      close();
+    } catch (err) {
+      setText(error, err?.message || String(err));
+      error.hidden = false;
+      password.setAttribute('aria-invalid', 'true');
+      password.focus();
+    } finally {
+      ok.disabled = false;
+    }
+  });
+  return {
+    /** Open for a friend; `accept(password)` saves the key, and rejects with a message to show. */
+    open(friend, acceptWith) {
+      accept = acceptWith;
+      setText(text, `Accept ${friend.username}’s new key on all your devices? Do this only after comparing the safety number with ${friend.username}. Your password unlocks your key vault, where the accepted keys are kept.`);
+      error.hidden = true;
+      password.value = '';
+      password.removeAttribute('aria-invalid');
+      if (!dialog.open) dialog.showModal();
+      password.focus();
+    },
+  };
+}

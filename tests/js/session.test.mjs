@@ -1,0 +1,79 @@
+// Accepted key ids travel in the vault (PROTOCOL §3, §6): login reads them (older vaults
+// without them too), pins friends seen for the first time, and accepting writes them back.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import * as crypto from '../../static/js/crypto.js';
+import { b64urlEncode } from '../../static/js/encoding.js';
+import { writePeers } from '../../static/js/pins.js';
+import * as session from '../../static/js/session.js';
+import { MemoryBackend, Store } from '../../static/js/store.js';
+
+const PASSWORD = 'correct horse battery';
+const ITERATIONS = 1000;
+
+/** A fake server for one account whose vault holds one key and, optionally, `peers`. */
+async function server({ peers, friends = [] } = {}) {
+  const { privateRaw, publicRaw } = await crypto.generateIdentity();
+  const id = await crypto.keyId(publicRaw);
+  const entry = crypto.vaultEntry(privateRaw, publicRaw, 1, id);
+  const { auth, vaultKey } = await crypto.deriveAccountSecrets('alice', PASSWORD, ITERATIONS);
+  const extra = peers === undefined ? {} : { peers, future: 'kept' };
+  const state = { vault: await crypto.encryptVault(vaultKey, 'alice', [entry], undefined, extra), puts: [] };
+  const user = { id: 1, username: 'alice', created: 1, key_id: id };
+  state.api = {
+    prelogin: async () => ({ kdf: 'pbkdf2-sha256', iterations: ITERATIONS }),
+    login: async (body) => {
+      if (body.auth !== auth) throw Object.assign(new Error('wrong'), { code: 'unauthorized' });
+      return { user, vault: state.vault, csrf_token: 't' };
+    },
+    me: async () => ({ user }),
+    friends: async () => ({ friends, incoming: [], outgoing: [] }),
+    putVault: async (body) => {
+      if (body.auth !== auth) throw Object.assign(new Error('wrong password'), { code: 'unauthorized' });
+      state.vault = body.vault;
+      state.puts.push(body);
+      return { user };
+    },
+  };
+  state.open = async () => crypto.decryptVault(vaultKey, 'alice', state.vault);
+  state.backend = new MemoryBackend();
+  state.openStore = async (owner) => new Store(state.backend, owner);
+  return state;
+}
+
+test('login keeps the vault\'s accepted key ids on the device and writes nothing when nothing is new', async () => {
+  const s = await server({ peers: { 2: ['AAAAAAAAAAAA', 'BBBBBBBBBBBB'] }, friends: [{ id: 2, username: 'bob', key_id: 'BBBBBBBBBBBB' }] });
+  await session.login({ api: s.api, openStore: s.openStore }, { username: 'alice', password: PASSWORD });
+  const store = await s.openStore(1);
+  assert.deepEqual((await store.peer(2)).accepted, ['AAAAAAAAAAAA', 'BBBBBBBBBBBB']);
+  assert.equal(s.puts.length, 0);
+});
+
+test('an older vault without peers opens; friends are pinned on first use and saved in the vault', async () => {
+  const s = await server({ friends: [{ id: 2, username: 'bob', key_id: 'BBBBBBBBBBBB' }, { id: 3, username: 'carol', key_id: null }] });
+  await session.login({ api: s.api, openStore: s.openStore }, { username: 'alice', password: PASSWORD });
+  assert.equal(s.puts.length, 1);
+  assert.equal(s.puts[0].public_key, undefined, 'no new key');
+  const plain = await s.open();
+  assert.deepEqual(plain.peers, { 2: ['BBBBBBBBBBBB'] });
+  assert.equal(plain.keys.length, 1, 'the private keys are kept');
+});
+
+test('accepting a key writes it into the vault, keeping fields this client does not know', async () => {
+  const s = await server({ peers: { 2: ['AAAAAAAAAAAA'] }, friends: [{ id: 2, username: 'bob', key_id: 'AAAAAAAAAAAA' }] });
+  await session.login({ api: s.api, openStore: s.openStore }, { username: 'alice', password: PASSWORD });
+  const store = await s.openStore(1);
+  const deps = { api: s.api, store };
+  await assert.rejects(session.acceptPeerKeys(deps, { username: 'alice', password: 'not my password', peers: new Map() }), /Wrong password/);
+  const merged = await session.acceptPeerKeys(deps, { username: 'alice', password: PASSWORD, peers: new Map([[2, new Set(['CCCCCCCCCCCC'])]]) });
+  assert.deepEqual(writePeers(merged), { 2: ['AAAAAAAAAAAA', 'CCCCCCCCCCCC'] });
+  const plain = await s.open();
+  assert.deepEqual(plain.peers, { 2: ['AAAAAAAAAAAA', 'CCCCCCCCCCCC'] });
+  assert.equal(plain.future, 'kept');
+  assert.deepEqual((await store.peer(2)).accepted, ['AAAAAAAAAAAA', 'CCCCCCCCCCCC']);
+  // A second device logging in now trusts the same ids.
+  const other = new Store(new MemoryBackend(), 1);
+  await session.login({ api: s.api, openStore: async () => other }, { username: 'alice', password: PASSWORD });
+  assert.deepEqual((await other.peer(2)).accepted, ['AAAAAAAAAAAA', 'CCCCCCCCCCCC']);
+});

@@ -80,7 +80,10 @@ class SocketWatch:
             ).scalars())
         ended = [sid for sid, (token, _user) in watched.items() if token not in live]
         for sid in ended:
-            _sign_out(sid)
+            # A fresh app context: the disconnect handler ends its database session, which
+            # must not be the caller's (a view still answering with its user object).
+            with self.app.app_context():
+                _sign_out(sid)
         return ended
 
 

@@ -27,6 +27,29 @@ export class SessionError extends Error {
   }
 }
 
+/**
+ * PROTOCOL §2: never derive with fewer PBKDF2 iterations than this, whatever the server
+ * announces (a hostile server could announce 1 to make guessing the password from `auth`
+ * cheap). Nothing the server sends can lower it; browser tests lower it by defining
+ * `globalThis.__sendappTestKdfFloor` before any page script runs (Playwright init script).
+ */
+export const MIN_KDF_ITERATIONS = 100000;
+
+/** The floor in force: MIN_KDF_ITERATIONS unless a test harness lowered it. */
+export function kdfFloor(scope = globalThis) {
+  const lowered = scope?.__sendappTestKdfFloor;
+  return Number.isSafeInteger(lowered) && lowered > 0 ? lowered : MIN_KDF_ITERATIONS;
+}
+
+/** Refuse an iteration count below the floor before anything is derived from the password. */
+export function checkIterations(iterations, floor = kdfFloor()) {
+  if (!Number.isSafeInteger(iterations) || iterations < floor) {
+    throw new SessionError(`The server asks for only ${iterations} key-derivation rounds; this app requires at least ${floor}. `
+      + 'Your password was not used. Ask the administrator to check the server.', { code: 'weak_kdf' });
+  }
+  return iterations;
+}
+
 function explain(err, what) {
   if (err instanceof SessionError) return err;
   const code = err?.code;
@@ -71,7 +94,7 @@ async function newEntry(crypto) {
  *          crypto?: object, progress?: (step: string, label: string) => void}} deps
  * @returns {Promise<object>} the new user
  */
-export async function register({ api, openStore, crypto = defaultCrypto, progress = () => {} },
+export async function register({ api, openStore, crypto = defaultCrypto, progress = () => {}, minIterations = kdfFloor() },
   { username, password, confirm }) {
   let name;
   let pw;
@@ -91,6 +114,7 @@ export async function register({ api, openStore, crypto = defaultCrypto, progres
   try {
     progress('prelogin', STEPS.prelogin);
     const { iterations } = await api.prelogin(name);
+    checkIterations(iterations, minIterations);
     progress('derive', STEPS.derive);
     const { auth, vaultKey } = await crypto.deriveAccountSecrets(name, pw, iterations);
     progress('keypair', STEPS.keypair);
@@ -113,7 +137,7 @@ export async function register({ api, openStore, crypto = defaultCrypto, progres
  * When the server has no vault (an account made by the admin CLI, or after an admin
  * password reset) a first key pair and vault are made and sent with PUT /api/me/vault.
  */
-export async function login({ api, openStore, crypto = defaultCrypto, progress = () => {} },
+export async function login({ api, openStore, crypto = defaultCrypto, progress = () => {}, minIterations = kdfFloor() },
   { username, password }) {
   let name;
   try {
@@ -125,6 +149,7 @@ export async function login({ api, openStore, crypto = defaultCrypto, progress =
   try {
     progress('prelogin', STEPS.prelogin);
     const { iterations } = await api.prelogin(name);
+    checkIterations(iterations, minIterations);
     progress('derive', STEPS.derive);
     const { auth, vaultKey } = await crypto.deriveAccountSecrets(name, password, iterations);
     progress('login', STEPS.login);
@@ -158,13 +183,29 @@ export async function login({ api, openStore, crypto = defaultCrypto, progress =
   }
 }
 
-/** Log out: end the server session (best effort when offline), then forget the keys. */
+/**
+ * Forget this device's secrets of every session (keys, cached ciphertext, snapshots, peer
+ * keys) and the kept chat page. Each part is attempted even when another fails.
+ */
+export async function forgetDevice({ store, forgetPages = async () => {} }) {
+  try {
+    await store.forgetSecrets();
+  } finally {
+    await forgetPages();
+  }
+}
+
+/**
+ * Log out: end the server session, and forget this device's secrets whatever the server
+ * answered (offline, 503, 429…). Answers whether the server confirmed the end of the session.
+ */
 export async function logout({ api, store, forgetPages = async () => {} }) {
   try {
     await api.logout();
+    return true;
   } catch (err) {
-    if (err?.code !== 'unauthorized' && err?.code !== 'offline') throw err;
+    return err?.code === 'unauthorized'; // already ended
+  } finally {
+    await forgetDevice({ store, forgetPages });
   }
-  await store.clearIdentities();
-  await forgetPages();
 }

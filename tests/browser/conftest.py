@@ -30,6 +30,9 @@ FORMS = {
     "phone": {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True},
 }
 LOG_TAIL_CHARS = 6000
+# The test server derives with 1000 PBKDF2 iterations; the browser refuses fewer than 100,000
+# unless a test lowers its floor (pass kdf_floor=None to a device to keep the real floor).
+TEST_KDF_FLOOR = 1000
 FAILURE_SHOTS = Path(tempfile.gettempdir()) / "sendapp-browser-failures"
 
 
@@ -71,10 +74,12 @@ def devices(browser, server):
 
     opened = []
 
-    def open_device(name, form="laptop", **options):
+    def open_device(name, form="laptop", kdf_floor=TEST_KDF_FLOOR, **options):
         context = browser.new_context(
             ignore_https_errors=True, locale="en-US", timezone_id="UTC", **FORMS[form], **options)
         context.set_default_timeout(ACTION_TIMEOUT_MS)
+        if kdf_floor is not None:  # the test-only knob of session.js, set before any page script
+            context.add_init_script(f"globalThis.__sendappTestKdfFloor = {int(kdf_floor)};")
         device = Device(name, context, server.url)
         opened.append(device)
         return device

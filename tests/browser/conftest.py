@@ -30,9 +30,6 @@ FORMS = {
     "phone": {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True},
 }
 LOG_TAIL_CHARS = 6000
-# The test server derives with 1000 PBKDF2 iterations; the browser refuses fewer than 100,000
-# unless a test lowers its floor (pass kdf_floor=None to a device to keep the real floor).
-TEST_KDF_FLOOR = 1000
 FAILURE_SHOTS = Path(tempfile.gettempdir()) / "sendapp-browser-failures"
 
 
@@ -70,7 +67,7 @@ def server(tmp_path_factory, request):
 @pytest.fixture(scope="module")
 def devices(browser, server):
     """Open a person's device: `devices(name, form="laptop"|"phone")` → pages.Device (a new context)."""
-    from browser.pages import Device  # imports Playwright, which `browser` has checked
+    from browser.pages import TEST_KDF_FLOOR, Device, lower_kdf_floor  # imports Playwright
 
     opened = []
 
@@ -78,8 +75,8 @@ def devices(browser, server):
         context = browser.new_context(
             ignore_https_errors=True, locale="en-US", timezone_id="UTC", **FORMS[form], **options)
         context.set_default_timeout(ACTION_TIMEOUT_MS)
-        if kdf_floor is not None:  # the test-only knob of session.js, set before any page script
-            context.add_init_script(f"globalThis.__sendappTestKdfFloor = {int(kdf_floor)};")
+        if kdf_floor is not None:
+            lower_kdf_floor(context, kdf_floor)
         device = Device(name, context, server.url)
         opened.append(device)
         return device

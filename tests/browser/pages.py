@@ -38,6 +38,16 @@ _FIND_ANY = """([selector, body, text]) => {
 }"""
 
 
+# The test server derives with 1000 PBKDF2 iterations; the browser refuses fewer than 100,000
+# unless a test lowers its floor (devices(..., kdf_floor=None) keeps the real floor).
+TEST_KDF_FLOOR = 1000
+
+
+def lower_kdf_floor(context, floor=TEST_KDF_FLOOR):
+    """Set session.js's test-only knob in every page of `context`, before any page script."""
+    context.add_init_script(f"globalThis.__sendappTestKdfFloor = {int(floor)};")
+
+
 _IDB_COUNTS = """async () => {
   const known = (await indexedDB.databases()).some((d) => d.name === 'sendapp');
   if (!known) return null;  // never opened: opening it here would create it without its stores

@@ -142,3 +142,18 @@ def test_session_cookie_uses_the_host_prefix(app):
     assert app.config["REMEMBER_COOKIE_NAME"].startswith("__Host-")
     assert app.config["REMEMBER_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_PATH"] == "/"
     assert app.config["REMEMBER_COOKIE_DOMAIN"] is None
+
+
+def test_session_lifetimes_default_to_30_and_7_days_and_read_the_environment():
+    from sendapp.config import Config
+
+    defaults = Config({"SENDAPP_SECRET_KEY": "x", "SENDAPP_INSTANCE_PATH": "/tmp/unused"})
+    assert (defaults.SESSION_MAX_AGE, defaults.SESSION_IDLE) == (30 * 86400, 7 * 86400)
+    assert defaults.REVOCATION_INTERVAL == 0.5
+    assert defaults.PERMANENT_SESSION_LIFETIME.total_seconds() == 30 * 86400
+    short = Config({"SENDAPP_SECRET_KEY": "x", "SENDAPP_INSTANCE_PATH": "/tmp/unused",
+                    "SENDAPP_SESSION_MAX_AGE": "60", "SENDAPP_SESSION_IDLE": "5"})
+    assert (short.SESSION_MAX_AGE, short.SESSION_IDLE) == (60, 5)
+    with pytest.raises(ValueError):
+        Config({"SENDAPP_SECRET_KEY": "x", "SENDAPP_INSTANCE_PATH": "/tmp/unused",
+                "SENDAPP_SESSION_IDLE": "0"})

@@ -68,7 +68,13 @@ def load_user(session_value):
 
 
 def _touch(session_id, now):
-    """Record use of a session (idle lifetime); a busy database only delays it."""
+    """Record use of a session (idle lifetime); a busy database only delays it.
+
+    Skipped while the request has unsaved changes of its own, which this commit (or a
+    rollback) must never carry along; the next request records the use instead.
+    """
+    if db.session.new or db.session.dirty or db.session.deleted:
+        return
     try:
         db.session.execute(
             db.update(LoginSession).where(LoginSession.id == session_id).values(last_seen=now)

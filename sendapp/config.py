@@ -5,6 +5,7 @@ server with them. Every setting is listed in the README.
 """
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 MiB = 1024 * 1024
@@ -16,6 +17,19 @@ def _flag(value, default):
     if value is None or value == "":
         return default
     return value.strip().lower() not in {"0", "off", "false", "no"}
+
+
+DAY = 24 * 60 * 60
+
+
+def _seconds(value, default):
+    """A positive number of seconds from the environment, else the default."""
+    if value is None or value.strip() == "":
+        return default
+    seconds = int(value)
+    if seconds <= 0:
+        raise ValueError(f"expected a positive number of seconds, got {value!r}")
+    return seconds
 
 
 def _database_url(url):
@@ -72,15 +86,32 @@ class Config:
         self.RATELIMIT_PRELOGIN = env.get("SENDAPP_RATELIMIT_PRELOGIN") or "30/minute"
         self.RATELIMIT_FRIENDS = env.get("SENDAPP_RATELIMIT_FRIENDS") or "30/minute"
         self.RATELIMIT_SOCKET = env.get("SENDAPP_RATELIMIT_SOCKET") or "50/second;1200/minute"
+        # Login sessions end after an absolute lifetime and after a time without use (seconds).
+        self.SESSION_MAX_AGE = _seconds(env.get("SENDAPP_SESSION_MAX_AGE"), 30 * DAY)
+        self.SESSION_IDLE = _seconds(env.get("SENDAPP_SESSION_IDLE"), 7 * DAY)
+        # How often each server process checks its sockets' sessions (seconds).
+        self.REVOCATION_INTERVAL = float(env.get("SENDAPP_REVOCATION_INTERVAL") or 0.5)
+        self.PERMANENT_SESSION_LIFETIME = timedelta(seconds=self.SESSION_MAX_AGE)
+        self.REMEMBER_COOKIE_DURATION = timedelta(seconds=self.SESSION_MAX_AGE)
 
     # Fixed settings, the same everywhere.
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     SESSION_COOKIE_SECURE = True
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_COOKIE_NAME = "sendapp_session"
+    # "__Host-": the browser only accepts it over HTTPS, for Path=/ and without a Domain, so a
+    # sibling host or plain-HTTP page cannot plant or overwrite it.
+    SESSION_COOKIE_NAME = "__Host-sendapp_session"
+    SESSION_COOKIE_DOMAIN = None
+    SESSION_COOKIE_PATH = "/"
+    # Flask-Login's remember cookie is never set (login_user(remember=False)); should it ever
+    # be, it follows the same rules.
+    REMEMBER_COOKIE_NAME = "__Host-sendapp_remember"
     REMEMBER_COOKIE_SECURE = True
     REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_PATH = "/"
+    REMEMBER_COOKIE_DOMAIN = None
     WTF_CSRF_HEADERS = ["X-CSRFToken"]
     WTF_CSRF_SSL_STRICT = False  # PROTOCOL §7: never require a Referer.
     WTF_CSRF_TIME_LIMIT = None  # Bound to the session instead of a clock.

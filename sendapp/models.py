@@ -70,6 +70,8 @@ class LoginSession(db.Model):
                         nullable=False, index=True)
     token_hash = db.Column(db.String(64), unique=True, nullable=False)
     created = db.Column(db.BigInteger, nullable=False, default=now_ms)
+    # Last request or socket event, written at most about once a minute (idle lifetime).
+    last_seen = db.Column(db.BigInteger, nullable=False, default=now_ms)
 
 
 class Friendship(db.Model):

@@ -10,7 +10,7 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from . import notify, presence
-from .auth import sessions
+from .auth import revocation
 from .errors import ApiError
 from .extensions import db, socketio
 from .friends import service as friends
@@ -66,8 +66,8 @@ def on_connect(auth=None):
     if not current_user.is_authenticated:
         raise ConnectionRefusedError("unauthorized")
     user_id = current_user.id
+    revocation.track(request.sid, current_user.session_key, user_id)
     join_room(user_room(user_id))
-    join_room(sessions.current_session_room())
     friend_ids = friends.friend_ids(user_id)
     for friend_id in friend_ids:
         join_room(pair_room(user_id, friend_id))
@@ -80,6 +80,7 @@ def on_connect(auth=None):
 @socketio.on("disconnect")
 def on_disconnect(reason=None):
     """Any client. The last socket of a user going away makes them offline for friends."""
+    revocation.forget(request.sid)
     user_id = _socket_user_id()
     if user_id is None:
         return

@@ -9,7 +9,7 @@ from ..extensions import db
 from ..keys.service import announce_key_change
 from ..models import Blob, Friendship, IdentityKey, LoginSession, Message, ReadMarker, User
 from ..validation import normalise_username
-from . import service, sessions
+from . import revocation, service, sessions
 
 MIN_PASSWORD_CHARS = 8
 
@@ -54,6 +54,7 @@ def set_disabled(username_raw, disabled):
     if disabled:
         sessions.revoke_all(user.id)
     db.session.commit()
+    revocation.sweep()
     return user
 
 
@@ -67,6 +68,7 @@ def reset_password(username_raw, password):
         key.current = False
     sessions.revoke_all(user.id)
     db.session.commit()
+    revocation.sweep()
     announce_key_change(user.id)
     return user
 
@@ -89,6 +91,7 @@ def delete_user(username_raw):
         db.session.execute(db.delete(model).where(condition))
     db.session.delete(user)
     db.session.commit()
+    revocation.sweep()
     for blob_id in blob_ids:
         storage.delete(blob_id)
     return user_id

@@ -3,9 +3,9 @@ from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 
-from ..extensions import limiter, socketio
+from ..extensions import limiter
 from ..validation import json_body
-from . import service, sessions
+from . import revocation, service, sessions
 
 bp = Blueprint("auth", __name__, url_prefix="/api")
 
@@ -70,18 +70,10 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    """End this session and disconnect its sockets."""
-    room = sessions.current_session_room()
+    """End this session and disconnect its sockets (other processes: within a second)."""
     sessions.end(current_user._get_current_object())
-    _disconnect_room(room)
+    revocation.sweep()
     return "", 204
-
-
-def _disconnect_room(room):
-    """Close this process's sockets of a session; elsewhere each event re-checks the session."""
-    server = socketio.server
-    for sid, _eio_sid in list(server.manager.get_participants("/", room)):
-        server.disconnect(sid, namespace="/")
 
 
 @bp.get("/me")

@@ -9,7 +9,7 @@ from ..keys import service as keys
 from ..models import User
 from ..validation import (normalise_username, public_key_bytes, require_int, require_str,
                           vault_json)
-from . import sessions
+from . import revocation, sessions
 
 HASH_METHOD = "scrypt"
 # Verified against when the username is unknown, so both failures cost the same time.
@@ -92,6 +92,8 @@ def update_vault(user, body):
     if public_key is not None:
         keys.add_key(user, public_key)
     db.session.commit()
+    if new_auth is not None:
+        revocation.sweep()  # this process's sockets of the other sessions close now
     if public_key is not None:
         keys.announce_key_change(user.id)
     return user

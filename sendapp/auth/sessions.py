@@ -1,33 +1,88 @@
-"""Server-side login sessions: the cookie names a row, so logout and admin actions revoke it."""
+"""Server-side login sessions: the cookie names a row, so logout and admin actions revoke it.
+
+A session is live while its row exists, its user is enabled, it is younger than
+SESSION_MAX_AGE and was used within SESSION_IDLE (`live_conditions`, the one rule that
+requests, socket events and the socket watch in `revocation` all apply).
+"""
 import hashlib
+import logging
 import secrets
 
-from flask import jsonify, redirect, request, session, url_for
+from flask import current_app, jsonify, redirect, request, session, url_for
 from flask_login import login_user, logout_user
+from sqlalchemy.exc import OperationalError
 
 from ..extensions import db
-from ..models import LoginSession, User
+from ..models import LoginSession, User, now_ms
+
+log = logging.getLogger(__name__)
+TOUCH_EVERY_MS = 60_000  # write last_seen at most about once a minute per session
 
 
 def _hash(token):
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def token_hash(session_value):
+    """The stored hash of a "<user id>:<token>" session value (None when malformed)."""
+    _user_id, _, token = (session_value or "").partition(":")
+    return _hash(token) if token else None
+
+
+def live_conditions(now=None):
+    """SQL conditions (on LoginSession joined to User) of a session that is still valid."""
+    now = now_ms() if now is None else now
+    config = current_app.config
+    return (
+        User.disabled.is_(False),
+        LoginSession.created > now - config["SESSION_MAX_AGE"] * 1000,
+        LoginSession.last_seen > now - config["SESSION_IDLE"] * 1000,
+    )
+
+
+def _touch_interval_ms():
+    """About once a minute, more often when the idle lifetime is short (tests)."""
+    return min(TOUCH_EVERY_MS, current_app.config["SESSION_IDLE"] * 1000 // 4)
+
+
 def load_user(session_value):
-    """Resolve "<user id>:<token>" to an enabled user whose session row still exists."""
+    """Resolve "<user id>:<token>" to an enabled user whose session row is still live."""
     user_id, _, token = (session_value or "").partition(":")
     if not user_id.isdigit() or not token:
         return None
+    now = now_ms()
     # One query: this runs for every request and every socket event.
-    user = db.session.execute(
-        db.select(User).join(LoginSession, LoginSession.user_id == User.id)
+    row = db.session.execute(
+        db.select(User, LoginSession.id, LoginSession.last_seen)
+        .join(LoginSession, LoginSession.user_id == User.id)
         .where(LoginSession.token_hash == _hash(token), User.id == int(user_id),
-               User.disabled.is_(False))
-    ).scalar_one_or_none()
-    if user is None:
+               *live_conditions(now))
+    ).one_or_none()
+    if row is None:
         return None
+    user, session_id, last_seen = row
+    if now - last_seen >= _touch_interval_ms():
+        _touch(session_id, now)
     user.session_key = session_value
     return user
+
+
+def _touch(session_id, now):
+    """Record use of a session (idle lifetime); a busy database only delays it.
+
+    Skipped while the request has unsaved changes of its own, which this commit (or a
+    rollback) must never carry along; the next request records the use instead.
+    """
+    if db.session.new or db.session.dirty or db.session.deleted:
+        return
+    try:
+        db.session.execute(
+            db.update(LoginSession).where(LoginSession.id == session_id).values(last_seen=now)
+        )
+        db.session.commit()
+    except OperationalError as error:
+        db.session.rollback()
+        log.info("could not record session use: %s", error.__class__.__name__)
 
 
 def _unauthorized():
@@ -47,7 +102,10 @@ def configure_login_manager(manager):
 def start(user):
     """Rotate the cookie session and bind it to a fresh server-side session row."""
     token = secrets.token_urlsafe(32)
-    db.session.add(LoginSession(user_id=user.id, token_hash=_hash(token)))
+    now = now_ms()
+    _drop_expired(user.id, now)
+    db.session.add(LoginSession(user_id=user.id, token_hash=_hash(token), created=now,
+                                last_seen=now))
     db.session.commit()
     session.clear()
     user.session_key = f"{user.id}:{token}"
@@ -55,10 +113,13 @@ def start(user):
     session.permanent = True
 
 
-def current_session_room():
-    """Socket.IO room of the sockets opened by this login session (to close on logout)."""
-    key = session.get("_user_id") or ""
-    return "session:" + _hash(key)
+def _drop_expired(user_id, now):
+    """Delete a user's sessions that can no longer be used (keeps the table small)."""
+    config = current_app.config
+    db.session.execute(db.delete(LoginSession).where(
+        LoginSession.user_id == user_id,
+        (LoginSession.created <= now - config["SESSION_MAX_AGE"] * 1000)
+        | (LoginSession.last_seen <= now - config["SESSION_IDLE"] * 1000)))
 
 
 def end(user):

@@ -16,7 +16,7 @@ import unicodedata
 from pathlib import Path
 
 from ..crypto import CryptoError
-from .account import Account, AccountError
+from .account import MIN_ITERATIONS, Account, AccountError
 from .http import ApiFailure, HttpApi
 from .realtime import RealtimeClient, RealtimeError, StateError
 
@@ -93,7 +93,8 @@ def make_api(args):
 
 def login(args):
     api = make_api(args)
-    account = Account.login(api, args.user, read_password(args))
+    account = Account.login(api, args.user, read_password(args),
+                            min_iterations=args.min_kdf_iterations)
     return account
 
 
@@ -145,7 +146,8 @@ def warn_key_change(account, friend):
 def cmd_register(args):
     """Create an account (the password is typed twice when prompted)."""
     api = make_api(args)
-    account = Account.register(api, args.user, read_password(args, confirm=True))
+    account = Account.register(api, args.user, read_password(args, confirm=True),
+                               min_iterations=args.min_kdf_iterations)
     out(f"registered {account.username} (id {account.id}, key {account.current_key_id})")
 
 
@@ -371,6 +373,9 @@ def build_parser():
     parser.add_argument("--timeout", type=float, default=30.0,
                         help="seconds to wait for the server (default %(default)s)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log connection details")
+    parser.add_argument("--min-kdf-iterations", type=int, default=MIN_ITERATIONS, metavar="N",
+                        help="refuse a server that announces fewer PBKDF2 iterations "
+                             "(default %(default)s; lower it only for a test server)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name, func, **kwargs):

@@ -21,7 +21,10 @@ from .http import ApiFailure
 log = logging.getLogger(__name__)
 
 MIN_PASSWORD_CHARS = 8  # PROTOCOL §1: the client enforces it, the server never sees it
-MIN_ITERATIONS = 1000  # refuse a server that announces a uselessly cheap KDF (§2)
+# PROTOCOL §2: refuse to derive with fewer PBKDF2 iterations than this, whatever the server
+# announces (a hostile server could announce 1 to make guessing the password from `auth`
+# cheap). Only the caller may lower it (tests against a server with a fast KDF).
+MIN_ITERATIONS = 100_000
 KDF_NAME = "pbkdf2-sha256"
 MAX_CIPHERTEXT_CHARS = 65_536  # the server's default `ct` limit (§8)
 
@@ -59,15 +62,17 @@ def clean_username(raw):
         raise AccountError(error.message) from None
 
 
-def _secrets(api, username, password):
+def _secrets(api, username, password, min_iterations=MIN_ITERATIONS):
     """Ask the KDF parameters, then derive `auth` and `vault_key` locally (§2)."""
     pre = api.prelogin(username)
     if pre.get("kdf") != KDF_NAME:
         raise AccountError(f"the server asks for an unknown KDF {pre.get('kdf')!r}")
     iterations = pre.get("iterations")
     if isinstance(iterations, bool) or not isinstance(iterations, int) \
-            or iterations < MIN_ITERATIONS:
-        raise AccountError(f"the server announces an unsafe KDF iteration count {iterations!r}")
+            or iterations < min_iterations:
+        raise AccountError(
+            f"the server announces {iterations!r} PBKDF2 iterations, fewer than the "
+            f"{min_iterations} this client accepts: refusing to derive keys from your password")
     return crypto.derive_account_secrets(username, password, iterations), iterations
 
 
@@ -136,12 +141,15 @@ class Account:
 
     # --- §2/§3: register and log in -----------------------------------------------
     @classmethod
-    def register(cls, api, username, password):
-        """Create the account: derive secrets, make the first key pair and vault, POST."""
+    def register(cls, api, username, password, min_iterations=MIN_ITERATIONS):
+        """Create the account: derive secrets, make the first key pair and vault, POST.
+
+        :param min_iterations: the fewest PBKDF2 iterations accepted from the server.
+        """
         username = clean_username(username)
         if len(crypto.normalise_password(password)) < MIN_PASSWORD_CHARS:
             raise AccountError(f"passwords need at least {MIN_PASSWORD_CHARS} characters")
-        secrets, iterations = _secrets(api, username, password)
+        secrets, iterations = _secrets(api, username, password, min_iterations)
         pair = _new_key_pair()
         answer = api.register({
             "username": username,
@@ -153,10 +161,13 @@ class Account:
         return cls(api, answer["user"], {pair.key_id: pair}, secrets)
 
     @classmethod
-    def login(cls, api, username, password):
-        """Log in with `auth`, open the vault; create the first key if there is none (§3)."""
+    def login(cls, api, username, password, min_iterations=MIN_ITERATIONS):
+        """Log in with `auth`, open the vault; create the first key if there is none (§3).
+
+        :param min_iterations: the fewest PBKDF2 iterations accepted from the server.
+        """
         username = clean_username(username)
-        secrets, _iterations = _secrets(api, username, password)
+        secrets, _iterations = _secrets(api, username, password, min_iterations)
         answer = api.login(username, secrets.auth)
         user, vault = answer["user"], answer.get("vault")
         if vault is None:

@@ -1,5 +1,6 @@
 """Pages: the chat shell, login and register; vendor files from node_modules."""
-from flask import Blueprint, abort, current_app, redirect, render_template, send_from_directory, url_for
+from flask import (Blueprint, abort, current_app, make_response, redirect, render_template,
+                   send_from_directory, url_for)
 from flask_login import current_user
 
 from ..config import ROOT
@@ -26,7 +27,11 @@ def home():
     """The chat application (log in first)."""
     if not current_user.is_authenticated:
         return redirect(url_for("pages.login"))
-    return _page("chat.html", user=current_user)
+    response = make_response(_page("chat.html", user=current_user))
+    # It names the user: no HTTP cache keeps it (the service worker's offline copy is deleted
+    # when the session ends).
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/login")

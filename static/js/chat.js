@@ -11,6 +11,7 @@
 //   'session'      {reason}                   the session ended or this device lacks keys
 
 import * as defaultCrypto from './crypto.js';
+import { safeFileName } from './encoding.js';
 import { EVENTS } from './transport.js';
 import { onReconnect, Outbox, STATUS, Syncer } from './outbox.js';
 import { judge, mergePeers, peersFromRecords, TRUST } from './pins.js';
@@ -36,7 +37,7 @@ export function readPlain(plain) {
     return {
       kind: 'file',
       file: {
-        name: typeof plain.name === 'string' && plain.name ? plain.name.slice(0, 255) : 'attachment',
+        name: safeFileName(plain.name),
         mime: typeof plain.mime === 'string' ? plain.mime.toLowerCase().slice(0, 100) : 'application/octet-stream',
         size: Number.isFinite(plain.size) ? plain.size : null,
         blob: plain.blob,
@@ -87,7 +88,9 @@ export class ChatClient extends EventTarget {
     this.activeId = null;
     this.reading = false;
     this.uploads = new Map(); // cid → {friendId, file} of attachments not yet sent
-    this.attachments = new Map(); // blob id → Promise<{url, bytes}>
+    this.attachments = new Map(); // blob id → {friendId, job: Promise<{url, bytes}>}
+    this.previews = new Map(); // friend id → Set of own file records holding a local blob: URL
+    this.ended = false;
     this.typingOut = { to: null, at: 0, timer: null };
     this.pendingReads = new Map(); // friend id → up_to not yet acknowledged
     this.seq = 0;
@@ -98,6 +101,7 @@ export class ChatClient extends EventTarget {
       request: this.request,
       onStatus: (cid, status, item) => this.onOutboxStatus(cid, status, item),
       onUnauthorized: () => this.emit('session', { reason: 'unauthorized' }),
+      sealedWithHeldKey: (env) => this.keyring.own.has(env.sk),
     });
   }
 
@@ -144,6 +148,7 @@ export class ChatClient extends EventTarget {
     t.on(EVENTS.PRESENCE, (data) => this.onPresence(data));
     t.on(EVENTS.FRIENDS, () => this.refresh().catch((err) => this.backgroundError(err)));
     t.on(EVENTS.KEY_CHANGED, (data) => this.onKeyChanged(data).catch((err) => this.backgroundError(err)));
+    t.on(EVENTS.SIGNED_OUT, () => this.emit('session', { reason: 'signed_out' }));
     t.on(EVENTS.TYPING, (data) => this.onTyping(data));
     t.on(EVENTS.READ, (data) => this.onRead(data));
   }
@@ -173,6 +178,7 @@ export class ChatClient extends EventTarget {
   }
 
   async onRefused() {
+    if (this.ended) return;
     try {
       await this.api.me();
       setTimeout(() => this.transport.retryNow(), 2000);
@@ -429,6 +435,7 @@ export class ChatClient extends EventTarget {
   /** Show a conversation (null closes it). Loads its newest page the first time. */
   async open(friendId) {
     this.stopTyping();
+    if (friendId !== this.activeId) this.releaseAttachments(friendId);
     this.activeId = friendId;
     this.emit('messages', { friendId, reason: 'reset' });
     this.emit('friends');
@@ -820,7 +827,8 @@ export class ChatClient extends EventTarget {
     this.uploads.set(id, { friendId, file });
     const created = this.now();
     this.seq += 1;
-    const pending = { name: file.name || 'attachment', mime, size: file.size, localUrl, uploading: true };
+    const pending = { name: safeFileName(file.name), mime, size: file.size, localUrl, uploading: true };
+    if (localUrl) this.keepPreview(friendId, pending);
     const { message, added } = conv.list.upsert({ id: null, ts: null, cid: id, from: this.me.id, to: friendId, created,
       seq: created * 1000 + this.seq, status: STATUS.SENDING, kind: 'file', file: pending });
     if (!added) { // a retried upload: show it as uploading again
@@ -832,11 +840,16 @@ export class ChatClient extends EventTarget {
       const bytes = new Uint8Array(await file.arrayBuffer());
       const sealed = await this.crypto.encryptFile(bytes);
       const { blob } = await this.api.uploadBlob(friendId, sealed.ct);
-      const plain = { t: 'file', name: file.name || 'attachment', mime, size: bytes.length, blob, key: sealed.key, n: sealed.n, sha256: sealed.sha256 };
+      const plain = { t: 'file', name: safeFileName(file.name), mime, size: bytes.length, blob, key: sealed.key, n: sealed.n, sha256: sealed.sha256 };
       const env = await this.keyring.encryptFor(friendId, friend.key_id, plain, id);
       const own = conv.list.get(`${this.me.id}:${id}`);
-      if (own) own.file = { ...readPlain(plain).file, localUrl };
-      if (localUrl) this.attachments.set(blob, Promise.resolve({ url: localUrl }));
+      const shown = pending.localUrl; // null when the conversation was left meanwhile (revoked)
+      if (own) {
+        own.file = { ...readPlain(plain).file, localUrl: shown };
+        if (shown) this.keepPreview(friendId, own.file);
+      }
+      this.previews.get(friendId)?.delete(pending);
+      if (shown) this.attachments.set(blob, { friendId, job: Promise.resolve({ url: shown }) });
       await this.outbox.add(env);
       this.touchFriend(friendId, conv);
       this.emit('friends');
@@ -849,7 +862,10 @@ export class ChatClient extends EventTarget {
     return id;
   }
 
-  /** Download, decrypt and check an attachment; answers a blob: URL (cached per blob). */
+  /**
+   * Download, decrypt and check an attachment; answers a blob: URL, cached per blob while its
+   * conversation is shown (see releaseAttachments).
+   */
   attachment(file) {
     if (file.localUrl) return Promise.resolve({ url: file.localUrl });
     if (!this.attachments.has(file.blob)) {
@@ -860,9 +876,57 @@ export class ChatClient extends EventTarget {
         return { url: URL.createObjectURL(new Blob([plain], { type })), size: plain.length };
       })();
       job.catch(() => this.attachments.delete(file.blob));
-      this.attachments.set(file.blob, job);
+      this.attachments.set(file.blob, { friendId: this.activeId, job });
     }
-    return this.attachments.get(file.blob);
+    return this.attachments.get(file.blob).job;
+  }
+
+  /** Remember an own file record showing a local preview URL (revoked with its conversation). */
+  keepPreview(friendId, record) {
+    if (!this.previews.has(friendId)) this.previews.set(friendId, new Set());
+    this.previews.get(friendId).add(record);
+  }
+
+  /**
+   * Revoke the decrypted-attachment blob: URLs of every conversation but `keepFriendId`
+   * (null: all): they are no longer shown, and a URL keeps its plaintext alive until revoked.
+   * Shown again later, an attachment is downloaded and decrypted again.
+   */
+  releaseAttachments(keepFriendId = null) {
+    const revoke = (url) => {
+      if (typeof URL?.revokeObjectURL === 'function') URL.revokeObjectURL(url);
+    };
+    for (const [blob, entry] of this.attachments) {
+      if (keepFriendId !== null && entry.friendId === keepFriendId) continue;
+      this.attachments.delete(blob);
+      entry.job.then(({ url }) => revoke(url), () => {});
+    }
+    for (const [friendId, records] of this.previews) {
+      if (keepFriendId !== null && friendId === keepFriendId) continue;
+      for (const record of records) {
+        if (record.localUrl) revoke(record.localUrl);
+        record.localUrl = null;
+      }
+      this.previews.delete(friendId);
+    }
+  }
+
+  /**
+   * The session ended (signed out, revoked, expired): send nothing more, close the socket,
+   * revoke every decrypted URL and drop every decrypted message held in memory.
+   */
+  end() {
+    if (this.ended) return;
+    this.ended = true;
+    this.outbox.stop();
+    clearTimeout(this.typingOut.timer);
+    this.transport.close();
+    this.releaseAttachments(null);
+    this.conversations.clear();
+    this.friends.clear();
+    this.incoming = [];
+    this.outgoing = [];
+    this.activeId = null;
   }
 
   shouldAutoload(file) {

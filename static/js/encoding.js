@@ -100,3 +100,17 @@ export function concatBytes(...arrays) {
   }
   return out;
 }
+
+// Bidirectional controls (embeddings, overrides, isolates, marks): in a file name they can
+// make "evil\u202Egpj.exe" read as "evilexe.jpg".
+const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/g;
+const MAX_FILE_NAME = 255;
+
+/**
+ * The one form of a file name that is shown or offered as a download name: bidi controls
+ * removed, at most 255 characters, never empty.
+ */
+export function safeFileName(name) {
+  const clean = (typeof name === 'string' ? name : '').replace(BIDI_CONTROLS, '').slice(0, MAX_FILE_NAME);
+  return clean.trim() ? clean : 'attachment';
+}

@@ -25,7 +25,10 @@ const NARROW = '(max-width: 767px)';
 const LOGIN_NOTICES = {
   keys: 'This device does not hold your keys any more. Log in again to unlock them.',
   expired: 'Your session has ended. Log in again.',
+  logout_unconfirmed: 'This device forgot your keys, but the server could not confirm the logout. Log in and out again when it is reachable.',
+  signed_out: 'You were signed out: this session was ended (a logout elsewhere, a password change, the administrator, or it expired). Log in again.',
 };
+const SIGNED_OUT_REDIRECT_MS = 4000;
 
 /**
  * Register the offline worker. On the chat page, ask it to keep this page: the first load
@@ -62,7 +65,20 @@ function cryptoProblem() {
 
 // --- login and register pages ---------------------------------------------------------
 
-function startAuth(mode) {
+/**
+ * Forget every session's secrets on this device, also when the server or IndexedDB fails:
+ * opening the login or register page, logging out and a revoked session all end here.
+ */
+async function forgetDevice(store = null) {
+  try {
+    await session.forgetDevice({ store: store || await Store.open(0), forgetPages });
+  } catch {
+    await forgetPages();
+  }
+}
+
+async function startAuth(mode) {
+  await forgetDevice();
   const api = new Api({ csrfToken: csrfFromDocument() });
   const form = document.querySelector('[data-testid="auth-form"]');
   const notice = document.querySelector('[data-testid="auth-notice"]');
@@ -244,21 +260,51 @@ async function startChat() {
   });
   client.addEventListener('notify', ({ detail }) => notifier.message(detail.friend, previewText(detail.message)));
   client.addEventListener('error', ({ detail }) => toasts.show(detail.message, { sticky: Boolean(detail.sticky) }));
-  client.addEventListener('session', async ({ detail }) => {
-    await store.clearIdentities().catch(() => {});
-    await forgetPages();
-    location.assign(`/login?reason=${detail.reason === 'no_keys' ? 'keys' : 'expired'}`);
-  });
+  let ended = false;
+  /** The session is over: nothing decrypted stays on screen or in memory; say so; go to login. */
+  const endSession = async (reason) => {
+    if (ended) return;
+    ended = true;
+    client.end();
+    document.querySelectorAll('dialog[open]').forEach((dialog) => dialog.close());
+    app.remove();
+    document.title = 'SendApp';
+    const notice = reason === 'no_keys' ? 'keys' : 'signed_out';
+    const screen = document.querySelector('[data-testid="signed-out"]');
+    if (reason !== 'no_keys' && screen) {
+      screen.hidden = false;
+      screen.querySelector('[data-testid="signed-out-login"]')?.focus();
+    }
+    try {
+      await forgetDevice(store);
+    } finally {
+      const go = () => location.assign(`/login?reason=${notice}`);
+      if (reason === 'no_keys' || !screen) go();
+      else setTimeout(go, SIGNED_OUT_REDIRECT_MS);
+    }
+  };
+  client.addEventListener('session', ({ detail }) => endSession(detail.reason));
 
   document.querySelector('[data-testid="logout-button"]').addEventListener('click', async () => {
-    transport.close();
-    try {
-      await session.logout({ api, store, forgetPages });
-    } catch (err) {
-      fail(err);
-      return;
+    const unsent = (await client.outbox.items().catch(() => [])).length;
+    if (unsent) {
+      const yes = await confirm.ask({
+        heading: unsent === 1 ? 'Log out with 1 unsent message?' : `Log out with ${unsent} unsent messages?`,
+        body: 'They have not reached the server yet. Logging out deletes them from this device; stay to let them be sent when the connection is back.',
+        confirm: 'Log out and delete them',
+        danger: true,
+      });
+      if (!yes) return;
+      await store.clearOutbox().catch(() => {});
     }
-    location.assign('/login');
+    ended = true;
+    client.end();
+    let confirmed = false;
+    try {
+      confirmed = await session.logout({ api, store, forgetPages });
+    } finally {
+      location.assign(confirmed ? '/login' : '/login?reason=logout_unconfirmed');
+    }
   });
 
   document.addEventListener('visibilitychange', updateReading);
@@ -285,7 +331,7 @@ async function startChat() {
 decorateIcons(document);
 const page = document.body.dataset.page;
 registerServiceWorker({ keepChatPage: page === 'chat' });
-if (page === 'login' || page === 'register') startAuth(page);
+if (page === 'login' || page === 'register') startAuth(page).catch(() => {});
 else if (page === 'chat') {
   startChat().catch((err) => {
     const problem = document.querySelector('[data-testid="fatal-error"]');

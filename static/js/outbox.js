@@ -14,6 +14,8 @@ export function advanceStatus(current, next) {
   return RANK[next] > RANK[current] ? next : current;
 }
 
+/** An outbox item sealed under an own key this session does not hold: never sent. */
+export const STALE_KEY = 'stale_key';
 /** Error codes after which resending the same envelope cannot succeed. */
 const PERMANENT = new Set(['bad_request', 'forbidden', 'not_found', 'conflict', 'too_large']);
 export const NEW_DEVICE_AFTER = Number.MAX_SAFE_INTEGER;
@@ -99,13 +101,19 @@ export class Outbox {
   /**
    * @param {{store: import('./store.js').Store, request: (event: string, data: object) => Promise<object>,
    *          onStatus?: (cid: string, status: string, info: object) => void, now?: () => number,
-   *          onUnauthorized?: () => void, retryDelay?: number}} deps
+   *          onUnauthorized?: () => void, retryDelay?: number,
+   *          sealedWithHeldKey?: (envelope: object) => boolean}} deps
+   * `sealedWithHeldKey` says whether an envelope's own key (`sk`) is one this session holds:
+   * an item sealed under a key dropped since (a password reset) is never sent.
    */
-  constructor({ store, request, onStatus = () => {}, now = () => Date.now(), retryDelay = 3000, onUnauthorized = () => {} }) {
+  constructor({ store, request, onStatus = () => {}, now = () => Date.now(), retryDelay = 3000, onUnauthorized = () => {},
+    sealedWithHeldKey = () => true }) {
     this.store = store;
     this.request = request;
     this.onStatus = onStatus;
     this.onUnauthorized = onUnauthorized;
+    this.sealedWithHeldKey = sealedWithHeldKey;
+    this.stopped = false;
     this.now = now;
     this.retryDelay = retryDelay;
     this.timer = null;
@@ -156,6 +164,7 @@ export class Outbox {
 
   /** Send every waiting item in order; one flush at a time, re-run if asked meanwhile. */
   flush() {
+    if (this.stopped) return Promise.resolve();
     if (this.flushing) {
       this.again = true;
       return this.flushing;
@@ -175,7 +184,7 @@ export class Outbox {
 
   /** Schedule one more flush (after a transient refusal). */
   later(seconds) {
-    if (this.timer || !this.retryDelay) return;
+    if (this.timer || !this.retryDelay || this.stopped) return;
     const delay = Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : this.retryDelay;
     this.timer = setTimeout(() => {
       this.timer = null;
@@ -183,10 +192,25 @@ export class Outbox {
     }, delay);
   }
 
+  /** Send nothing more (the session ended); items stay stored. */
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = null;
+  }
+
   async flushOnce() {
     for (const item of await this.store.outboxList()) {
+      if (this.stopped) return;
       if (item.status === STATUS.FAILED) continue;
       if (!(await this.store.outboxGet(item.cid))) continue; // stored meanwhile
+      if (!this.sealedWithHeldKey(item.envelope)) {
+        item.status = STATUS.FAILED;
+        item.error = { code: STALE_KEY, message: 'It was sealed with a key of yours from before a password reset, so it was not sent. Write it again.' };
+        await this.store.outboxPut(item);
+        this.onStatus(item.cid, STATUS.FAILED, item);
+        continue;
+      }
       let ack;
       try {
         ack = await this.request('send', item.envelope);

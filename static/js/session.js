@@ -28,6 +28,37 @@ export class SessionError extends Error {
   }
 }
 
+/**
+ * PROTOCOL §2: never derive with fewer PBKDF2 iterations than this, whatever the server
+ * announces (a hostile server could announce 1 to make guessing the password from `auth`
+ * cheap). Nothing the server sends can lower it; browser tests lower it by defining
+ * `globalThis.__sendappTestKdfFloor` before any page script runs (Playwright init script).
+ */
+export const MIN_KDF_ITERATIONS = 100000;
+
+/** The floor in force: MIN_KDF_ITERATIONS unless a test harness lowered it. */
+export function kdfFloor(scope = globalThis) {
+  const lowered = scope?.__sendappTestKdfFloor;
+  return Number.isSafeInteger(lowered) && lowered > 0 ? lowered : MIN_KDF_ITERATIONS;
+}
+
+/** Refuse an iteration count below the floor before anything is derived from the password. */
+export function checkIterations(iterations, floor = kdfFloor()) {
+  if (!Number.isSafeInteger(iterations) || iterations < floor) {
+    throw new SessionError(`The server asks for only ${iterations} key-derivation rounds; this app requires at least ${floor}. `
+      + 'Your password was not used. Ask the administrator to check the server.', { code: 'weak_kdf' });
+  }
+  return iterations;
+}
+
+/** prelogin → the floor check → derive (§2): the one path from a password to `auth` and `vault_key`. */
+async function deriveChecked({ api, crypto, minIterations, progress = () => {} }, name, password) {
+  const { iterations } = await api.prelogin(name);
+  checkIterations(iterations, minIterations);
+  progress('derive', STEPS.derive);
+  return { iterations, ...(await crypto.deriveAccountSecrets(name, password, iterations)) };
+}
+
 function explain(err, what) {
   if (err instanceof SessionError) return err;
   const code = err?.code;
@@ -72,7 +103,7 @@ async function newEntry(crypto) {
  *          crypto?: object, progress?: (step: string, label: string) => void}} deps
  * @returns {Promise<object>} the new user
  */
-export async function register({ api, openStore, crypto = defaultCrypto, progress = () => {} },
+export async function register({ api, openStore, crypto = defaultCrypto, progress = () => {}, minIterations = kdfFloor() },
   { username, password, confirm }) {
   let name;
   let pw;
@@ -91,9 +122,7 @@ export async function register({ api, openStore, crypto = defaultCrypto, progres
   }
   try {
     progress('prelogin', STEPS.prelogin);
-    const { iterations } = await api.prelogin(name);
-    progress('derive', STEPS.derive);
-    const { auth, vaultKey } = await crypto.deriveAccountSecrets(name, pw, iterations);
+    const { iterations, auth, vaultKey } = await deriveChecked({ api, crypto, minIterations, progress }, name, pw);
     progress('keypair', STEPS.keypair);
     const { entry, publicRaw } = await newEntry(crypto);
     const vault = await crypto.encryptVault(vaultKey, name, [entry]);
@@ -115,7 +144,7 @@ export async function register({ api, openStore, crypto = defaultCrypto, progres
  * When the server has no vault (an account made by the admin CLI, or after an admin
  * password reset) a first key pair and vault are made and sent with PUT /api/me/vault.
  */
-export async function login({ api, openStore, crypto = defaultCrypto, progress = () => {} },
+export async function login({ api, openStore, crypto = defaultCrypto, progress = () => {}, minIterations = kdfFloor() },
   { username, password }) {
   let name;
   try {
@@ -126,9 +155,7 @@ export async function login({ api, openStore, crypto = defaultCrypto, progress =
   if (!password) throw new SessionError('Enter your password.', { field: 'password' });
   try {
     progress('prelogin', STEPS.prelogin);
-    const { iterations } = await api.prelogin(name);
-    progress('derive', STEPS.derive);
-    const { auth, vaultKey } = await crypto.deriveAccountSecrets(name, password, iterations);
+    const { auth, vaultKey } = await deriveChecked({ api, crypto, minIterations, progress }, name, password);
     progress('login', STEPS.login);
     const answer = await api.login({ username: name, auth });
     let { user } = answer;
@@ -202,14 +229,14 @@ async function keepPeers(store, peers, vault) {
  * ids) to the vault's `peers` and save it (PUT /api/me/vault needs `auth`, so this asks for
  * the password). Answers the accepted sets now in the vault.
  */
-export async function acceptPeerKeys({ api, store, crypto = defaultCrypto }, { username, password, peers }) {
+export async function acceptPeerKeys({ api, store, crypto = defaultCrypto, minIterations = kdfFloor() },
+  { username, password, peers }) {
   if (!password) throw new SessionError('Enter your password.', { field: 'password' });
   try {
     const name = crypto.normaliseUsername(username);
     const cached = await store.getMeta('vault', null);
     if (!cached) throw new SessionError('This device holds no copy of your key vault. Log in again, then accept the key.', { code: 'vault' });
-    const { iterations } = await api.prelogin(name);
-    const { auth, vaultKey } = await crypto.deriveAccountSecrets(name, password, iterations);
+    const { auth, vaultKey } = await deriveChecked({ api, crypto, minIterations }, name, password);
     let plain;
     try {
       plain = await crypto.decryptVault(vaultKey, name, cached);
@@ -231,13 +258,29 @@ export async function acceptPeerKeys({ api, store, crypto = defaultCrypto }, { u
   }
 }
 
-/** Log out: end the server session (best effort when offline), then forget the keys. */
+/**
+ * Forget this device's secrets of every session (keys, cached ciphertext, snapshots, peer
+ * keys) and the kept chat page. Each part is attempted even when another fails.
+ */
+export async function forgetDevice({ store, forgetPages = async () => {} }) {
+  try {
+    await store.forgetSecrets();
+  } finally {
+    await forgetPages();
+  }
+}
+
+/**
+ * Log out: end the server session, and forget this device's secrets whatever the server
+ * answered (offline, 503, 429…). Answers whether the server confirmed the end of the session.
+ */
 export async function logout({ api, store, forgetPages = async () => {} }) {
   try {
     await api.logout();
+    return true;
   } catch (err) {
-    if (err?.code !== 'unauthorized' && err?.code !== 'offline') throw err;
+    return err?.code === 'unauthorized'; // already ended
+  } finally {
+    await forgetDevice({ store, forgetPages });
   }
-  await store.clearIdentities();
-  await forgetPages();
 }

@@ -1,6 +1,6 @@
 // Local storage: IndexedDB in the browser, an in-memory twin for tests (same interface).
 // Holds, per logged-in user ("owner"): identity keys as non-extractable CryptoKeys (cleared
-// at logout), the sync cursor, the outbox, peer key tracking, peer public keys and a cache
+// when the session ends: forgetSecrets), the sync cursor, the outbox, peer key tracking, peer public keys and a cache
 // of received envelopes (ciphertext only, never plaintext).
 
 const DB_NAME = 'sendapp';
@@ -351,6 +351,42 @@ export class Store {
       index: 'byPeer', lower: [this.owner, peer, 0], upper: [this.owner, peer, Number.MAX_SAFE_INTEGER],
     });
     for (const row of rows) await this.backend.delete('envelopes', [this.owner, row.id]);
+  }
+
+  /** Drop every unsent item of this owner (the user chose to log out without sending them). */
+  async clearOutbox() {
+    await this.backend.deleteRange('outbox', this.ownerRange('outbox'));
+  }
+
+  /**
+   * Forget what must not outlive a session, for every account on this device: identity keys,
+   * cached ciphertext (messages and this device's copy of the vault), friend-list snapshots
+   * and peer public keys. Every step is attempted
+   * even when one fails. Kept: the outbox (the user is asked about it at logout, and items
+   * sealed under a key the next login does not hold are never sent), the sync cursor and the
+   * accepted-key records of friends.
+   */
+  async forgetSecrets() {
+    const steps = [
+      () => this.backend.clear('identities'),
+      () => this.backend.clear('envelopes'),
+      () => this.backend.clear('peerKeys'),
+      async () => {
+        const rows = await this.backend.range('meta');
+        for (const row of rows) {
+          if (row.name === 'snapshot' || row.name === 'vault') await this.backend.delete('meta', [row.owner, row.name]);
+        }
+      },
+    ];
+    const failures = [];
+    for (const step of steps) {
+      try {
+        await step();
+      } catch (err) {
+        failures.push(err);
+      }
+    }
+    if (failures.length) throw failures[0];
   }
 
   /** Delete everything of this owner (identities included). */

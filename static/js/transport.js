@@ -16,6 +16,7 @@ export const EVENTS = Object.freeze({
   PRESENCE: 'presence',
   FRIENDS: 'friends',
   KEY_CHANGED: 'key_changed',
+  SIGNED_OUT: 'signed_out', // this session ended; the server disconnects right after
   // typing and read are relayed under the same names
 });
 
@@ -25,7 +26,7 @@ export const STATES = Object.freeze({
   OFFLINE: 'offline',
 });
 
-const SERVER_EVENTS = [EVENTS.MESSAGE, EVENTS.PRESENCE, EVENTS.FRIENDS, EVENTS.KEY_CHANGED, EVENTS.TYPING, EVENTS.READ];
+const SERVER_EVENTS = [EVENTS.MESSAGE, EVENTS.PRESENCE, EVENTS.FRIENDS, EVENTS.KEY_CHANGED, EVENTS.SIGNED_OUT, EVENTS.TYPING, EVENTS.READ];
 const FAILURES_BEFORE_OFFLINE = 3;
 const DEFAULT_ACK_TIMEOUT = 15000;
 
@@ -120,7 +121,7 @@ export class Transport extends EventTarget {
 
   /** Try again at once (the network came back, or the session was checked and is fine). */
   retryNow() {
-    if (!this.socket) return;
+    if (!this.socket || this.closed) return;
     if (this.socket.connected) { // the socket outlived an `offline` event (e.g. a short blip)
       this.setState(STATES.CONNECTED);
       return;
@@ -156,7 +157,9 @@ export class Transport extends EventTarget {
     if (this.connected) this.socket.emit(name, data, () => {});
   }
 
+  /** Close for good: no reconnect, not even when the network comes back. */
   close() {
+    this.closed = true;
     this.socket?.disconnect();
   }
 }

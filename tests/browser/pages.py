@@ -38,6 +38,38 @@ _FIND_ANY = """([selector, body, text]) => {
 }"""
 
 
+# The test server derives with 1000 PBKDF2 iterations; the browser refuses fewer than 100,000
+# unless a test lowers its floor (devices(..., kdf_floor=None) keeps the real floor).
+TEST_KDF_FLOOR = 1000
+
+
+def lower_kdf_floor(context, floor=TEST_KDF_FLOOR):
+    """Set session.js's test-only knob in every page of `context`, before any page script."""
+    context.add_init_script(f"globalThis.__sendappTestKdfFloor = {int(floor)};")
+
+
+_IDB_COUNTS = """async () => {
+  const known = (await indexedDB.databases()).some((d) => d.name === 'sendapp');
+  if (!known) return null;  // never opened: opening it here would create it without its stores
+  const db = await new Promise((resolve, reject) => {
+    const r = indexedDB.open('sendapp');
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+  const all = (name) => new Promise((resolve, reject) => {
+    const r = db.transaction(name).objectStore(name).getAll();
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+  const found = {};
+  for (const name of db.objectStoreNames) found[name] = (await all(name)).length;
+  found.metaNames = (await all('meta')).map((row) => row.name);
+  found.outboxStatus = (await all('outbox')).map((row) => row.status);
+  db.close();
+  return found;
+}"""
+
+
 class Device:
     """One person's browser profile: a fresh context, one page, and what the page reported."""
 
@@ -78,6 +110,10 @@ class Device:
     def still_marked(self):
         return self.page.evaluate("window.__sendappMark === true")
 
+    def stored(self):
+        """What this profile's IndexedDB holds: rows per store, meta names, outbox statuses."""
+        return self.page.evaluate(_IDB_COUNTS)
+
     def diagnostics(self):
         lines = [f"url: {self.page.url}" if not self.page.is_closed() else "page closed"]
         lines += [f"PAGEERROR: {e}" for e in self.page_errors]
@@ -114,6 +150,8 @@ class _AuthForm:
     def __init__(self, page, base_url):
         self.page = page
         self.base_url = base_url
+        self.notice = page.get_by_test_id("auth-notice")
+        self.form = page.get_by_test_id("auth-form")
         self.username = page.get_by_test_id("username-input")
         self.password = page.get_by_test_id("password-input")
         self.error = page.get_by_test_id("form-error")
@@ -241,6 +279,19 @@ class ChatPage:
     def log_out(self):
         self.page.get_by_test_id("logout-button").click()
         self.page.wait_for_url(f"{self.base_url}/login", timeout=WAIT_MS)
+
+    @property
+    def signed_out(self):
+        """The screen that replaces the app when the session ends."""
+        return self.page.get_by_test_id("signed-out")
+
+    @property
+    def confirm_dialog(self):
+        return self.page.get_by_test_id("confirm-dialog")
+
+    def answer_confirm(self, yes):
+        self.page.get_by_test_id("confirm-ok" if yes else "confirm-cancel").click()
+        expect(self.confirm_dialog).to_be_hidden()
 
     def reached_login(self):
         """Open the app; answers True when the server sent us to the login page instead."""

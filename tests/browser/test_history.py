@@ -19,7 +19,8 @@ def send_from_python(server, username, friend_id, texts):
     failure = []
 
     async def send():
-        account = Account.login(HttpApi(server.url, ca=str(server.cert_path)), username, PASSWORD)
+        account = Account.login(HttpApi(server.url, ca=str(server.cert_path)), username, PASSWORD,
+                                min_iterations=1000)
         async with RealtimeClient(account) as live:
             for text in texts:
                 await live.send_text(friend_id, text, timeout=20)

@@ -18,7 +18,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from browser.pages import SENT_OR_LATER, Device
+from browser.pages import SENT_OR_LATER, Device, lower_kdf_floor
 
 # SENDAPP_TEST_OFFLINE_SECONDS=65 reproduces "drop the network for a minute" (past the
 # server's ping timeout) on demand; the suite keeps the drop short.
@@ -250,6 +250,7 @@ def test_a_blip_that_the_websocket_survives_ends_connected(pair, browser, server
     context = browser.new_context(ignore_https_errors=True, locale="en-US", timezone_id="UTC",
                                   viewport={"width": 1280, "height": 800})
     context.set_default_timeout(15_000)
+    lower_kdf_floor(context)
     laptop = Device("alice-at-localhost", context, server.url.replace("127.0.0.1", "localhost"))
     devices.opened.append(laptop)  # closed with the others, and in failure reports
     sockets, upgraded = [], []

@@ -601,3 +601,40 @@ def test_cli_unreachable_server_exits_3_without_traceback(capsys, monkeypatch):
     captured = capsys.readouterr()
     assert code == cli.EXIT_UNREACHABLE
     assert captured.err.startswith("error: cannot reach") and "Traceback" not in captured.err
+
+
+# --- KDF floor (PROTOCOL §2) ------------------------------------------------------------------------
+class CheapKdfApi:
+    """A server that announces `iterations` and records whether a login was attempted."""
+
+    def __init__(self, iterations):
+        self.iterations = iterations
+        self.logins = []
+
+    def prelogin(self, username):
+        return {"kdf": "pbkdf2-sha256", "iterations": self.iterations}
+
+    def login(self, username, auth):
+        self.logins.append(username)
+        raise ApiFailure("unauthorized", "wrong username or password", 401)
+
+    def register(self, body):
+        self.logins.append(body["username"])
+        raise ApiFailure("conflict", "that username is taken", 409)
+
+
+@pytest.mark.parametrize("iterations", [1, 1000, 99_999])
+def test_client_refuses_a_server_announcing_too_few_kdf_iterations(iterations):
+    api = CheapKdfApi(iterations)
+    with pytest.raises(AccountError, match="fewer than the 100000"):
+        Account.login(api, "alice", "correct horse battery staple")
+    with pytest.raises(AccountError, match="fewer than the 100000"):
+        Account.register(api, "alice", "correct horse battery staple")
+    assert api.logins == []  # nothing derived from the password was sent
+
+
+def test_only_the_caller_can_lower_the_kdf_floor():
+    api = CheapKdfApi(1000)
+    with pytest.raises(ApiFailure):  # it derived and asked the server
+        Account.login(api, "alice", "correct horse battery staple", min_iterations=1000)
+    assert api.logins == ["alice"]

@@ -11,6 +11,8 @@ import { MemoryBackend, Store } from '../../static/js/store.js';
 
 const PASSWORD = 'correct horse battery';
 const ITERATIONS = 1000;
+// The test harness lowers the PBKDF2 floor, as the browser tests do with an init script.
+globalThis.__sendappTestKdfFloor = ITERATIONS;
 
 /** A fake server for one account whose vault holds one key and, optionally, `peers`. */
 async function server({ peers, friends = [] } = {}) {
@@ -76,4 +78,13 @@ test('accepting a key writes it into the vault, keeping fields this client does 
   const other = new Store(new MemoryBackend(), 1);
   await session.login({ api: s.api, openStore: async () => other }, { username: 'alice', password: PASSWORD });
   assert.deepEqual((await other.peer(2)).accepted, ['AAAAAAAAAAAA', 'CCCCCCCCCCCC']);
+});
+
+test('accepting a key refuses a server announcing fewer iterations than the floor', async () => {
+  const s = await server({ peers: { 2: ['AAAAAAAAAAAA'] } });
+  await session.login({ api: s.api, openStore: s.openStore }, { username: 'alice', password: PASSWORD });
+  const deps = { api: s.api, store: await s.openStore(1), minIterations: ITERATIONS + 1 };
+  await assert.rejects(session.acceptPeerKeys(deps, { username: 'alice', password: PASSWORD, peers: new Map() }),
+    (err) => err.code === 'weak_kdf');
+  assert.equal(s.puts.length, 0, 'nothing derived from the password was sent');
 });

@@ -29,6 +29,7 @@ from support.live_server import ROOT, LiveServer
 
 PASSWORD = "correct horse battery staple"
 WAIT = 20  # seconds any single expected event may take
+TEST_KDF_FLOOR = 1000  # the test server's KDF (the client's default floor is 100,000)
 TRANSPORTS = ["websocket", "polling"]
 _names = itertools.count(1)
 
@@ -57,11 +58,12 @@ def unique(prefix):
 
 
 def register(server, prefix):
-    return Account.register(api_for(server), unique(prefix), PASSWORD)
+    return Account.register(api_for(server), unique(prefix), PASSWORD,
+                            min_iterations=TEST_KDF_FLOOR)
 
 
 def login(server, username):
-    return Account.login(api_for(server), username, PASSWORD)
+    return Account.login(api_for(server), username, PASSWORD, min_iterations=TEST_KDF_FLOOR)
 
 
 def befriend(a, b):
@@ -352,7 +354,7 @@ BURST_SCRIPT = textwrap.dedent("""
     password = sys.stdin.readline().rstrip("\\n")
 
     async def main():
-        account = Account.login(HttpApi(server, ca=ca), user, password)
+        account = Account.login(HttpApi(server, ca=ca), user, password, min_iterations=1000)
         client = RealtimeClient(account, outbox_path=state, queue_messages=False)
         print("pending", len(client.pending), flush=True)
         await client.connect()  # sync, then resend the outbox
@@ -502,7 +504,8 @@ def test_session_cookie_is_required_for_the_socket(server):
 def cli(server, user, *args, password=PASSWORD, timeout=60):
     """Run `python -m sendapp.client` as a user would; return (code, stdout, stderr)."""
     command = [sys.executable, "-m", "sendapp.client", "--server", server.url,
-               "--ca", str(server.cert_path), "--user", user, "--password-stdin", *args]
+               "--ca", str(server.cert_path), "--user", user, "--password-stdin",
+               "--min-kdf-iterations", str(TEST_KDF_FLOOR), *args]
     done = subprocess.run(command, cwd=ROOT, input=password + "\n", capture_output=True,
                           text=True, timeout=timeout, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     return done.returncode, done.stdout, done.stderr
@@ -544,7 +547,7 @@ def test_command_line_follow_prints_history_then_live_messages_until_ctrl_c(serv
     run(_send_texts(alice, bob.id, ["old one"]))
     command = [sys.executable, "-m", "sendapp.client", "--server", server.url,
                "--ca", str(server.cert_path), "--user", bob.username, "--password-stdin",
-               "--polling", "follow", alice.username]
+               "--min-kdf-iterations", str(TEST_KDF_FLOOR), "--polling", "follow", alice.username]
     follow = subprocess.Popen(command, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)

@@ -12,8 +12,8 @@ def test_exchange_and_sync_on_postgresql(start_live_server):
     with scratch_postgres_database() as url:
         server = start_live_server({"SENDAPP_DATABASE_URL": url})
         api = lambda: HttpApi(server.url, ca=str(server.cert_path))  # noqa: E731
-        alice = Account.register(api(), "alice", PASSWORD)
-        bob = Account.register(api(), "bob", PASSWORD)
+        alice = Account.register(api(), "alice", PASSWORD, min_iterations=1000)
+        bob = Account.register(api(), "bob", PASSWORD, min_iterations=1000)
         alice.api.request_friend("bob")
         bob.api.accept_friend(alice.id)
 

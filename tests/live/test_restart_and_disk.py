@@ -17,8 +17,8 @@ def run(coroutine, timeout=180):
 
 def accounts(server):
     api = lambda: HttpApi(server.url, ca=str(server.cert_path))  # noqa: E731
-    alice = Account.register(api(), "alice", PASSWORD)
-    bob = Account.register(api(), "bob", PASSWORD)
+    alice = Account.register(api(), "alice", PASSWORD, min_iterations=1000)
+    bob = Account.register(api(), "bob", PASSWORD, min_iterations=1000)
     assert alice.api.request_friend("bob") == {"status": "requested"}
     bob.api.accept_friend(alice.id)
     return alice, bob

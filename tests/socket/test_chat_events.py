@@ -226,16 +226,27 @@ def test_logout_disconnects_the_sessions_sockets(make_user, socket_client):
     assert not sio.is_connected()
 
 
-def test_events_refused_after_session_revoked(app, make_user, make_friends, socket_client):
-    from sendapp.auth import admin
+def test_events_refused_after_session_revoked(make_app, socket_client):
+    """Between a revocation elsewhere and this process's next check, events are refused."""
+    from sendapp.models import LoginSession
+    from support.people import register
 
-    alice, bob = make_user("alice"), make_user("bob")
-    make_friends(alice, bob)
-    sio = socket_client(alice)
+    app = make_app(REVOCATION_INTERVAL=60)
+    alice, bob = register(https_client(app), "alice"), register(https_client(app), "bob")
+    assert alice.post("/api/friends", json={"username": "bob"}).status_code == 201
+    assert bob.post(f"/api/friends/{alice.id}/accept").status_code == 200
+    sio = socketio_client(app, alice)
     with app.app_context():
-        admin.set_disabled("alice", True)
+        db.session.execute(db.delete(LoginSession).where(LoginSession.user_id == alice.id))
+        db.session.commit()
     ack = sio.emit("send", text_envelope(alice, bob, "x"), callback=True)
     assert ack["ok"] is False and ack["error"] == "unauthorized"
+
+
+def socketio_client(app, person):
+    from sendapp.extensions import socketio
+
+    return socketio.test_client(app, flask_test_client=person.client)
 
 
 def test_socket_events_are_rate_limited(make_app):

@@ -34,7 +34,7 @@ def test_register_sets_secure_httponly_lax_session_cookie(app):
     person = fresh(app)
     body, _, _ = registration_body("carol")
     response = person.post("/api/register", json=body)
-    cookie = [h for h in response.headers.getlist("Set-Cookie") if h.startswith("sendapp_session=")]
+    cookie = [h for h in response.headers.getlist("Set-Cookie") if h.startswith("__Host-sendapp_session=")]
     assert cookie, response.headers
     assert "Secure" in cookie[-1] and "HttpOnly" in cookie[-1] and "SameSite=Lax" in cookie[-1]
 
@@ -98,9 +98,9 @@ def test_login_returns_vault_that_decrypts_to_the_private_key(app, make_user):
 def test_login_rotates_session_cookie(app, make_user):
     make_user("alice")
     person = fresh(app)
-    before = person.client.get_cookie("sendapp_session").value
+    before = person.client.get_cookie("__Host-sendapp_session").value
     person.post("/api/login", json=login_body("alice"))
-    after = person.client.get_cookie("sendapp_session").value
+    after = person.client.get_cookie("__Host-sendapp_session").value
     assert before != after
     old_csrf = person.csrf
     response = person.post("/api/logout")  # the pre-login token no longer matches
@@ -140,10 +140,10 @@ def test_logout_ends_the_session(app, make_user):
 
 def test_logged_out_cookie_copy_is_revoked(app, make_user):
     alice = make_user("alice")
-    stolen = alice.client.get_cookie("sendapp_session").value
+    stolen = alice.client.get_cookie("__Host-sendapp_session").value
     alice.post("/api/logout")
     thief = https_client(app)
-    thief.set_cookie("sendapp_session", stolen, domain="localhost")
+    thief.set_cookie("__Host-sendapp_session", stolen, domain="localhost")
     assert thief.get("/api/me").status_code == 401
 
 

@@ -1,4 +1,5 @@
-// The login and register forms: read the fields, show progress and errors, forward submit.
+// The login and register forms: read the fields (by data-field: the inputs have no `name`, so
+// nothing can be submitted as a query string), show progress and errors, forward submit.
 
 import { setText } from './dom.js';
 
@@ -13,7 +14,7 @@ const STEP_ORDER = {
  *          onDone: () => void, precheck?: () => string|null}} options
  */
 export function bindAuthForm(form, { mode, submit, onDone, precheck = () => null }) {
-  const fields = [...form.querySelectorAll('input[name]')];
+  const fields = [...form.querySelectorAll('input[data-field]')];
   const button = form.querySelector('button[type="submit"]');
   const formError = form.querySelector('[data-testid="form-error"]');
   const progress = form.querySelector('[data-testid="auth-progress"]');
@@ -23,7 +24,7 @@ export function bindAuthForm(form, { mode, submit, onDone, precheck = () => null
   const buttonText = button.textContent;
 
   function fieldError(name, message) {
-    const input = form.querySelector(`input[name="${name}"]`);
+    const input = form.querySelector(`input[data-field="${name}"]`);
     const error = form.querySelector(`[data-error-for="${name}"]`);
     if (!input || !error) return false;
     setText(error, message || '');
@@ -39,7 +40,7 @@ export function bindAuthForm(form, { mode, submit, onDone, precheck = () => null
   }
 
   function clearErrors() {
-    for (const input of fields) fieldError(input.name, '');
+    for (const input of fields) fieldError(input.dataset.field, '');
     showError('');
   }
 
@@ -65,13 +66,13 @@ export function bindAuthForm(form, { mode, submit, onDone, precheck = () => null
     button.disabled = true;
   }
 
-  for (const input of fields) input.addEventListener('input', () => fieldError(input.name, ''));
+  for (const input of fields) input.addEventListener('input', () => fieldError(input.dataset.field, ''));
 
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     if (button.disabled) return;
     clearErrors();
-    const values = Object.fromEntries(fields.map((input) => [input.name, input.value]));
+    const values = Object.fromEntries(fields.map((input) => [input.dataset.field, input.value]));
     setBusy(true);
     try {
       await submit(values, onProgress);
@@ -79,8 +80,11 @@ export function bindAuthForm(form, { mode, submit, onDone, precheck = () => null
     } catch (err) {
       setBusy(false);
       if (!(err.field && fieldError(err.field, err.message))) showError(err.message || String(err));
-      const target = err.field ? form.querySelector(`input[name="${err.field}"]`) : fields[fields.length - 1];
+      const target = err.field ? form.querySelector(`input[data-field="${err.field}"]`) : fields[fields.length - 1];
       target?.focus();
     }
   });
+  // The template ships the button disabled: only now may the form be submitted (by this script).
+  if (!blocked) button.disabled = false;
+  form.dataset.bound = 'true';
 }

@@ -192,7 +192,9 @@ export function createConversationView(root, intents) {
     }
     if (m.kind === 'error') {
       return [h('p', { class: 'msg-error', dataset: { testid: 'message-undecryptable' } }, icon('lock', { size: 16 }),
-        h('span', { text: m.error || 'Could not decrypt this message.' }))];
+        // m.error is the decryption reason; an own item that also failed to send holds its
+        // send error there instead (shown by the failure line).
+        h('span', { text: typeof m.error === 'string' && m.error ? m.error : 'Could not decrypt this message.' }))];
     }
     if (m.kind === 'file') return [renderFile(m)];
     return [h('p', { class: 'msg-text muted', text: 'Decrypting…' })];

@@ -1,0 +1,123 @@
+"""Ended sessions lose their sockets within a second, in every server process.
+
+Whatever ends a session only changes the database: logout, a password change, `flask users
+disable/reset-password/delete` (run in another process), the session's lifetime running out.
+So each server process keeps a map of its own connected sockets to their session, and while it
+has any, one background task checks them all in ONE query every REVOCATION_INTERVAL seconds and
+disconnects those whose session is no longer live (`sessions.live_conditions`), after telling
+them `signed_out`. That needs no message queue and reaches every process whichever one (or the
+CLI) made the change. Paths that run inside a server process call `sweep()` to close at once.
+
+Background work uses socketio.start_background_task/socketio.sleep only, so it runs as
+greenthreads under eventlet (app.py) and as threads in threading mode (tests).
+"""
+import logging
+import threading
+
+from flask import current_app
+
+from ..extensions import db, socketio
+from ..models import LoginSession, User
+from . import sessions
+
+log = logging.getLogger(__name__)
+
+SIGNED_OUT = "signed_out"  # PROTOCOL §8: server → client, then the server disconnects
+_EXTENSION = "sendapp_socket_watch"
+_CHUNK = 500  # hashes per query: far below every database's parameter limit
+
+
+class SocketWatch:
+    """This process's sockets → (session token hash, user id), and the task that checks them."""
+
+    def __init__(self, app):
+        self.app = app
+        self.sockets = {}
+        self.lock = threading.Lock()
+        self.running = False
+
+    def track(self, sid, token_hash, user_id):
+        """Watch a socket's session; start the check task if it is not running."""
+        with self.lock:
+            self.sockets[sid] = (token_hash, user_id)
+            start = not self.running
+            self.running = True
+        if start:
+            socketio.start_background_task(self._run)
+
+    def forget(self, sid):
+        with self.lock:
+            self.sockets.pop(sid, None)
+
+    def _run(self):
+        """Check every interval while this process has sockets; end when it has none."""
+        while True:
+            socketio.sleep(self.app.config["REVOCATION_INTERVAL"])
+            with self.lock:
+                if not self.sockets:
+                    self.running = False
+                    return
+            try:
+                with self.app.app_context():
+                    self.sweep()
+            except Exception as error:  # noqa: BLE001 - the watch must outlive a busy database
+                log.warning("session check failed (%s); trying again", error.__class__.__name__)
+
+    def sweep(self):
+        """Disconnect every watched socket whose session ended; answers their sids."""
+        with self.lock:
+            watched = dict(self.sockets)
+        if not watched:
+            return []
+        hashes = sorted({token for token, _user in watched.values() if token})
+        live = set()
+        for start in range(0, len(hashes), _CHUNK):
+            live.update(db.session.execute(
+                db.select(LoginSession.token_hash)
+                .join(User, User.id == LoginSession.user_id)
+                .where(LoginSession.token_hash.in_(hashes[start:start + _CHUNK]),
+                       *sessions.live_conditions())
+            ).scalars())
+        ended = [sid for sid, (token, _user) in watched.items() if token not in live]
+        for sid in ended:
+            # A fresh app context: the disconnect handler ends its database session, which
+            # must not be the caller's (a view still answering with its user object).
+            with self.app.app_context():
+                _sign_out(sid)
+        return ended
+
+
+def _sign_out(sid):
+    """Tell the socket why, then close it (the browser shows it was signed out)."""
+    try:
+        socketio.emit(SIGNED_OUT, {"reason": "session_ended"}, to=sid, namespace="/")
+    except Exception:  # noqa: BLE001 - closing matters more than the notice
+        log.info("could not send signed_out before disconnecting")
+    socketio.server.disconnect(sid, namespace="/")
+
+
+def watch():
+    """This app's SocketWatch (one per server process and app)."""
+    app = current_app._get_current_object()
+    found = app.extensions.get(_EXTENSION)
+    if found is None:
+        found = app.extensions.setdefault(_EXTENSION, SocketWatch(app))
+    return found
+
+
+def track(sid, session_value, user_id):
+    """Watch a newly connected socket of a session ("<user id>:<token>")."""
+    watch().track(sid, sessions.token_hash(session_value), user_id)
+
+
+def forget(sid):
+    """A socket went away: stop watching it."""
+    found = current_app.extensions.get(_EXTENSION)
+    if found is not None:
+        found.forget(sid)
+
+
+def sweep():
+    """Close this process's sockets of ended sessions now (after a commit that ended some)."""
+    found = current_app.extensions.get(_EXTENSION)
+    return found.sweep() if found is not None else []

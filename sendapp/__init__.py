@@ -64,7 +64,7 @@ def _bind_extensions(app):
 
     sessions.configure_login_manager(login_manager)
     with app.app_context():
-        tune(db.engine)
+        tune(db.engine, socketio.sleep, app.config["DB_LOCK_WAIT"])
 
 
 def _register_blueprints(app):

@@ -65,6 +65,8 @@ class Config:
         self.MAX_BLOB_BYTES = int(env.get("SENDAPP_MAX_BLOB_BYTES") or 25 * MiB)
         self.MAX_CIPHERTEXT_CHARS = int(env.get("SENDAPP_MAX_CIPHERTEXT") or 65_536)
         self.MAX_JSON_BYTES = int(env.get("SENDAPP_MAX_JSON_BYTES") or 1 * MiB)
+        # Seconds a statement waits (yielding) for another process's SQLite lock before `retry`.
+        self.DB_LOCK_WAIT = float(env.get("SENDAPP_DB_LOCK_WAIT") or 2)
         self.AUTO_MIGRATE = _flag(env.get("SENDAPP_AUTO_MIGRATE"), True)
         self.FORCE_POLLING = _flag(env.get("SENDAPP_FORCE_POLLING"), False)
         # Rate limits (Flask-Limiter strings). Socket events share one budget per user.

@@ -5,6 +5,7 @@ from flask import jsonify, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from .database import is_locked
 from .extensions import db
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,15 @@ class ApiError(Exception):
 
     def as_ack(self):
         return {"ok": False, "error": self.code, "message": self.message}
+
+
+def transient_refusal(error, where):
+    """The `retry` refusal for a failure that passes by itself (another process holds the SQLite
+    lock), logged as one line; None for anything else (a bug: the caller logs a traceback)."""
+    if not is_locked(error):
+        return None
+    log.warning("%s answered retry: database is locked by another connection", where)
+    return ApiError("retry", "the database is busy; nothing was stored, try again in a moment")
 
 
 def error_response(code, message, status=None, headers=None):
@@ -79,6 +89,9 @@ def register_error_handlers(app):
 
     @app.errorhandler(Exception)
     def _unexpected(error):
-        log.exception("unhandled error on %s %s", request.method, request.path)
         db.session.rollback()  # whatever was half-written is not kept
+        refusal = transient_refusal(error, f"{request.method} {request.path}")
+        if refusal is not None:
+            return error_response(refusal.code, refusal.message, headers={"Retry-After": "1"})
+        log.exception("unhandled error on %s %s", request.method, request.path)  # a bug
         return error_response("retry", "Internal error; nothing was stored. Try again.")

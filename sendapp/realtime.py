@@ -11,7 +11,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from . import notify, presence
 from .auth import sessions
-from .errors import ApiError
+from .errors import ApiError, transient_refusal
 from .extensions import db, socketio
 from .friends import service as friends
 from .rooms import pair_room, user_room
@@ -50,8 +50,11 @@ def authenticated_only(handler):
         except ApiError as error:
             db.session.rollback()
             return error.as_ack()
-        except Exception:
-            db.session.rollback()
+        except Exception as error:
+            db.session.rollback()  # whatever was half-written is not kept
+            refusal = transient_refusal(error, f"socket event {handler.__name__}")
+            if refusal is not None:
+                return refusal.as_ack()
             log.exception("socket event %s failed", handler.__name__)
             return ApiError("retry", "internal error; nothing was stored, try again").as_ack()
         finally:

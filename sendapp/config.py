@@ -72,6 +72,7 @@ class Config:
         # Rate limits (Flask-Limiter strings). Socket events share one budget per user.
         self.RATELIMIT_AUTH = env.get("SENDAPP_RATELIMIT_AUTH") or "10/minute;50/hour"
         self.RATELIMIT_PRELOGIN = env.get("SENDAPP_RATELIMIT_PRELOGIN") or "30/minute"
+        self.RATELIMIT_VAULT = env.get("SENDAPP_RATELIMIT_VAULT") or "10/minute;60/hour"
         self.RATELIMIT_FRIENDS = env.get("SENDAPP_RATELIMIT_FRIENDS") or "30/minute"
         self.RATELIMIT_SOCKET = env.get("SENDAPP_RATELIMIT_SOCKET") or "50/second;1200/minute"
 

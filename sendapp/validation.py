@@ -28,6 +28,15 @@ def normalise_username(raw):
     return name
 
 
+def account_key(raw):
+    """The account a name would log in to (normalise_username), for per-account limits;
+    "-" for a name no account can have (one shared bucket: such attempts all fail anyway)."""
+    try:
+        return normalise_username(raw)
+    except ApiError:
+        return "-"
+
+
 def require_int(value, field, minimum=0):
     """Accept a JSON integer only (a bool or a numeric string is refused)."""
     if isinstance(value, bool) or not isinstance(value, int):

@@ -25,15 +25,19 @@ def create_app(config=None):
     Path(app.instance_path).mkdir(mode=0o700, parents=True, exist_ok=True)  # database, keys
     app.config.setdefault("MAX_CONTENT_LENGTH", None)
 
+    from .validation import RowIdConverter
+
+    app.url_map.converters["int"] = RowIdConverter  # before any route is added
     _import_socket_handlers()
     _bind_extensions(app)
     _register_blueprints(app)
     _register_cli(app)
 
     from .errors import register_error_handlers
-    from .security import add_security_headers
+    from .security import add_security_headers, refuse_foreign_origin
 
     register_error_handlers(app)
+    app.before_request(refuse_foreign_origin)
     app.after_request(add_security_headers)
     return app
 

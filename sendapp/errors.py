@@ -14,13 +14,17 @@ STATUS = {
     "bad_request": 400,
     "unauthorized": 401,
     "forbidden": 403,
+    "cross_origin": 403,  # a state-changing request from another site (security.py)
     "not_found": 404,
     "conflict": 409,
     "too_large": 413,
+    "quota_exceeded": 413,  # the uploader's attachments fill their quota (blobs/quota.py)
     "rate_limited": 429,
     "retry": 503,
 }
-_CODE_FOR_STATUS = {status: code for code, status in STATUS.items()}
+_CODE_FOR_STATUS = {}
+for _code, _status in STATUS.items():
+    _CODE_FOR_STATUS.setdefault(_status, _code)  # the first (general) code of each status
 _CODE_FOR_STATUS.update({405: "bad_request", 415: "bad_request", 500: "retry"})
 
 

@@ -4,7 +4,7 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 
 from ..extensions import limiter, socketio
-from ..validation import account_key, json_body
+from ..validation import account_key, json_body, json_body_or_none
 from . import service, sessions
 
 bp = Blueprint("auth", __name__, url_prefix="/api")
@@ -14,9 +14,8 @@ def _username_key():
     """Rate-limit key: the account the request names, spelled as login looks it up
     (so 'ａｌｉｃｅ' and 'Alice' share alice's bucket)."""
     raw = request.args.get("username")
-    if raw is None and request.is_json:
-        body = request.get_json(silent=True)
-        raw = body.get("username") if isinstance(body, dict) else None
+    if raw is None:
+        raw = (json_body_or_none() or {}).get("username")
     return "user:" + account_key(raw)
 
 

@@ -7,6 +7,7 @@ from ..extensions import db
 from ..friends.service import require_friend
 from ..models import Blob
 from ..rooms import ordered
+from ..validation import query_int
 from . import storage
 
 bp = Blueprint("blobs", __name__, url_prefix="/api")
@@ -16,10 +17,9 @@ bp = Blueprint("blobs", __name__, url_prefix="/api")
 @login_required
 def upload():
     """Store an encrypted attachment for the pair (caller, ?to=friend)."""
-    raw_to = request.args.get("to", "")
-    if not raw_to.isdigit():
+    friend_id = query_int("to")
+    if friend_id is None:
         raise ApiError("bad_request", "?to= must name a friend's user id")
-    friend_id = int(raw_to)
     require_friend(current_user.id, friend_id)
     if request.mimetype != "application/octet-stream":
         raise ApiError("bad_request", "send the ciphertext as application/octet-stream")

@@ -38,6 +38,9 @@ def create_app(config=None):
 
     register_error_handlers(app)
     app.before_request(refuse_foreign_origin)
+    from .blobs.collector import start_periodic
+
+    start_periodic(app)
     app.after_request(add_security_headers)
     return app
 

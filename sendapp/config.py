@@ -63,6 +63,9 @@ class Config:
         self.ASYNC_MODE = env.get("SENDAPP_ASYNC_MODE") or "eventlet"
         self.BLOB_DIR = str(Path(env.get("SENDAPP_BLOB_DIR") or instance / "blobs").resolve())
         self.MAX_BLOB_BYTES = int(env.get("SENDAPP_MAX_BLOB_BYTES") or 25 * MiB)
+        self.BLOB_QUOTA_BYTES = int(env.get("SENDAPP_BLOB_QUOTA_BYTES") or 1024 * MiB)
+        # Seconds between collections of orphaned attachments (blobs/collector.py); 0 = never.
+        self.BLOB_GC_INTERVAL = float(env.get("SENDAPP_BLOB_GC_INTERVAL") or 3600)
         self.MAX_CIPHERTEXT_CHARS = int(env.get("SENDAPP_MAX_CIPHERTEXT") or 65_536)
         self.MAX_JSON_BYTES = int(env.get("SENDAPP_MAX_JSON_BYTES") or 1 * MiB)
         # Seconds a statement waits (yielding) for another process's SQLite lock before `retry`.
@@ -101,5 +104,6 @@ class TestingConfig(Config):
         env = dict(os.environ if environ is None else environ)
         env.setdefault("SENDAPP_KDF_ITERATIONS", "1000")
         env.setdefault("SENDAPP_SECRET_KEY", "testing-secret-key")
+        env.setdefault("SENDAPP_BLOB_GC_INTERVAL", "0")  # tests call collect() themselves
         super().__init__(env)
         self.ASYNC_MODE = "threading"

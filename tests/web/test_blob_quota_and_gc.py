@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-collector = None  # TEMP
+from sendapp.blobs import collector
 from sendapp.extensions import db
 from sendapp.models import Blob
 from support.people import https_client, register
 
-OLD = time.time() - 7200
+OLD = time.time() - 2 * collector.UPLOAD_GRACE_SECONDS
 
 
 def upload(person, friend, size):

@@ -1,4 +1,8 @@
 """The real server refuses hostile input cleanly, with no traceback in its log (issue 7 §5)."""
+import asyncio
+import ssl
+
+import aiohttp
 import pytest
 
 from support.live_server import LiveServer
@@ -65,3 +69,28 @@ def test_foreign_origin_is_refused_even_with_a_valid_token(server, alice):
     assert same.status_code == absent.status_code == 404
     assert same.json()["error"] == absent.json()["error"] == "not_found"
     assert "Traceback" not in server.log_text()
+
+
+async def _deep_socket_packet(server, cookies):
+    """Send a Socket.IO event nested 100,000 deep over a raw WebSocket, then a normal one."""
+    context = ssl.create_default_context(cafile=str(server.cert_path))
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context),
+                                     cookie_jar=jar) as http:
+        headers = {"Cookie": "; ".join(f"{c.name}={c.value}" for c in cookies)}
+        url = server.url.replace("https://", "wss://") + "/socket.io/?EIO=4&transport=websocket"
+        async with http.ws_connect(url, headers=headers) as ws:
+            assert (await ws.receive_str()).startswith("0{")
+            await ws.send_str("40")
+            assert (await ws.receive_str()).startswith("40{")
+            await ws.send_str('421["sync",' + DEEP + "]")
+            await ws.send_str('422["sync",{"after":0}]')
+            return await asyncio.wait_for(ws.receive_str(), 10)
+
+
+def test_socket_packet_nested_100000_deep_is_one_log_line(server, alice):
+    answer = asyncio.run(asyncio.wait_for(_deep_socket_packet(server, alice.cookies), 30))
+    assert answer.startswith('432[{"ok":true')  # the socket still works; 421 got no answer
+    log = server.log_text()
+    assert "refused a Socket.IO packet that is not valid JSON (RecursionError)" in log
+    assert "Traceback" not in log

@@ -94,7 +94,7 @@ def register_error_handlers(app):
     @app.errorhandler(Exception)
     def _unexpected(error):
         db.session.rollback()  # whatever was half-written is not kept
-        refusal = transient_refusal(error, f"{request.method} {request.path}")
+        refusal = transient_refusal(error, f"{request.method} {request.path!r}")  # one line
         if refusal is not None:
             return error_response(refusal.code, refusal.message, headers={"Retry-After": "1"})
         log.exception("unhandled error on %s %s", request.method, request.path)  # a bug

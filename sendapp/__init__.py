@@ -25,15 +25,22 @@ def create_app(config=None):
     Path(app.instance_path).mkdir(mode=0o700, parents=True, exist_ok=True)  # database, keys
     app.config.setdefault("MAX_CONTENT_LENGTH", None)
 
+    from .validation import RowIdConverter
+
+    app.url_map.converters["int"] = RowIdConverter  # before any route is added
     _import_socket_handlers()
     _bind_extensions(app)
     _register_blueprints(app)
     _register_cli(app)
 
     from .errors import register_error_handlers
-    from .security import add_security_headers
+    from .security import add_security_headers, refuse_foreign_origin
 
     register_error_handlers(app)
+    app.before_request(refuse_foreign_origin)
+    from .blobs.collector import start_periodic
+
+    start_periodic(app)
     app.after_request(add_security_headers)
     return app
 
@@ -61,10 +68,12 @@ def _bind_extensions(app):
     )
     from .auth import sessions
     from .database import tune
+    from .realtime import quiet_undecodable_packets
 
+    quiet_undecodable_packets()
     sessions.configure_login_manager(login_manager)
     with app.app_context():
-        tune(db.engine)
+        tune(db.engine, socketio.sleep, app.config["DB_LOCK_WAIT"])
 
 
 def _register_blueprints(app):

@@ -77,13 +77,19 @@ class Config:
         self.ASYNC_MODE = env.get("SENDAPP_ASYNC_MODE") or "eventlet"
         self.BLOB_DIR = str(Path(env.get("SENDAPP_BLOB_DIR") or instance / "blobs").resolve())
         self.MAX_BLOB_BYTES = int(env.get("SENDAPP_MAX_BLOB_BYTES") or 25 * MiB)
+        self.BLOB_QUOTA_BYTES = int(env.get("SENDAPP_BLOB_QUOTA_BYTES") or 1024 * MiB)
+        # Seconds between collections of orphaned attachments (blobs/collector.py); 0 = never.
+        self.BLOB_GC_INTERVAL = float(env.get("SENDAPP_BLOB_GC_INTERVAL") or 3600)
         self.MAX_CIPHERTEXT_CHARS = int(env.get("SENDAPP_MAX_CIPHERTEXT") or 65_536)
         self.MAX_JSON_BYTES = int(env.get("SENDAPP_MAX_JSON_BYTES") or 1 * MiB)
+        # Seconds a statement waits (yielding) for another process's SQLite lock before `retry`.
+        self.DB_LOCK_WAIT = float(env.get("SENDAPP_DB_LOCK_WAIT") or 2)
         self.AUTO_MIGRATE = _flag(env.get("SENDAPP_AUTO_MIGRATE"), True)
         self.FORCE_POLLING = _flag(env.get("SENDAPP_FORCE_POLLING"), False)
         # Rate limits (Flask-Limiter strings). Socket events share one budget per user.
         self.RATELIMIT_AUTH = env.get("SENDAPP_RATELIMIT_AUTH") or "10/minute;50/hour"
         self.RATELIMIT_PRELOGIN = env.get("SENDAPP_RATELIMIT_PRELOGIN") or "30/minute"
+        self.RATELIMIT_VAULT = env.get("SENDAPP_RATELIMIT_VAULT") or "10/minute;60/hour"
         self.RATELIMIT_FRIENDS = env.get("SENDAPP_RATELIMIT_FRIENDS") or "30/minute"
         self.RATELIMIT_SOCKET = env.get("SENDAPP_RATELIMIT_SOCKET") or "50/second;1200/minute"
         # Login sessions end after an absolute lifetime and after a time without use (seconds).
@@ -129,5 +135,6 @@ class TestingConfig(Config):
         env = dict(os.environ if environ is None else environ)
         env.setdefault("SENDAPP_KDF_ITERATIONS", "1000")
         env.setdefault("SENDAPP_SECRET_KEY", "testing-secret-key")
+        env.setdefault("SENDAPP_BLOB_GC_INTERVAL", "0")  # tests call collect() themselves
         super().__init__(env)
         self.ASYNC_MODE = "threading"

@@ -5,6 +5,7 @@ from flask import jsonify, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from .database import is_locked
 from .extensions import db
 
 log = logging.getLogger(__name__)
@@ -13,13 +14,17 @@ STATUS = {
     "bad_request": 400,
     "unauthorized": 401,
     "forbidden": 403,
+    "cross_origin": 403,  # a state-changing request from another site (security.py)
     "not_found": 404,
     "conflict": 409,
     "too_large": 413,
+    "quota_exceeded": 413,  # the uploader's attachments fill their quota (blobs/quota.py)
     "rate_limited": 429,
     "retry": 503,
 }
-_CODE_FOR_STATUS = {status: code for code, status in STATUS.items()}
+_CODE_FOR_STATUS = {}
+for _code, _status in STATUS.items():
+    _CODE_FOR_STATUS.setdefault(_status, _code)  # the first (general) code of each status
 _CODE_FOR_STATUS.update({405: "bad_request", 415: "bad_request", 500: "retry"})
 
 
@@ -33,6 +38,15 @@ class ApiError(Exception):
 
     def as_ack(self):
         return {"ok": False, "error": self.code, "message": self.message}
+
+
+def transient_refusal(error, where):
+    """The `retry` refusal for a failure that passes by itself (another process holds the SQLite
+    lock), logged as one line; None for anything else (a bug: the caller logs a traceback)."""
+    if not is_locked(error):
+        return None
+    log.warning("%s answered retry: database is locked by another connection", where)
+    return ApiError("retry", "the database is busy; nothing was stored, try again in a moment")
 
 
 def error_response(code, message, status=None, headers=None):
@@ -79,6 +93,9 @@ def register_error_handlers(app):
 
     @app.errorhandler(Exception)
     def _unexpected(error):
-        log.exception("unhandled error on %s %s", request.method, request.path)
         db.session.rollback()  # whatever was half-written is not kept
+        refusal = transient_refusal(error, f"{request.method} {request.path!r}")  # one line
+        if refusal is not None:
+            return error_response(refusal.code, refusal.message, headers={"Retry-After": "1"})
+        log.exception("unhandled error on %s %s", request.method, request.path)  # a bug
         return error_response("retry", "Internal error; nothing was stored. Try again.")

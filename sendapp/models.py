@@ -138,7 +138,7 @@ class Blob(db.Model):
 
     id = db.Column(db.String(22), primary_key=True)
     uploader_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"),
-                            nullable=False)
+                            nullable=False, index=True)  # the quota sums per uploader
     lo_id = db.Column(db.Integer, nullable=False)
     hi_id = db.Column(db.Integer, nullable=False)
     size = db.Column(db.BigInteger, nullable=False)

@@ -7,12 +7,14 @@ import re
 import unicodedata
 
 from flask import current_app, request
+from werkzeug.routing import IntegerConverter, ValidationError
 
 from .encoding import b64url_decode
 from .errors import ApiError
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9_.-]{3,32}$")
 MAX_ID = 2**53 - 1  # JSON-safe integer range shared with the browser
+MAX_ROW_ID = 2**31 - 1  # the narrowest id column (PostgreSQL INTEGER): no row has a larger id
 
 
 def normalise_username(raw):
@@ -28,6 +30,15 @@ def normalise_username(raw):
     return name
 
 
+def account_key(raw):
+    """The account a name would log in to (normalise_username), for per-account limits;
+    "-" for a name no account can have (one shared bucket: such attempts all fail anyway)."""
+    try:
+        return normalise_username(raw)
+    except ApiError:
+        return "-"
+
+
 def require_int(value, field, minimum=0):
     """Accept a JSON integer only (a bool or a numeric string is refused)."""
     if isinstance(value, bool) or not isinstance(value, int):
@@ -35,6 +46,38 @@ def require_int(value, field, minimum=0):
     if value < minimum or value > MAX_ID:
         raise ApiError("bad_request", f"{field} is out of range")
     return value
+
+
+def require_id(value, field):
+    """A row id (user, message) from JSON: an integer that a row could have."""
+    value = require_int(value, field, minimum=1)
+    if value > MAX_ROW_ID:
+        raise ApiError("bad_request", f"{field} is out of range")
+    return value
+
+
+def query_int(name):
+    """An optional non-negative integer query parameter (?before=, ?limit=, ?to=); None if absent."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    if not (raw.isascii() and raw.isdigit()):
+        raise ApiError("bad_request", f"{name} must be a positive integer")
+    if len(raw) > len(str(MAX_ID)):  # before int(): Python refuses to parse huge digit strings
+        raise ApiError("bad_request", f"{name} is out of range")
+    return require_int(int(raw), name)
+
+
+class RowIdConverter(IntegerConverter):
+    """`<int:...>` in URLs: only ids a row could have match, so a huge number is a plain 404."""
+
+    def __init__(self, url_map, fixed_digits=0, min=None, max=None, signed=False):
+        super().__init__(url_map, fixed_digits, min, MAX_ROW_ID if max is None else max, signed)
+
+    def to_python(self, value):
+        if len(value) > len(str(self.max)):
+            raise ValidationError()
+        return super().to_python(value)
 
 
 def require_str(value, field, max_len=None):
@@ -77,7 +120,20 @@ def json_body():
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ApiError("bad_request", "request body is not valid JSON")
+    except RecursionError:
+        raise ApiError("bad_request", "request body is nested too deeply")
     return require_object(body)
+
+
+def json_body_or_none():
+    """The request's JSON object when it is a valid one within the size cap, else None
+    (for rate-limit keys, which must never fail the request themselves)."""
+    if not request.is_json:
+        return None
+    try:
+        return json_body()
+    except ApiError:
+        return None
 
 
 def vault_json(value):

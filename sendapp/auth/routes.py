@@ -4,19 +4,24 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 
 from ..extensions import limiter
-from ..validation import json_body
+from ..validation import account_key, json_body, json_body_or_none
 from . import revocation, service, sessions
 
 bp = Blueprint("auth", __name__, url_prefix="/api")
 
 
 def _username_key():
-    """Rate-limit key: the normalised username named by the request, if any."""
+    """Rate-limit key: the account the request names, spelled as login looks it up
+    (so 'ａｌｉｃｅ' and 'Alice' share alice's bucket)."""
     raw = request.args.get("username")
-    if raw is None and request.is_json:
-        body = request.get_json(silent=True)
-        raw = body.get("username") if isinstance(body, dict) else None
-    return "user:" + (str(raw).strip().lower()[:64] if raw else "-")
+    if raw is None:
+        raw = (json_body_or_none() or {}).get("username")
+    return "user:" + account_key(raw)
+
+
+def _session_user_key():
+    """Rate-limit key: the logged-in account (anonymous requests are refused by login_required)."""
+    return "user:" + (current_user.username if current_user.is_authenticated else "-")
 
 
 def _auth_limit():
@@ -25,6 +30,10 @@ def _auth_limit():
 
 def _prelogin_limit():
     return current_app.config["RATELIMIT_PRELOGIN"]
+
+
+def _vault_limit():
+    return current_app.config["RATELIMIT_VAULT"]
 
 
 @bp.get("/csrf")
@@ -84,6 +93,7 @@ def me():
 
 
 @bp.put("/me/vault")
+@limiter.limit(_vault_limit, key_func=_session_user_key)
 @login_required
 def put_vault():
     """Replace the vault (password change, first key, key rotation)."""

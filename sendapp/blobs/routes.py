@@ -1,5 +1,5 @@
 """Blob API: upload ciphertext for a friend pair, download it as one of that pair."""
-from flask import Blueprint, current_app, jsonify, request, send_file
+from flask import Blueprint, jsonify, request, send_file
 from flask_login import current_user, login_required
 
 from ..errors import ApiError
@@ -7,7 +7,8 @@ from ..extensions import db
 from ..friends.service import require_friend
 from ..models import Blob
 from ..rooms import ordered
-from . import storage
+from ..validation import query_int
+from . import quota, storage
 
 bp = Blueprint("blobs", __name__, url_prefix="/api")
 
@@ -16,21 +17,22 @@ bp = Blueprint("blobs", __name__, url_prefix="/api")
 @login_required
 def upload():
     """Store an encrypted attachment for the pair (caller, ?to=friend)."""
-    raw_to = request.args.get("to", "")
-    if not raw_to.isdigit():
+    friend_id = query_int("to")
+    if friend_id is None:
         raise ApiError("bad_request", "?to= must name a friend's user id")
-    friend_id = int(raw_to)
     require_friend(current_user.id, friend_id)
     if request.mimetype != "application/octet-stream":
         raise ApiError("bad_request", "send the ciphertext as application/octet-stream")
-    limit = current_app.config["MAX_BLOB_BYTES"]
+    limit, excess = quota.upload_limit(current_user.id)
     if request.content_length is not None and request.content_length > limit:
-        raise ApiError("too_large", f"attachments are limited to {limit} bytes")
+        raise excess
     blob_id = storage.new_blob_id()
-    size = storage.write_stream(blob_id, request.stream, limit)
+    size = storage.write_stream(blob_id, request.stream, limit, excess)
     lo, hi = ordered(current_user.id, friend_id)
-    db.session.add(Blob(id=blob_id, uploader_id=current_user.id, lo_id=lo, hi_id=hi, size=size))
     try:
+        quota.require_room(current_user.id, size)
+        db.session.add(Blob(id=blob_id, uploader_id=current_user.id, lo_id=lo, hi_id=hi,
+                            size=size))
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -42,12 +44,13 @@ def upload():
 @bp.get("/blobs/<blob_id>")
 @login_required
 def download(blob_id):
-    """The ciphertext, to the two people of its pair only."""
+    """The ciphertext, to the two people of its pair only, while they are friends (as history)."""
     blob = db.session.get(Blob, blob_id) if len(blob_id) == 22 else None
     if blob is None:
         raise ApiError("not_found", "no such attachment")
     if current_user.id not in (blob.lo_id, blob.hi_id):
         raise ApiError("forbidden", "this attachment belongs to another conversation")
+    require_friend(current_user.id, blob.hi_id if current_user.id == blob.lo_id else blob.lo_id)
     path = storage.path_for(blob.id)
     if not path.exists():
         raise ApiError("not_found", "the attachment's file is missing on the server")

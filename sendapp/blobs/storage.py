@@ -20,11 +20,12 @@ def path_for(blob_id):
     return Path(current_app.config["BLOB_DIR"]) / blob_id[:2] / blob_id
 
 
-def write_stream(blob_id, stream, limit):
-    """Copy the request stream to disk; refuse more than `limit` bytes. Returns the size."""
+def write_stream(blob_id, stream, limit, excess):
+    """Copy the request stream to disk; raise `excess` (an ApiError) past `limit` bytes.
+    Returns the size."""
     target = path_for(blob_id)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX)
     size = 0
     try:
         with os.fdopen(fd, "wb") as out:
@@ -34,7 +35,7 @@ def write_stream(blob_id, stream, limit):
                     break
                 size += len(chunk)
                 if size > limit:
-                    raise ApiError("too_large", f"attachments are limited to {limit} bytes")
+                    raise excess
                 out.write(chunk)
         if size == 0:
             raise ApiError("bad_request", "the upload is empty")
@@ -47,3 +48,24 @@ def write_stream(blob_id, stream, limit):
 
 def delete(blob_id):
     path_for(blob_id).unlink(missing_ok=True)
+
+
+TEMP_PREFIX = ".upload-"  # mkstemp's prefix above: a file still being written (or abandoned)
+
+
+def files_on_disk():
+    """(blob id or temporary name, path, mtime) of every file under BLOB_DIR's fan-out folders."""
+    root = Path(current_app.config["BLOB_DIR"])
+    if not root.is_dir():
+        return []
+    found = []
+    for folder in root.iterdir():
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        for path in folder.iterdir():
+            try:
+                if path.is_file() and not path.is_symlink():
+                    found.append((path.name, path, path.stat().st_mtime))
+            except FileNotFoundError:  # removed meanwhile (an upload's rename, a delete)
+                continue
+    return found

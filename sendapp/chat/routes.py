@@ -1,30 +1,21 @@
 """Conversation API (PROTOCOL §7): history pages and per-friend summaries."""
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 from flask_login import current_user, login_required
 
-from ..errors import ApiError
 from ..friends.service import friend_ids
+from ..validation import query_int
 from . import envelope as envelopes
 from . import service
 
 bp = Blueprint("chat", __name__, url_prefix="/api")
 
 
-def _int_arg(name):
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return None
-    if not raw.isdigit():
-        raise ApiError("bad_request", f"{name} must be a positive integer")
-    return int(raw)
-
-
 @bp.get("/conversations/<int:friend_id>/messages")
 @login_required
 def messages(friend_id):
     """A page of one conversation's envelopes, oldest first; ids < before."""
-    rows, more = service.history(current_user.id, friend_id, _int_arg("before"),
-                                 _int_arg("limit"))
+    rows, more = service.history(current_user.id, friend_id, query_int("before"),
+                                 query_int("limit"))
     return jsonify(messages=[envelopes.as_wire(m) for m in rows], more=more)
 
 

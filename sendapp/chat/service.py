@@ -96,9 +96,10 @@ def history(user_id, friend_id, before=None, limit=None):
 
 
 def mark_read(user_id, friend_id, up_to):
-    """Move the user's read marker forward (never back). Returns the stored value."""
+    """Move the user's read marker forward (never back), at most to the conversation's newest
+    message: a marker past it would hide messages that arrive later. Returns the stored value."""
     require_friend(user_id, friend_id)
-    up_to = require_int(up_to, "up_to")
+    up_to = min(require_int(up_to, "up_to"), _newest_id(user_id, friend_id))
     marker = db.session.get(ReadMarker, (user_id, friend_id))
     if marker is None:
         marker = ReadMarker(user_id=user_id, friend_id=friend_id, up_to=0)
@@ -106,6 +107,13 @@ def mark_read(user_id, friend_id, up_to):
     marker.up_to = max(marker.up_to, up_to)
     db.session.commit()
     return marker.up_to
+
+
+def _newest_id(a, b):
+    lo, hi = ordered(a, b)
+    return db.session.execute(
+        db.select(func.max(Message.id)).where(Message.lo_id == lo, Message.hi_id == hi)
+    ).scalar() or 0
 
 
 def conversations(user_id, friend_ids):

@@ -8,6 +8,7 @@ from ..errors import ApiError
 from ..extensions import db, socketio
 from ..models import Friendship, User, now_ms
 from ..rooms import ordered, pair_room
+from ..validation import require_id
 
 SEARCH_LIMIT = 20
 
@@ -28,6 +29,7 @@ def require_friend(user_id, friend_id):
     """Refuse anything between two people who are not friends (`forbidden`)."""
     if isinstance(friend_id, bool) or not isinstance(friend_id, int):
         raise ApiError("bad_request", "the friend must be named by an integer user id")
+    require_id(friend_id, "friend")
     if friend_id == user_id:
         raise ApiError("bad_request", "you cannot do this with yourself")
     if not are_friends(user_id, friend_id):

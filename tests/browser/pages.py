@@ -290,7 +290,8 @@ class ChatPage:
         return self.page.get_by_test_id("confirm-dialog")
 
     def answer_confirm(self, yes):
-        self.page.get_by_test_id("confirm-ok" if yes else "confirm-cancel").click()
+        button = "confirm-ok" if yes else "confirm-cancel"
+        self.confirm_dialog.get_by_test_id(button).click()
         expect(self.confirm_dialog).to_be_hidden()
 
     def reached_login(self):
@@ -521,15 +522,6 @@ class ChatPage:
         """Write and press Enter without waiting for the message (a dialog may ask first)."""
         self.composer.fill(text)
         self.composer.press("Enter")
-
-    @property
-    def confirm_dialog(self):
-        return self.page.get_by_test_id("confirm-dialog")
-
-    def answer_confirm(self, yes):
-        button = "confirm-ok" if yes else "confirm-cancel"
-        self.confirm_dialog.get_by_test_id(button).click()
-        expect(self.confirm_dialog).to_be_hidden()
 
 
 SENT_OR_LATER = re.compile(r"^(sent|delivered|read)$")

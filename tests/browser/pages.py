@@ -8,6 +8,8 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
+from support.live_server import TEST_KDF_ITERATIONS
+
 WAIT_MS = 15_000
 CONNECT_MS = 30_000  # a reconnect after a server restart backs off up to 5 s between tries
 
@@ -40,7 +42,7 @@ _FIND_ANY = """([selector, body, text]) => {
 
 # The test server derives with 1000 PBKDF2 iterations; the browser refuses fewer than 100,000
 # unless a test lowers its floor (devices(..., kdf_floor=None) keeps the real floor).
-TEST_KDF_FLOOR = 1000
+TEST_KDF_FLOOR = TEST_KDF_ITERATIONS
 
 
 def lower_kdf_floor(context, floor=TEST_KDF_FLOOR):

@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from sendapp.client import Account, HttpApi, RealtimeClient
+from support.live_server import TEST_KDF_ITERATIONS
 
 pytestmark = pytest.mark.timeout(240)
 PASSWORD = "history password 1"
@@ -20,7 +21,7 @@ def send_from_python(server, username, friend_id, texts):
 
     async def send():
         account = Account.login(HttpApi(server.url, ca=str(server.cert_path)), username, PASSWORD,
-                                min_iterations=1000)
+                                min_iterations=TEST_KDF_ITERATIONS)
         async with RealtimeClient(account) as live:
             for text in texts:
                 await live.send_text(friend_id, text, timeout=20)

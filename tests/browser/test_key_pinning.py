@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from browser.pages import SENT_OR_LATER
 from sendapp.client import Account, HttpApi
 from support import keyrows
+from support.live_server import TEST_KDF_ITERATIONS
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -31,7 +32,8 @@ def database(server):
 def alice_and_bob(server, devices):
     """Alice registered in a browser, Bob (Python client) her friend; answers (device, name, bob)."""
     name = unique("alice")
-    bob = Account.register(HttpApi(server.url, ca=str(server.cert_path)), unique("bob"), PASSWORD)
+    bob = Account.register(HttpApi(server.url, ca=str(server.cert_path)), unique("bob"), PASSWORD,
+                           min_iterations=TEST_KDF_ITERATIONS)
     alice = devices(name)
     alice.register.create_account(name, PASSWORD)
     bob.api.request_friend(name)

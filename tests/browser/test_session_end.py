@@ -17,13 +17,13 @@ from playwright.sync_api import expect
 
 from sendapp import crypto
 from sendapp.client import Account, HttpApi, RealtimeClient
-from support.live_server import ROOT
+from support.live_server import ROOT, TEST_KDF_ITERATIONS
 
 pytestmark = pytest.mark.timeout(180)
 PASSWORD = "session end password 1"
 NEW_PASSWORD = "session end password 2"
 SIGNED_OUT_MS = 1000  # the promise: the tab shows it was signed out within a second
-KDF = 1000  # the test server's iterations
+KDF = TEST_KDF_ITERATIONS
 _names = iter(range(1, 10_000))
 
 

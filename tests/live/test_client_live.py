@@ -25,11 +25,11 @@ from sendapp.client import (
     SendFailure,
 )
 from support import keyrows
-from support.live_server import ROOT, LiveServer
+from support.live_server import ROOT, LiveServer, TEST_KDF_ITERATIONS
 
 PASSWORD = "correct horse battery staple"
 WAIT = 20  # seconds any single expected event may take
-TEST_KDF_FLOOR = 1000  # the test server's KDF (the client's default floor is 100,000)
+TEST_KDF_FLOOR = TEST_KDF_ITERATIONS  # the client's default floor is 100,000
 TRANSPORTS = ["websocket", "polling"]
 _names = itertools.count(1)
 
@@ -354,7 +354,7 @@ BURST_SCRIPT = textwrap.dedent("""
     password = sys.stdin.readline().rstrip("\\n")
 
     async def main():
-        account = Account.login(HttpApi(server, ca=ca), user, password, min_iterations=1000)
+        account = Account.login(HttpApi(server, ca=ca), user, password, min_iterations=TEST_KDF_FLOOR)
         client = RealtimeClient(account, outbox_path=state, queue_messages=False)
         print("pending", len(client.pending), flush=True)
         await client.connect()  # sync, then resend the outbox

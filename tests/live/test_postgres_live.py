@@ -3,6 +3,7 @@ import asyncio
 
 from sendapp.client import Account, HttpApi, RealtimeClient
 from support.services import scratch_postgres_database
+from support.live_server import TEST_KDF_ITERATIONS
 
 PASSWORD = "correct horse battery staple"
 WAIT = 30
@@ -12,8 +13,8 @@ def test_exchange_and_sync_on_postgresql(start_live_server):
     with scratch_postgres_database() as url:
         server = start_live_server({"SENDAPP_DATABASE_URL": url})
         api = lambda: HttpApi(server.url, ca=str(server.cert_path))  # noqa: E731
-        alice = Account.register(api(), "alice", PASSWORD, min_iterations=1000)
-        bob = Account.register(api(), "bob", PASSWORD, min_iterations=1000)
+        alice = Account.register(api(), "alice", PASSWORD, min_iterations=TEST_KDF_ITERATIONS)
+        bob = Account.register(api(), "bob", PASSWORD, min_iterations=TEST_KDF_ITERATIONS)
         alice.api.request_friend("bob")
         bob.api.accept_friend(alice.id)
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from sendapp import crypto
 from sendapp.client import Account, HttpApi, RealtimeClient
 from sendapp.encoding import b64url_encode
+from support.live_server import TEST_KDF_ITERATIONS
 
 PASSWORD = "correct horse battery staple"
 WAIT = 30
@@ -17,8 +18,8 @@ def run(coroutine, timeout=180):
 
 def accounts(server):
     api = lambda: HttpApi(server.url, ca=str(server.cert_path))  # noqa: E731
-    alice = Account.register(api(), "alice", PASSWORD, min_iterations=1000)
-    bob = Account.register(api(), "bob", PASSWORD, min_iterations=1000)
+    alice = Account.register(api(), "alice", PASSWORD, min_iterations=TEST_KDF_ITERATIONS)
+    bob = Account.register(api(), "bob", PASSWORD, min_iterations=TEST_KDF_ITERATIONS)
     assert alice.api.request_friend("bob") == {"status": "requested"}
     bob.api.accept_friend(alice.id)
     return alice, bob

@@ -17,12 +17,12 @@ import socketio
 
 from sendapp import crypto
 from sendapp.client import Account, HttpApi
-from support.live_server import ROOT, free_port
+from support.live_server import ROOT, free_port, TEST_KDF_ITERATIONS
 from support.services import unavailable
 
 PASSWORD = "correct horse battery staple"
 WITHIN = 1.0  # seconds from the end of the action to the socket being closed
-TEST_KDF_FLOOR = 1000
+TEST_KDF_FLOOR = TEST_KDF_ITERATIONS
 _names = iter(range(1, 10_000))
 
 

@@ -14,6 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT = 30.0
 POLL_INTERVAL = 0.05
+# PBKDF2 iterations of test servers: fast, so clients in tests lower their floor to it.
+TEST_KDF_ITERATIONS = 1000
 PROBE_INTERVAL = 0.5
 
 
@@ -55,7 +57,7 @@ class LiveServer:
             "SENDAPP_PORT": str(self.port),
             "SENDAPP_INSTANCE_PATH": str(self.instance_path),
             "SENDAPP_CERT_DIR": str(self.cert_dir),
-            "SENDAPP_KDF_ITERATIONS": "1000",
+            "SENDAPP_KDF_ITERATIONS": str(TEST_KDF_ITERATIONS),
             "SENDAPP_RATELIMIT": "off",
             "SENDAPP_SECRET_KEY": secrets.token_urlsafe(32),  # kept across restarts
         })

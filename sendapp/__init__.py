@@ -4,6 +4,7 @@ from pathlib import Path
 from flask import Flask
 
 from .config import ROOT, Config
+from .edge import PollingBodyLimit, StrictPacket, guard_messages
 from .extensions import csrf, db, limiter, login_manager, migrate, socketio
 
 
@@ -23,18 +24,21 @@ def create_app(config=None):
     if isinstance(config, dict):
         app.config.update(config)
     Path(app.instance_path).mkdir(mode=0o700, parents=True, exist_ok=True)  # database, keys
-    app.config.setdefault("MAX_CONTENT_LENGTH", None)
 
+    from .blobs.routes import allow_upload_bodies
+
+    app.before_request(allow_upload_bodies)  # before CSRF's check reads any body
     _import_socket_handlers()
     _bind_extensions(app)
     _register_blueprints(app)
     _register_cli(app)
 
     from .errors import register_error_handlers
-    from .security import add_security_headers
+    from .security import SecurityHeaders, add_security_headers
 
     register_error_handlers(app)
     app.after_request(add_security_headers)
+    app.wsgi_app = SecurityHeaders(app.wsgi_app)  # outermost: Engine.IO answers get them too
     return app
 
 
@@ -51,14 +55,18 @@ def _bind_extensions(app):
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
+    packet_limit = 4 * app.config["MAX_CIPHERTEXT_CHARS"] + 65536
     socketio.init_app(
         app,
         async_mode=app.config["ASYNC_MODE"],
         message_queue=app.config["MESSAGE_QUEUE"],
-        max_http_buffer_size=4 * app.config["MAX_CIPHERTEXT_CHARS"] + 65536,
+        max_http_buffer_size=packet_limit,
         ping_interval=20,
         ping_timeout=20,
+        serializer=StrictPacket,
     )
+    guard_messages(socketio.server)
+    app.wsgi_app = PollingBodyLimit(app.wsgi_app, packet_limit)  # wraps Flask-SocketIO's
     from .auth import sessions
     from .database import tune
 

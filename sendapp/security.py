@@ -32,3 +32,22 @@ def add_security_headers(response):
     if response.mimetype == "application/json":
         response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+class SecurityHeaders:
+    """WSGI middleware: the same headers on answers Flask never sees (Engine.IO polling).
+
+    Headers a response already has (Flask's, through add_security_headers) are kept.
+    """
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        def start(status, headers, exc_info=None):
+            present = {name.lower() for name, _value in headers}
+            missing = [(name, value) for name, value in HEADERS.items()
+                       if name.lower() not in present]
+            return start_response(status, headers + missing, exc_info)
+
+        return self.wsgi_app(environ, start)

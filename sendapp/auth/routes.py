@@ -3,6 +3,7 @@ from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 
+from ..errors import ApiError
 from ..extensions import limiter, socketio
 from ..validation import json_body
 from . import service, sessions
@@ -11,11 +12,16 @@ bp = Blueprint("auth", __name__, url_prefix="/api")
 
 
 def _username_key():
-    """Rate-limit key: the normalised username named by the request, if any."""
+    """Rate-limit key: the normalised username named by the request, if any.
+
+    The body is read through json_body, which refuses an oversize one before reading it.
+    """
     raw = request.args.get("username")
     if raw is None and request.is_json:
-        body = request.get_json(silent=True)
-        raw = body.get("username") if isinstance(body, dict) else None
+        try:
+            raw = json_body().get("username")
+        except ApiError:
+            raw = None  # the view answers with the same error
     return "user:" + (str(raw).strip().lower()[:64] if raw else "-")
 
 

@@ -12,6 +12,15 @@ from . import storage
 bp = Blueprint("blobs", __name__, url_prefix="/api")
 
 
+def allow_upload_bodies():
+    """Give the upload view its own body limit, MAX_BLOB_BYTES, instead of MAX_CONTENT_LENGTH.
+
+    Registered before the CSRF check, whose form lookup already applies the limit.
+    """
+    if request.endpoint == "blobs.upload":
+        request.max_content_length = current_app.config["MAX_BLOB_BYTES"]
+
+
 @bp.post("/blobs")
 @login_required
 def upload():

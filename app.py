@@ -144,8 +144,15 @@ def print_banner(host, port, cert_path):
     print("Open SendApp at:")
     for url in browser_urls(host, port):
         print(f"  {url}")
-    print(f"Certificate: {cert_path}")
-    print(f"  SHA-256 {tls.certificate_fingerprint(cert_path)}")
+    authority = tls.authority_path(cert_path)
+    if authority is None or tls.can_sign_certificates(cert_path):
+        print(f"Certificate: {cert_path}")
+        print(f"  SHA-256 {tls.certificate_fingerprint(cert_path)}")
+        print("  It can vouch for any site once trusted: run `flask --app app cert --force` and "
+              "install the ca.pem it makes instead.")
+    else:
+        print(f"Certificate to install on phones: {authority}")
+        print(f"  SHA-256 {tls.certificate_fingerprint(authority)}")
     if host in ("0.0.0.0", "::"):
         missing = set(tls.local_addresses()) - set(tls.certificate_sans(cert_path))
         if missing:

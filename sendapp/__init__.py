@@ -4,7 +4,7 @@ from pathlib import Path
 from flask import Flask
 
 from .config import ROOT, Config
-from .edge import PollingBodyLimit, StrictPacket, guard_messages
+from .edge import EngineIOGate, StrictPacket, guard_messages
 from .extensions import csrf, db, limiter, login_manager, migrate, socketio
 
 
@@ -66,7 +66,7 @@ def _bind_extensions(app):
         serializer=StrictPacket,
     )
     guard_messages(socketio.server)
-    app.wsgi_app = PollingBodyLimit(app.wsgi_app, packet_limit)  # wraps Flask-SocketIO's
+    app.wsgi_app = EngineIOGate(app.wsgi_app, socketio.server.eio, packet_limit)
     from .auth import sessions
     from .database import tune
 

@@ -15,6 +15,7 @@ import time
 
 import aiohttp
 import pytest
+import requests
 import socketio
 
 from sendapp.client import Account, HttpApi, RealtimeClient
@@ -417,3 +418,120 @@ def test_tls12_offers_aead_suites(live_server, suite):
         assert sock.version() == "TLSv1.2" and sock.cipher()[0] == suite
     finally:
         sock.close()
+
+
+# --- 6. a run of hostile input leaves one line each, no traceback ------------------------------------
+def raw_exchange(server, data, tls=True, read=True):
+    """Send bytes on a new connection (TLS or plain TCP) and read what comes back, bounded."""
+    raw = socket.create_connection((HOST, server.port), timeout=QUICK)
+    sock = tls_context(server).wrap_socket(raw, server_hostname=HOST) if tls else raw
+    try:
+        sock.sendall(data)
+        if read:
+            return read_response(sock, within=3)
+        return b""
+    except OSError:
+        return b""
+    finally:
+        sock.close()
+
+
+def polling_post(server, sid, body, content_type="text/plain;charset=UTF-8"):
+    """POST a long-polling payload; None when the server closed before taking all of it."""
+    try:
+        return server.http_session().post(
+            f"{server.url}/socket.io/?EIO=4&transport=polling&sid={sid}", data=body,
+            headers={"Content-Type": content_type}, timeout=QUICK)
+    except requests.ConnectionError:
+        return None
+
+
+HOSTILE_SOCKET_PACKETS = [
+    "9",  # unknown Socket.IO packet type
+    '2["send"',  # broken JSON
+    '2{"not":"a list"}',  # an event that is not a list
+    "2" + "[" * 100_000,  # nested far too deep
+    "0/admin,",  # a namespace SendApp does not have
+    '2/admin,["send",{}]',  # an event to it
+    "21234567890123[]",  # an id far too long
+    '3999["ack"]',  # an ack nobody asked for
+    '51-["send",{}]',  # binary attachments
+    "4",  # a CONNECT_ERROR from a client
+]
+
+
+def test_hostile_input_is_refused_without_a_single_traceback(live_server):
+    """Bad TLS, bad HTTP, bad Engine.IO and Socket.IO packets, oversize bodies, bad namespaces."""
+    server = live_server
+    # TLS: garbage instead of a ClientHello, plain HTTP, a CBC-only TLS 1.2 client
+    raw_exchange(server, os.urandom(512), tls=False)
+    raw_exchange(server, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", tls=False)
+    with pytest.raises(ssl.SSLError):
+        tls_socket(server, context=tls12_context(server, CBC_SUITES))
+    # HTTP framing
+    for request in [b"GARBAGE\r\n\r\n", b"GET /" + b"a" * 10_000 + b" HTTP/1.1\r\n\r\n",
+                    b"GET / HTTP/1.1\r\nX: " + b"a" * 70_000 + b"\r\n\r\n",
+                    b"POST /api/login HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+                    b"POST /api/login HTTP/1.1\r\nContent-Length: 5\r\n"
+                    b"Transfer-Encoding: chunked\r\n\r\nhello",
+                    b"POST /api/login HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+                    b"Content-Type: application/json\r\n\r\nzz\r\n",
+                    b"GET /api/blobs/" + b"9" * 400 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+                    b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n"
+                    b"Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n"]:
+        raw_exchange(server, request)
+    # Engine.IO over polling
+    http = server.http_session()
+    for query in ["EIO=3&transport=polling", "EIO=4&transport=carrier-pigeon",
+                  "EIO=4&transport=polling&sid=nosuchsession", "EIO=4&transport=polling&j=x"]:
+        http.get(f"{server.url}/socket.io/?{query}", timeout=QUICK)
+    http.post(f"{server.url}/socket.io/?EIO=4&transport=polling&sid=nosuchsession", data="4x",
+              timeout=QUICK)
+    for body in [b"\xff\xfe\x00garbage", "9nonsense", "", "4" * (PACKET_LIMIT + 1),
+                 "\x1e".join(["4"] * 1000)]:
+        polling_post(server, polling_sid(server), body)
+    # Socket.IO packets from a logged-in client, over both transports
+    account = register_session(server, unique("hostile"))
+
+    async def send_packets(transport):
+        for packet in HOSTILE_SOCKET_PACKETS:
+            client, session = await raw_socket(server, account, transport)
+            try:
+                await client.eio.send(packet)
+                await asyncio.sleep(0.05)
+                if client.eio.state == "connected":
+                    await client.eio.send(b"\x00binary")
+                await asyncio.sleep(0.05)
+            finally:
+                await client.eio.disconnect(abort=True)
+                await session.close()
+
+    async def send_frames():  # Engine.IO frames that are not even Engine.IO
+        for frame in ["9", "x", "", "0", "b" + "A" * 8, b"\x00binary"]:
+            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(
+                    ssl=tls_context(server))) as session:
+                async with session.ws_connect(
+                        f"{server.url}/socket.io/?EIO=4&transport=websocket",
+                        headers={"Cookie": cookie_header(account)}) as ws:
+                    await ws.receive(timeout=QUICK)  # the OPEN packet
+                    await (ws.send_bytes if isinstance(frame, bytes) else ws.send_str)(frame)
+                    await asyncio.sleep(0.05)
+
+    for transport in TRANSPORTS:
+        asyncio.run(asyncio.wait_for(send_packets(transport), 60))
+    asyncio.run(asyncio.wait_for(send_frames(), 60))
+    # oversize and malformed request bodies to the API
+    token = http.get(server.url + "/api/csrf", timeout=QUICK).json()["csrf_token"]
+    for body, kind in [(b"{" * 2_000_000, "application/json"), (b"x=" + b"a" * 2_000_000,
+                       "application/x-www-form-urlencoded"), (b"\xff\xfe", "application/json")]:
+        try:
+            http.post(server.url + "/api/login", data=body, timeout=QUICK,
+                      headers={"Content-Type": kind, "X-CSRFToken": token})
+        except requests.ConnectionError:
+            pass  # answered 413 and closed while the body was still being sent
+
+    assert server.http_session().get(server.url + "/api/csrf", timeout=QUICK).ok
+    server.stop()
+    log = server.log_text()
+    assert "Traceback" not in log, log[log.index("Traceback") - 300:][:3000]
+    assert "refused a long-polling POST" in log and "bad packet" in log

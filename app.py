@@ -203,7 +203,7 @@ class _Notices:
         self._log = logger
         self._last = {}  # key -> (monotonic time of the last line, events left out since)
 
-    def note(self, key, message, *args):
+    def note(self, key, message, *args, level=logging.WARNING):
         now = time.monotonic()
         last, left_out = self._last.get(key, (None, 0))
         if last is not None and now - last < NOTICE_INTERVAL:
@@ -213,7 +213,7 @@ class _Notices:
             self._last.clear()
         self._last[key] = (now, 0)
         suffix = f" ({left_out} more like it in the last {NOTICE_INTERVAL} s)" if left_out else ""
-        self._log.warning(message + suffix, *args)
+        self._log.log(level, message + suffix, *args)
 
 
 class _Connection:
@@ -304,7 +304,7 @@ class Admission:
                 except OSError:
                     pass
                 self._notices.note(("idle", connection.key), "closed an idle connection from "
-                                   "%s to make room", connection.key)
+                                   "%s to make room", connection.key, level=logging.INFO)
                 return True
         return False
 

@@ -4,7 +4,7 @@ from pathlib import Path
 from flask import Flask
 
 from .config import ROOT, Config
-from .edge import EngineIOGate, StrictPacket, guard_messages
+from .edge import EngineIOGate, StrictPacket, close_unbound_sessions, guard_messages
 from .extensions import csrf, db, limiter, login_manager, migrate, socketio
 
 
@@ -66,6 +66,7 @@ def _bind_extensions(app):
         serializer=StrictPacket,
     )
     guard_messages(socketio.server)
+    close_unbound_sessions(socketio.server, app.config["HEADER_TIMEOUT"])
     app.wsgi_app = EngineIOGate(app.wsgi_app, socketio.server.eio, packet_limit)
     from .auth import sessions
     from .database import tune

@@ -10,6 +10,8 @@ the server process (app.py) or the async library:
 - `guard_messages` turns a packet that cannot be decoded into one log line
   and a dropped connection, instead of a traceback and a connection that
   stays open for more.
+- `close_unbound_sessions` ends Engine.IO sessions that never got a
+  logged-in Socket.IO connection, so no account means no lasting connection.
 - `EngineIOGate` answers an oversize long-polling POST with 413 before
   anything reads its body (Engine.IO would answer 400 only after the server
   had drained it), and refuses malformed payloads and upgrades with one line.
@@ -83,6 +85,35 @@ def guard_messages(server):
 
     if websocket_driver is not None:
         eio._async["websocket"] = guarded_websocket
+
+
+def close_unbound_sessions(server, grace):
+    """Close an Engine.IO session that has no logged-in Socket.IO connection after `grace` s.
+
+    Engine.IO keeps a session open as long as its client answers pings, whether or not a
+    Socket.IO connection was ever accepted on it (ours refuses anonymous ones), so without
+    this a client with no account could hold server connections forever.
+    :param server: the socketio.Server Flask-SocketIO made (`socketio.server`).
+    """
+    eio = server.eio
+    handle_connect = eio.handlers["connect"]
+
+    def connect(eio_sid, environ, *args):
+        result = handle_connect(eio_sid, environ, *args)
+        eio.start_background_task(close_if_unbound, eio_sid, environ)
+        return result
+
+    def close_if_unbound(eio_sid, environ):
+        eio.sleep(grace)
+        socket = eio.sockets.get(eio_sid)
+        if socket is None or socket.closed or socket.closing:
+            return
+        if not any(server.manager.sid_from_eio_sid(eio_sid, namespace)
+                   for namespace in list(server.manager.get_namespaces())):
+            socket_environ = server.environ.get(eio_sid) or environ
+            _drop(eio, socket, socket_environ, f"no logged-in connection after {grace:g} s")
+
+    eio.on("connect", connect)
 
 
 def _drop(eio, socket, environ, why):

@@ -235,6 +235,32 @@ def test_sockets_outlive_the_header_and_idle_deadlines(short_deadlines, transpor
     asyncio.run(asyncio.wait_for(chat(), 30))
 
 
+def test_engineio_session_without_a_logged_in_socket_is_closed(short_deadlines):
+    sid = polling_sid(short_deadlines)
+    time.sleep(2.5)
+    poll = short_deadlines.http_session().get(
+        f"{short_deadlines.url}/socket.io/?EIO=4&transport=polling&sid={sid}", timeout=QUICK)
+    assert poll.status_code == 400  # the session is gone, not a long-poll waiting for pings
+
+    async def anonymous_websocket():
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(
+                ssl=tls_context(short_deadlines))) as session:
+            async with session.ws_connect(
+                    f"{short_deadlines.url}/socket.io/?EIO=4&transport=websocket") as ws:
+                assert (await ws.receive(timeout=QUICK)).data.startswith("0")  # OPEN
+                await ws.send_str("40")  # CONNECT without a session cookie: refused
+                assert "unauthorized" in (await ws.receive(timeout=QUICK)).data
+                started = time.monotonic()
+                closing = await ws.receive(timeout=QUICK)
+                assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
+                                        aiohttp.WSMsgType.CLOSING)
+                assert time.monotonic() - started < 2
+
+    asyncio.run(asyncio.wait_for(anonymous_websocket(), 3 * QUICK))
+    assert "no logged-in connection after 1 s" in short_deadlines.log_text()
+    assert_no_traceback(short_deadlines)
+
+
 # --- caps -----------------------------------------------------------------------------------------
 def busy_connection(server, sid):
     """A request the server is busy answering: a long-polling body announced, not all sent."""

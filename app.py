@@ -479,7 +479,7 @@ def _reason(error):
 
 
 def connection_limit(wanted):
-    """Raise the open-file limit as far as allowed; return how many connections it leaves room for."""
+    """Raise the open-file limit as far as allowed; return how many connections it has room for."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = hard if hard != resource.RLIM_INFINITY else max(soft, wanted + FD_RESERVE)
     if soft != resource.RLIM_INFINITY and soft < target:
@@ -547,7 +547,8 @@ def main():
     host, port = app.config["HOST"], app.config["PORT"]
     cert_path, key_path, created = tls.ensure_certificate(app.config["CERT_DIR"])
     if created:
-        print(f"Created a self-signed certificate for: {', '.join(tls.certificate_sans(cert_path))}")
+        print("Created a certificate and its CA (ca.pem) for: "
+              + ", ".join(tls.certificate_sans(cert_path)))
     migrate_database()
     configure_logging()  # again: Alembic's logging setup disables the app's loggers
     try:

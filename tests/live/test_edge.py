@@ -331,7 +331,7 @@ def test_packet_announcing_binary_attachments_drops_the_connection(live_server, 
     assert_no_traceback(live_server)
 
 
-# --- 3. oversize long-polling POSTs ----------------------------------------------------------------
+# --- 3. oversize long-polling POSTs ---------------------------------------------------------------
 def polling_sid(server):
     """Open an (anonymous) Engine.IO long-polling session; return its sid."""
     response = server.http_session().get(server.url + "/socket.io/?EIO=4&transport=polling",
@@ -368,7 +368,7 @@ def test_oversize_polling_post_gets_413_at_once_and_its_connection_closed(live_s
     assert_no_traceback(live_server)
 
 
-# --- 4. global request-size limit ------------------------------------------------------------------
+# --- 4. global request-size limit -----------------------------------------------------------------
 @pytest.mark.parametrize("path", ["/api/login", "/api/register", "/api/prelogin?username=x"])
 def test_huge_json_body_gets_413_at_once_without_being_read(start_live_server, path):
     live_server = start_live_server({"SENDAPP_RATELIMIT": "on"})  # its keys look at bodies
@@ -406,7 +406,7 @@ def test_attachments_larger_than_the_json_limit_still_upload(live_server):
     assert bob.api.download_blob(blob_id) == data
 
 
-# --- 5. security headers on Engine.IO answers ------------------------------------------------------
+# --- 5. security headers on Engine.IO answers -----------------------------------------------------
 @pytest.mark.parametrize("query", ["EIO=4&transport=polling", "EIO=3&transport=polling",
                                    "EIO=4&transport=polling&sid=nosuchsession"])
 def test_engineio_answers_carry_the_security_headers(live_server, query):
@@ -420,7 +420,7 @@ def test_engineio_answers_carry_the_security_headers(live_server, query):
     assert response.headers["Referrer-Policy"] == "no-referrer"
 
 
-# --- 8. TLS 1.2 cipher suites ------------------------------------------------------------------------
+# --- 8. TLS 1.2 cipher suites ---------------------------------------------------------------------
 CBC_SUITES = ("ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES256-SHA384:ECDHE-ECDSA-AES128-SHA:"
               "ECDHE-ECDSA-AES256-SHA:ECDHE-RSA-AES128-SHA256:ECDHE-RSA-AES256-SHA384:"
               "AES128-SHA256:AES256-SHA256:AES128-SHA:AES256-SHA")
@@ -447,7 +447,7 @@ def test_tls12_offers_aead_suites(live_server, suite):
         sock.close()
 
 
-# --- 6. a run of hostile input leaves one line each, no traceback ------------------------------------
+# --- 6. a run of hostile input leaves one line each, no traceback ---------------------------------
 def raw_exchange(server, data, tls=True, read=True):
     """Send bytes on a new connection (TLS or plain TCP) and read what comes back, bounded."""
     raw = socket.create_connection((HOST, server.port), timeout=QUICK)

@@ -19,7 +19,7 @@ import requests
 import socketio
 
 from sendapp.client import Account, HttpApi, RealtimeClient
-from support.live_server import HOST
+from support.live_server import HOST, LiveServer
 
 PASSWORD = "correct horse battery staple"
 FLOOD = 1100  # more than eventlet's old fixed pool of 1,024
@@ -38,6 +38,15 @@ def enough_file_descriptors():
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
     yield
     resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory):
+    """One default server for the tests that leave it as they found it; stopped by pid."""
+    server = LiveServer(tmp_path_factory.mktemp("edge-shared"))
+    server.start()
+    yield server
+    server.stop()
 
 
 def tls_context(server, **options):
@@ -306,12 +315,13 @@ async def raw_socket(server, account, transport):
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("packet", ['51234567890-["send",{"to":1}]', '51-["send",{"to":1}]',
                                     '61-[{"_placeholder":true,"num":0}]'])
-def test_packet_announcing_binary_attachments_drops_the_connection(live_server, transport,
+def test_packet_announcing_binary_attachments_drops_the_connection(shared_server, transport,
                                                                    packet):
-    account = register_session(live_server, unique("binary"))
+    account = register_session(shared_server, unique("binary"))
+    log_start = len(shared_server.log_text())
 
     async def scenario():
-        client, http = await raw_socket(live_server, account, transport)
+        client, http = await raw_socket(shared_server, account, transport)
         gone = asyncio.Event()
         client.on("disconnect", lambda *reason: gone.set())
         try:
@@ -326,9 +336,9 @@ def test_packet_announcing_binary_attachments_drops_the_connection(live_server, 
             await http.close()
 
     asyncio.run(asyncio.wait_for(scenario(), 3 * QUICK))
-    log = live_server.log_text()
+    log = shared_server.log_text()[log_start:]
     assert "dropped a Socket.IO connection: bad packet (binary attachments)" in log
-    assert_no_traceback(live_server)
+    assert_no_traceback(shared_server)
 
 
 # --- 3. oversize long-polling POSTs ---------------------------------------------------------------
@@ -345,10 +355,10 @@ PACKET_LIMIT = 4 * 65_536 + 65_536  # max_http_buffer_size for the default SENDA
 
 @pytest.mark.parametrize("announced, sent", [(PACKET_LIMIT + 1, PACKET_LIMIT + 1),
                                              (10**12, 65_536)])
-def test_oversize_polling_post_gets_413_at_once_and_its_connection_closed(live_server,
+def test_oversize_polling_post_gets_413_at_once_and_its_connection_closed(shared_server,
                                                                           announced, sent):
-    sid = polling_sid(live_server)
-    sock = tls_socket(live_server)
+    sid = polling_sid(shared_server)
+    sock = tls_socket(shared_server)
     try:
         head = (f"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n"
                 f"Content-Type: text/plain;charset=UTF-8\r\nContent-Length: {announced}\r\n\r\n")
@@ -365,7 +375,7 @@ def test_oversize_polling_post_gets_413_at_once_and_its_connection_closed(live_s
         assert time.monotonic() - started < 2
     finally:
         sock.close()
-    assert_no_traceback(live_server)
+    assert_no_traceback(shared_server)
 
 
 # --- 4. global request-size limit -----------------------------------------------------------------
@@ -396,9 +406,9 @@ def test_huge_json_body_gets_413_at_once_without_being_read(start_live_server, p
     assert_no_traceback(live_server)
 
 
-def test_attachments_larger_than_the_json_limit_still_upload(live_server):
-    alice = Account.register(api_for(live_server), unique("alice"), PASSWORD)
-    bob = Account.register(api_for(live_server), unique("bob"), PASSWORD)
+def test_attachments_larger_than_the_json_limit_still_upload(shared_server):
+    alice = Account.register(api_for(shared_server), unique("alice"), PASSWORD)
+    bob = Account.register(api_for(shared_server), unique("bob"), PASSWORD)
     alice.api.request_friend(bob.username)
     bob.api.accept_friend(alice.id)
     data = os.urandom(3 * 1024 * 1024)  # three times SENDAPP_MAX_JSON_BYTES
@@ -409,8 +419,8 @@ def test_attachments_larger_than_the_json_limit_still_upload(live_server):
 # --- 5. security headers on Engine.IO answers -----------------------------------------------------
 @pytest.mark.parametrize("query", ["EIO=4&transport=polling", "EIO=3&transport=polling",
                                    "EIO=4&transport=polling&sid=nosuchsession"])
-def test_engineio_answers_carry_the_security_headers(live_server, query):
-    response = live_server.http_session().get(f"{live_server.url}/socket.io/?{query}",
+def test_engineio_answers_carry_the_security_headers(shared_server, query):
+    response = shared_server.http_session().get(f"{shared_server.url}/socket.io/?{query}",
                                               timeout=QUICK)
     csp = response.headers.get("Content-Security-Policy", "")
     assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
@@ -432,15 +442,15 @@ def tls12_context(server, ciphers):
     return context
 
 
-def test_tls12_client_offering_only_cbc_suites_is_refused(live_server):
+def test_tls12_client_offering_only_cbc_suites_is_refused(shared_server):
     with pytest.raises(ssl.SSLError):
-        tls_socket(live_server, context=tls12_context(live_server, CBC_SUITES)).close()
+        tls_socket(shared_server, context=tls12_context(shared_server, CBC_SUITES)).close()
 
 
 @pytest.mark.parametrize("suite", ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
                                    "ECDHE-ECDSA-CHACHA20-POLY1305"])
-def test_tls12_offers_aead_suites(live_server, suite):
-    sock = tls_socket(live_server, context=tls12_context(live_server, suite))
+def test_tls12_offers_aead_suites(shared_server, suite):
+    sock = tls_socket(shared_server, context=tls12_context(shared_server, suite))
     try:
         assert sock.version() == "TLSv1.2" and sock.cipher()[0] == suite
     finally:

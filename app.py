@@ -12,15 +12,20 @@ if __name__ == "__main__":
 
     eventlet.monkey_patch()
 
+import _socket
 import errno
+import ipaddress
 import logging
 import logging.config
 import os
 import re
+import resource
 import signal
 import socket
 import ssl
+import struct
 import sys
+import time
 from pathlib import Path
 
 import flask_migrate
@@ -47,11 +52,13 @@ log = logging.getLogger("sendapp.server")
 ACCESS_LOGGER = "sendapp.access"
 # No cookies, no bodies and (see _DropQueryStrings) no query strings.
 ACCESS_FORMAT = '%(client_ip)s "%(request_line)s" %(status_code)s %(body_length)s %(wall_seconds).3fs'
-MAX_CONNECTIONS = 1024
-LISTEN_BACKLOG = 128
-HANDSHAKE_TIMEOUT = 10  # seconds a client may take to finish TLS before it is dropped
+LISTEN_BACKLOG = 1024  # the kernel caps it at net.core.somaxconn
 SHUTDOWN_GRACE = 3  # seconds in-flight requests get after SIGTERM/SIGINT
 STOP_POLL = 0.2  # seconds between checks for a stop signal
+FD_RESERVE = 64  # file descriptors kept for the database, blobs, logs and the listener
+NOTICE_INTERVAL = 10  # seconds between two log lines about the same refused address
+# Only AEAD suites with forward secrecy for TLS 1.2 (TLS 1.3 suites are all AEAD already).
+TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL"
 
 
 class _DropQueryStrings(logging.Filter):
@@ -65,16 +72,39 @@ class _DropQueryStrings(logging.Filter):
         return True
 
 
+class _QuietDisconnects(logging.Filter):
+    """Turn eventlet's traceback for a client that left mid-response into one line.
+
+    eventlet.wsgi logs any failure to write a response as a traceback; a client that
+    closes its connection early (a closed tab, a refused upload, a hostile client) is
+    routine, so only the exception's name is kept. Other tracebacks pass unchanged.
+    """
+
+    _GONE = re.compile(r"^(?:ssl\.SSLEOFError|ssl\.SSLZeroReturnError|BrokenPipeError|"
+                       r"ConnectionResetError|ConnectionAbortedError|TimeoutError|"
+                       r"socket\.timeout)\b")
+
+    def filter(self, record):
+        message = record.msg
+        if isinstance(message, str) and message.startswith("Traceback (most recent call last)"):
+            last = message.rstrip().rsplit("\n", 1)[-1]
+            if self._GONE.match(last):
+                record.msg = f"a client left before its response was sent ({last.split(':')[0]})"
+                record.args = ()
+        return True
+
+
 def configure_logging():
     """Log to stderr; also re-enables loggers that Alembic's fileConfig switched off."""
     logging.config.dictConfig({
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-        "filters": {"no_query": {"()": _DropQueryStrings}},
+        "filters": {"no_query": {"()": _DropQueryStrings},
+                    "quiet_disconnects": {"()": _QuietDisconnects}},
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain",
                                 "stream": "ext://sys.stderr"}},
-        "loggers": {ACCESS_LOGGER: {"filters": ["no_query"]}},
+        "loggers": {ACCESS_LOGGER: {"filters": ["quiet_disconnects", "no_query"]}},
         "root": {"level": "INFO", "handlers": ["stderr"]},
     })
 
@@ -114,8 +144,15 @@ def print_banner(host, port, cert_path):
     print("Open SendApp at:")
     for url in browser_urls(host, port):
         print(f"  {url}")
-    print(f"Certificate: {cert_path}")
-    print(f"  SHA-256 {tls.certificate_fingerprint(cert_path)}")
+    authority = tls.authority_path(cert_path)
+    if authority is None or tls.can_sign_certificates(cert_path):
+        print(f"Certificate: {cert_path}")
+        print(f"  SHA-256 {tls.certificate_fingerprint(cert_path)}")
+        print("  It can vouch for any site once trusted: run `flask --app app cert --force` and "
+              "install the ca.pem it makes instead.")
+    else:
+        print(f"Certificate to install on phones: {authority}")
+        print(f"  SHA-256 {tls.certificate_fingerprint(authority)}")
     if host in ("0.0.0.0", "::"):
         missing = set(tls.local_addresses()) - set(tls.certificate_sans(cert_path))
         if missing:
@@ -137,39 +174,298 @@ def listen(host, port, cert_path, key_path):
     sock.listen(LISTEN_BACKLOG)
     context = green_ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(TLS12_CIPHERS)
     context.load_cert_chain(str(cert_path), str(key_path))
     return context.wrap_socket(sock, server_side=True)
 
 
-def tls_protocol():
-    """Build eventlet's HTTP protocol with an explicit, quiet TLS handshake.
+def address_key(host):
+    """Group client addresses as one household or provider customer: an IPv4 address, an IPv6 /64.
 
-    Browsers that do not trust the self-signed certificate yet abort the
-    handshake; that is routine, so it gets one log line instead of a traceback.
+    A home behind NAT shares one IPv4 address; an IPv6 customer usually gets a whole /64,
+    so counting single IPv6 addresses would let one machine look like millions.
     """
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return host
+    if address.version == 6 and address.ipv4_mapped:
+        return str(address.ipv4_mapped)
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+class _Notices:
+    """Log a repeated refusal once per NOTICE_INTERVAL per key, counting the ones left out."""
+
+    def __init__(self, logger):
+        self._log = logger
+        self._last = {}  # key -> (monotonic time of the last line, events left out since)
+
+    def note(self, key, message, *args, level=logging.WARNING):
+        now = time.monotonic()
+        last, left_out = self._last.get(key, (None, 0))
+        if last is not None and now - last < NOTICE_INTERVAL:
+            self._last[key] = (last, left_out + 1)
+            return
+        if len(self._last) > 10_000:  # a flood from many addresses: forget old keys
+            self._last.clear()
+        self._last[key] = (now, 0)
+        suffix = f" ({left_out} more like it in the last {NOTICE_INTERVAL} s)" if left_out else ""
+        self._log.log(level, message + suffix, *args)
+
+
+class _Connection:
+    """One accepted client connection, as admission control sees it."""
+
+    __slots__ = ("key", "sock", "idle", "accepted")
+
+    def __init__(self, key, sock):
+        self.key, self.sock = key, sock
+        self.idle = True  # handshaking or waiting for a request header: may be closed for room
+        self.accepted = time.monotonic()
+
+
+class Admission:
+    """Decide at accept time who may hold one of the server's connections.
+
+    Every connection costs memory and a file descriptor, so the server holds at most
+    `total`, and one address (see address_key) at most `per_address`. A connection that
+    is still in its TLS handshake or waiting for a request header is idle: when a cap is
+    reached, the oldest idle connection (of that address, or of the address holding the
+    most) is closed to make room, so a flood of silent connections only ever pushes out
+    its own kind while logged-in WebSocket and long-polling requests, which are busy,
+    keep their place. Only when nothing idle can go is the newcomer refused, at once
+    and with a log line, instead of waiting in the kernel's queue.
+    """
+
+    def __init__(self, total, per_address, logger):
+        self.total = total
+        self.per_address = per_address
+        self._by_sock = {}
+        self._by_key = {}  # address key -> {sock: _Connection}, oldest first
+        self._notices = _Notices(logger)
+
+    def __len__(self):
+        return len(self._by_sock)
+
+    def admit(self, sock, address):
+        """Register a new connection, closing an idle one for room; False if there is none."""
+        key = address_key(address[0])
+        mine = self._by_key.get(key, {})
+        if len(mine) >= self.per_address and not self._close_oldest_idle(mine):
+            self._notices.note(("per-address", key), "refused a connection from %s: it already "
+                               "holds %d busy connections (SENDAPP_MAX_CONNECTIONS_PER_IP)",
+                               key, len(mine))
+            return False
+        if len(self._by_sock) >= self.total and not self._close_for_room():
+            self._notices.note(("total", None), "refused a connection from %s: all %d "
+                               "connections are busy (SENDAPP_MAX_CONNECTIONS)", key, self.total)
+            return False
+        connection = _Connection(key, sock)
+        self._by_sock[sock] = connection
+        self._by_key.setdefault(key, {})[sock] = connection
+        return True
+
+    def set_idle(self, sock, idle):
+        connection = self._by_sock.get(sock)
+        if connection is not None:
+            connection.idle = idle
+
+    def accepted_at(self, sock):
+        connection = self._by_sock.get(sock)
+        return connection.accepted if connection is not None else time.monotonic()
+
+    def release(self, sock):
+        """Forget a connection whose greenthread ended (or that was closed for room)."""
+        connection = self._by_sock.pop(sock, None)
+        if connection is None:
+            return
+        mine = self._by_key.get(connection.key)
+        if mine is not None:
+            mine.pop(sock, None)
+            if not mine:
+                del self._by_key[connection.key]
+
+    def _close_for_room(self):
+        """Close the oldest idle connection of the address holding the most connections."""
+        for mine in sorted(self._by_key.values(), key=len, reverse=True):
+            if self._close_oldest_idle(mine):
+                return True
+        return False
+
+    def _close_oldest_idle(self, mine):
+        for sock, connection in mine.items():
+            if connection.idle:
+                self.release(sock)
+                try:  # the raw socket: wakes the greenthread blocked reading it with an EOF
+                    _socket.socket.shutdown(sock, socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                self._notices.note(("idle", connection.key), "closed an idle connection from "
+                                   "%s to make room", connection.key, level=logging.INFO)
+                return True
+        return False
+
+
+class _AdmittingListener:
+    """The listening socket, handing eventlet.wsgi only connections that Admission let in."""
+
+    def __init__(self, sock, admission):
+        self._sock = sock
+        self._admission = admission
+        self._notices = _Notices(log)
+
+    def accept(self):
+        import eventlet
+
+        while True:
+            try:
+                client, address = self._sock.accept()
+            except OSError as error:
+                if error.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    raise
+                self._notices.note("accept", "cannot accept connections: %s", error.strerror)
+                eventlet.sleep(0.1)  # let connections end rather than spin on the backlog
+                continue
+            if self._admission.admit(client, address):
+                return client, address
+            try:
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            except OSError:
+                pass
+            client.close()  # a reset, now: the client learns at once instead of hanging
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+def edge_pool(admission):
+    """A GreenPool that tells Admission when a connection's greenthread has ended.
+
+    Admission bounds the connections; the pool only needs room for connections that were
+    closed for room and have not finished unwinding yet, so it never blocks the accept loop.
+    """
+    import eventlet
+
+    class EdgePool(eventlet.GreenPool):
+        def spawn(self, function, *args, **kwargs):
+            thread = super().spawn(function, *args, **kwargs)
+            sock = args[0][1]  # eventlet.wsgi passes [address, socket, state]
+            thread.link(lambda _thread: admission.release(sock))
+            return thread
+
+    return EdgePool(2 * admission.total + 64)
+
+
+def tls_protocol(admission, header_timeout, idle_timeout):
+    """Build eventlet's HTTP protocol with a quiet TLS handshake and header/idle deadlines.
+
+    - TLS handshake and the first request header must be done `header_timeout` seconds
+      after the connection was accepted; a kept-alive connection must send its next
+      request header within `idle_timeout` seconds of the last response. Requests being
+      answered (a long-poll, a WebSocket, an upload) have no such deadline.
+    - Browsers that do not trust the self-signed certificate yet abort the handshake;
+      that is routine, so it gets one log line instead of a traceback.
+    - A request whose body the application did not read closes its connection instead of
+      eventlet reading (up to Content-Length, any size) the rest to keep it alive.
+    """
+    import eventlet
     import eventlet.wsgi
 
     access = logging.getLogger(ACCESS_LOGGER)
 
-    class QuietTLSProtocol(eventlet.wsgi.HttpProtocol):
+    class EdgeProtocol(eventlet.wsgi.HttpProtocol):
+        _timer = None
+
         def handle(self):
-            try:
-                self.connection.settimeout(HANDSHAKE_TIMEOUT)
-                self.connection.do_handshake()
-                self.connection.settimeout(self.server.socket_timeout)
-            except OSError as error:  # ssl.SSLError and socket.timeout are OSErrors
-                self.close_connection = 1
-                level = logging.DEBUG if _is_probe(error) else logging.INFO
-                access.log(level, "%s TLS handshake failed: %s",
-                           self.client_address[0], _reason(error))
+            self.close_connection = 1
+            deadline = admission.accepted_at(self.request) + header_timeout
+            if not self._handshake(deadline):
                 return
             try:
-                super().handle()
+                while True:
+                    if not self._one_request(deadline):
+                        break
+                    if self.conn_state[2] == eventlet.wsgi.STATE_CLOSE or self.close_connection:
+                        break
+                    self.conn_state[2] = eventlet.wsgi.STATE_IDLE
+                    deadline = time.monotonic() + idle_timeout
             except ssl.SSLError as error:  # a client breaking TLS mid-connection
                 self.close_connection = 1
                 access.info("%s TLS error: %s", self.client_address[0], _reason(error))
+            except ValueError:  # "Read on closed or unwrapped SSL socket": the server is stopping
+                if self.conn_state[2] != eventlet.wsgi.STATE_CLOSE:
+                    raise
+                self.close_connection = 1
 
-    return QuietTLSProtocol
+        def _handshake(self, deadline):
+            timer = eventlet.Timeout(max(deadline - time.monotonic(), 0))
+            try:
+                self.connection.do_handshake()
+                return True
+            except eventlet.Timeout as expired:
+                if expired is not timer:
+                    raise
+                access.debug("%s TLS handshake timed out", self.client_address[0])
+            except OSError as error:  # ssl.SSLError and socket.timeout are OSErrors
+                level = logging.DEBUG if _is_probe(error) else logging.INFO
+                access.log(level, "%s TLS handshake failed: %s",
+                           self.client_address[0], _reason(error))
+            finally:
+                timer.cancel()
+            self.close_connection = 1
+            return False
+
+        def _one_request(self, deadline):
+            """Serve one request; False when its header did not come in time."""
+            admission.set_idle(self.request, True)
+            self._timer = timer = eventlet.Timeout(max(deadline - time.monotonic(), 0))
+            try:
+                self.handle_one_request()
+                return True
+            except eventlet.Timeout as expired:
+                if expired is not timer:
+                    raise
+                self.close_connection = 1
+                access.debug("%s closed: no request header in time", self.client_address[0])
+                return False
+            finally:
+                timer.cancel()
+                admission.set_idle(self.request, False)
+
+        def parse_request(self):
+            try:
+                return super().parse_request()
+            finally:  # the header is in: no deadline while the request is answered
+                self._timer.cancel()
+                admission.set_idle(self.request, False)
+
+        def finish(self):
+            try:
+                super().finish()
+            except OSError as error:  # flushing to a client that already left
+                access.debug("%s left: %s", self.client_address[0], _reason(error))
+                self.connection.close()
+
+        def handle_one_response(self):
+            application, body = self.application, self.environ["eventlet.input"]
+
+            def close_if_body_unread(environ, start_response):
+                def start(status, headers, exc_info=None):
+                    if body.chunked_input or body.position < (body.content_length or 0):
+                        self.close_connection = 1  # eventlet then sends Connection: close
+                    return start_response(status, headers, exc_info)
+
+                return application(environ, start)
+
+            self.application = close_if_body_unread
+            super().handle_one_response()
+            if body.chunked_input or body.position < (body.content_length or 0):
+                self.close_connection = 1  # read after the response started: still never drain it
+
+    return EdgeProtocol
 
 
 def _is_probe(error):
@@ -182,19 +478,40 @@ def _reason(error):
     return getattr(error, "reason", None) or error.__class__.__name__
 
 
+def connection_limit(wanted):
+    """Raise the open-file limit as far as allowed; return how many connections it has room for."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, wanted + FD_RESERVE)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    room = wanted if soft == resource.RLIM_INFINITY else min(wanted, soft - FD_RESERVE)
+    if room < wanted:
+        log.warning("the open-file limit (%d) allows %d connections, not %d "
+                    "(SENDAPP_MAX_CONNECTIONS); raise `ulimit -n`", soft, room, wanted)
+    return max(room, 1)
+
+
 def serve(sock, stop_requested):
     """Serve until a stop is requested, then close sockets and let requests finish briefly."""
     import eventlet
     import eventlet.wsgi
     from eventlet.support.greenlets import GreenletExit
 
-    pool = eventlet.GreenPool(MAX_CONNECTIONS)
+    config = app.config
+    admission = Admission(connection_limit(config["MAX_CONNECTIONS"]),
+                          config["MAX_CONNECTIONS_PER_IP"], log)
+    pool = edge_pool(admission)
+    protocol = tls_protocol(admission, config["HEADER_TIMEOUT"], config["IDLE_TIMEOUT"])
     server = eventlet.spawn(
-        eventlet.wsgi.server, sock, app, log=logging.getLogger(ACCESS_LOGGER),
-        log_format=ACCESS_FORMAT, protocol=tls_protocol(), custom_pool=pool,
-        debug=False,  # never send tracebacks to clients
+        eventlet.wsgi.server, _AdmittingListener(sock, admission), app,
+        log=logging.getLogger(ACCESS_LOGGER), log_format=ACCESS_FORMAT, protocol=protocol,
+        custom_pool=pool, debug=False,  # never send tracebacks to clients
     )
-    host, port = app.config["HOST"], app.config["PORT"]
+    host, port = config["HOST"], config["PORT"]
     print(f"SendApp ready on https://{url_host(host)}:{port}", flush=True)
     while not stop_requested() and not server.dead:
         eventlet.sleep(STOP_POLL)
@@ -230,7 +547,8 @@ def main():
     host, port = app.config["HOST"], app.config["PORT"]
     cert_path, key_path, created = tls.ensure_certificate(app.config["CERT_DIR"])
     if created:
-        print(f"Created a self-signed certificate for: {', '.join(tls.certificate_sans(cert_path))}")
+        print("Created a certificate and its CA (ca.pem) for: "
+              + ", ".join(tls.certificate_sans(cert_path)))
     migrate_database()
     configure_logging()  # again: Alembic's logging setup disables the app's loggers
     try:

@@ -4,6 +4,7 @@ from pathlib import Path
 from flask import Flask
 
 from .config import ROOT, Config
+from .edge import EngineIOGate, StrictPacket, close_unbound_sessions, guard_messages
 from .extensions import csrf, db, limiter, login_manager, migrate, socketio
 
 
@@ -23,18 +24,21 @@ def create_app(config=None):
     if isinstance(config, dict):
         app.config.update(config)
     Path(app.instance_path).mkdir(mode=0o700, parents=True, exist_ok=True)  # database, keys
-    app.config.setdefault("MAX_CONTENT_LENGTH", None)
 
     from .validation import RowIdConverter
 
     app.url_map.converters["int"] = RowIdConverter  # before any route is added
+
+    from .blobs.routes import allow_upload_bodies
+
+    app.before_request(allow_upload_bodies)  # before CSRF's check reads any body
     _import_socket_handlers()
     _bind_extensions(app)
     _register_blueprints(app)
     _register_cli(app)
 
     from .errors import register_error_handlers
-    from .security import add_security_headers, refuse_foreign_origin
+    from .security import SecurityHeaders, add_security_headers, refuse_foreign_origin
 
     register_error_handlers(app)
     app.before_request(refuse_foreign_origin)
@@ -42,6 +46,7 @@ def create_app(config=None):
 
     start_periodic(app)
     app.after_request(add_security_headers)
+    app.wsgi_app = SecurityHeaders(app.wsgi_app)  # outermost: Engine.IO answers get them too
     return app
 
 
@@ -58,14 +63,19 @@ def _bind_extensions(app):
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
+    packet_limit = 4 * app.config["MAX_CIPHERTEXT_CHARS"] + 65536
     socketio.init_app(
         app,
         async_mode=app.config["ASYNC_MODE"],
         message_queue=app.config["MESSAGE_QUEUE"],
-        max_http_buffer_size=4 * app.config["MAX_CIPHERTEXT_CHARS"] + 65536,
+        max_http_buffer_size=packet_limit,
         ping_interval=20,
         ping_timeout=20,
+        serializer=StrictPacket,
     )
+    guard_messages(socketio.server)
+    close_unbound_sessions(socketio.server, app.config["HEADER_TIMEOUT"])
+    app.wsgi_app = EngineIOGate(app.wsgi_app, socketio.server.eio, packet_limit)
     from .auth import sessions
     from .database import tune
     from .realtime import quiet_undecodable_packets

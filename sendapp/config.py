@@ -84,8 +84,17 @@ class Config:
         self.MAX_JSON_BYTES = int(env.get("SENDAPP_MAX_JSON_BYTES") or 1 * MiB)
         # Seconds a statement waits (yielding) for another process's SQLite lock before `retry`.
         self.DB_LOCK_WAIT = float(env.get("SENDAPP_DB_LOCK_WAIT") or 2)
+        # Flask refuses (413) any body larger than this before reading it; uploads raise it
+        # for their own request to MAX_BLOB_BYTES.
+        self.MAX_CONTENT_LENGTH = self.MAX_JSON_BYTES
         self.AUTO_MIGRATE = _flag(env.get("SENDAPP_AUTO_MIGRATE"), True)
         self.FORCE_POLLING = _flag(env.get("SENDAPP_FORCE_POLLING"), False)
+        # The transport edge (app.py). Measured: ~50 KiB per idle TLS connection, ~100 KiB
+        # per logged-in WebSocket, so 4096 connections stay under ~400 MiB.
+        self.MAX_CONNECTIONS = int(env.get("SENDAPP_MAX_CONNECTIONS") or 4096)
+        self.MAX_CONNECTIONS_PER_IP = int(env.get("SENDAPP_MAX_CONNECTIONS_PER_IP") or 256)
+        self.HEADER_TIMEOUT = float(env.get("SENDAPP_HEADER_TIMEOUT") or 10)
+        self.IDLE_TIMEOUT = float(env.get("SENDAPP_IDLE_TIMEOUT") or 30)
         # Rate limits (Flask-Limiter strings). Socket events share one budget per user.
         self.RATELIMIT_AUTH = env.get("SENDAPP_RATELIMIT_AUTH") or "10/minute;50/hour"
         self.RATELIMIT_PRELOGIN = env.get("SENDAPP_RATELIMIT_PRELOGIN") or "30/minute"

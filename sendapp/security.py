@@ -69,3 +69,22 @@ def refuse_foreign_origin():
     own = _origin_of(f"{request.scheme}://{request.host}")
     if own is None or _origin_of(origin) != own:
         raise ApiError("cross_origin", "requests from another site are refused")
+
+
+class SecurityHeaders:
+    """WSGI middleware: the same headers on answers Flask never sees (Engine.IO polling).
+
+    Headers a response already has (Flask's, through add_security_headers) are kept.
+    """
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        def start(status, headers, exc_info=None):
+            present = {name.lower() for name, _value in headers}
+            missing = [(name, value) for name, value in HEADERS.items()
+                       if name.lower() not in present]
+            return start_response(status, headers + missing, exc_info)
+
+        return self.wsgi_app(environ, start)

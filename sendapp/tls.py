@@ -1,11 +1,18 @@
-"""Self-signed TLS for a LAN server: one key, one certificate naming every local address.
+"""Self-made TLS for a LAN server: a one-time, name-constrained CA and the server's certificate.
 
 Browsers need HTTPS for WebCrypto, so `python app.py` and `flask cert` make a
-certificate that phones can install and trust. Its SubjectAlternativeNames
-cover localhost, the loopback addresses, the host name (and `<name>.local`
-for mDNS), every non-loopback address of this machine and any extra hosts.
-IPv6 link-local addresses (fe80::/10) are left out: they need a zone id,
-which neither URLs in browsers nor certificates can carry.
+certificate that phones can trust. Its SubjectAlternativeNames cover
+localhost, the loopback addresses, the host name (and `<name>.local` for
+mDNS), every non-loopback address of this machine and any extra hosts. IPv6
+link-local addresses (fe80::/10) are left out: they need a zone id, which
+neither URLs in browsers nor certificates can carry.
+
+Phones only let users trust a CA, and a trusted CA could vouch for any site.
+So the server's certificate (`cert.pem`, CA:FALSE, serverAuth) is signed by a
+separate CA (`ca.pem`) that is name-constrained to exactly those names and
+addresses and may sign no further CA (pathlen 0). The CA's key is generated,
+used once, and never written anywhere: nobody, the server included, can
+issue another certificate under it. `ca.pem` is what phones install.
 """
 import datetime
 import ipaddress
@@ -20,8 +27,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-CERT_NAME = "cert.pem"
+CERT_NAME = "cert.pem"  # the server's certificate followed by the CA's: the chain it serves
 KEY_NAME = "key.pem"
+CA_NAME = "ca.pem"  # the name-constrained CA phones install
 # Apple devices refuse TLS server certificates valid for longer than 825 days.
 DEFAULT_DAYS = 825
 # Documentation addresses (RFC 5737, RFC 3849): connecting a UDP socket to them
@@ -160,7 +168,7 @@ def subject_alternative_names(extra_hosts=()) -> list[x509.GeneralName]:
 
 
 def ensure_certificate(cert_dir, days: int = DEFAULT_DAYS, extra_hosts=(), force: bool = False):
-    """Create `cert.pem` and `key.pem` (0600) in cert_dir unless the pair already exists.
+    """Create `cert.pem` (with its chain), `key.pem` (0600) and `ca.pem` unless a pair exists.
 
     A lone cert.pem or key.pem is not a usable pair and is replaced.
     :return: (cert_path, key_path, created)
@@ -173,44 +181,94 @@ def ensure_certificate(cert_dir, days: int = DEFAULT_DAYS, extra_hosts=(), force
     if cert_path.exists() and key_path.exists() and not force:
         return cert_path, key_path, False
     directory.mkdir(parents=True, exist_ok=True)
+    ca_key = ec.generate_private_key(ec.SECP256R1())  # used for one signature, never stored
+    authority = build_authority(ca_key, sans, days)
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = build_certificate(key, sans, days)
+    cert = build_certificate(key, sans, days, authority, ca_key)
+    del ca_key
+    pem = serialization.Encoding.PEM
     _write_atomically(key_path, key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()), mode=0o600)
-    _write_atomically(cert_path, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
+        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()), mode=0o600)
+    _write_atomically(directory / CA_NAME, authority.public_bytes(pem), mode=0o644)
+    _write_atomically(cert_path, cert.public_bytes(pem) + authority.public_bytes(pem), mode=0o644)
     return cert_path, key_path, True
 
 
-def build_certificate(key, sans, days: int) -> x509.Certificate:
-    """Self-sign a certificate that is its own CA, so phones can install it as a trust anchor."""
-    name = x509.Name([
+def _name(common_name):
+    return x509.Name([
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "SendApp"),
-        x509.NameAttribute(NameOID.COMMON_NAME, f"SendApp on {socket.gethostname()}"[:64]),
+        x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64]),
     ])
-    # Apple counts not_before..not_after, so the skew allowance comes out of `days`.
+
+
+def _validity(days):
+    """Apple counts not_before..not_after, so the skew allowance comes out of `days`."""
     not_before = datetime.datetime.now(datetime.timezone.utc) - _CLOCK_SKEW
-    public_key = key.public_key()
-    ski = x509.SubjectKeyIdentifier.from_public_key(public_key)
+    return not_before, not_before + datetime.timedelta(days=days)
+
+
+def _permitted(sans):
+    """NameConstraints subtrees allowing exactly these names and single addresses."""
+    subtrees = []
+    for name in sans:
+        if isinstance(name, x509.IPAddress):
+            prefix = 32 if name.value.version == 4 else 128
+            subtrees.append(x509.IPAddress(ipaddress.ip_network(f"{name.value}/{prefix}")))
+        else:
+            subtrees.append(name)
+    return subtrees
+
+
+def build_authority(ca_key, sans, days: int) -> x509.Certificate:
+    """A self-signed CA that may vouch only for `sans`, for TLS servers, and for no other CA."""
+    name = _name(f"SendApp CA for {socket.gethostname()} only")
+    not_before, not_after = _validity(days)
+    ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
     return (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
-        .public_key(public_key)
+        .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before)
-        .not_valid_after(not_before + datetime.timedelta(days=days))
-        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(x509.KeyUsage(
-            digital_signature=True, content_commitment=False, key_encipherment=False,
+            digital_signature=False, content_commitment=False, key_encipherment=False,
             data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
             encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.NameConstraints(permitted_subtrees=_permitted(sans),
+                                            excluded_subtrees=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(ski, critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski),
+        .sign(ca_key, hashes.SHA256())
+    )
+
+
+def build_certificate(key, sans, days: int, authority, ca_key) -> x509.Certificate:
+    """The server's certificate (not a CA, TLS server only), signed by the one-time CA."""
+    not_before, not_after = _validity(days)
+    ca_ski = authority.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    return (
+        x509.CertificateBuilder()
+        .subject_name(_name(f"SendApp on {socket.gethostname()}"))
+        .issuer_name(authority.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(
+            digital_signature=True, content_commitment=False, key_encipherment=False,
+            data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+            encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
                        critical=False)
-        .sign(key, hashes.SHA256())
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski),
+                       critical=False)
+        .sign(ca_key, hashes.SHA256())
     )
 
 
@@ -231,8 +289,23 @@ def _write_atomically(path: Path, data: bytes, mode: int) -> None:
 
 
 def load_certificate(cert_path) -> x509.Certificate:
-    """Read a PEM certificate."""
+    """Read a PEM certificate (the first one of a chain file)."""
     return x509.load_pem_x509_certificate(Path(cert_path).read_bytes())
+
+
+def authority_path(cert_path):
+    """The CA file next to `cert_path`; None for a certificate made before there was one."""
+    path = Path(cert_path).with_name(CA_NAME)
+    return path if path.exists() else None
+
+
+def can_sign_certificates(cert_path) -> bool:
+    """True for a certificate that is itself an unconstrained CA (what older versions made)."""
+    extensions = load_certificate(cert_path).extensions
+    try:
+        return extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False
 
 
 def certificate_sans(cert_path) -> list[str]:
@@ -247,6 +320,7 @@ def certificate_sans(cert_path) -> list[str]:
 
 
 def certificate_fingerprint(cert_path) -> str:
-    """SHA-256 fingerprint as colon-separated hex, the form phones show when installing."""
+    """SHA-256 fingerprint (of the first certificate in the file) as colon-separated hex,
+    the form phones show when installing."""
     digest = load_certificate(cert_path).fingerprint(hashes.SHA256())
     return ":".join(f"{byte:02X}" for byte in digest)

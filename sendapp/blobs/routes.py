@@ -1,5 +1,5 @@
 """Blob API: upload ciphertext for a friend pair, download it as one of that pair."""
-from flask import Blueprint, jsonify, request, send_file
+from flask import Blueprint, current_app, jsonify, request, send_file
 from flask_login import current_user, login_required
 
 from ..errors import ApiError
@@ -11,6 +11,15 @@ from ..validation import query_int
 from . import quota, storage
 
 bp = Blueprint("blobs", __name__, url_prefix="/api")
+
+
+def allow_upload_bodies():
+    """Give the upload view its own body limit, MAX_BLOB_BYTES, instead of MAX_CONTENT_LENGTH.
+
+    Registered before the CSRF check, whose form lookup already applies the limit.
+    """
+    if request.endpoint == "blobs.upload":
+        request.max_content_length = current_app.config["MAX_BLOB_BYTES"]
 
 
 @bp.post("/blobs")

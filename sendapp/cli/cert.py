@@ -1,4 +1,4 @@
-"""`flask cert`: make the self-signed TLS certificate; the work is in sendapp.tls."""
+"""`flask cert`: make the server's TLS certificate and its one-time CA; the work is in sendapp.tls."""
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -14,7 +14,7 @@ from .. import tls
 @click.option("--force", is_flag=True, help="Replace an existing certificate and key.")
 @with_appcontext
 def cert_command(hosts, days, force):
-    """Create the self-signed TLS certificate and key in CERT_DIR."""
+    """Create the TLS certificate, its key and the CA phones install, in CERT_DIR."""
     cert_dir = current_app.config["CERT_DIR"]
     try:
         cert_path, key_path, created = tls.ensure_certificate(
@@ -29,4 +29,12 @@ def cert_command(hosts, days, force):
     click.echo(f"Certificate: {cert_path}")
     click.echo(f"Private key: {key_path}")
     click.echo("Names: " + ", ".join(tls.certificate_sans(cert_path)))
-    click.echo("SHA-256 fingerprint: " + tls.certificate_fingerprint(cert_path))
+    authority = tls.authority_path(cert_path)
+    if authority is None or tls.can_sign_certificates(cert_path):
+        click.echo("This certificate can vouch for any site once trusted; replace it with "
+                   "--force and install the ca.pem that makes.")
+        click.echo("SHA-256 fingerprint: " + tls.certificate_fingerprint(cert_path))
+        return
+    click.echo(f"Install on phones: {authority} (it can vouch only for the names above; "
+               "its signing key was discarded)")
+    click.echo("SHA-256 fingerprint: " + tls.certificate_fingerprint(authority))

@@ -5,7 +5,7 @@ Layers, each usable alone: `http.HttpApi` (the JSON API, cookies and CSRF),
 and `realtime.RealtimeClient` (Socket.IO with outbox, sync cursor and dedup).
 `python -m sendapp.client --help` is the command line on top.
 
-    api = HttpApi("https://localhost:8443", ca="certs/cert.pem")
+    api = HttpApi("https://localhost:8443", ca="certs/ca.pem")
     alice = Account.login(api, "alice", password)
     async with RealtimeClient(alice) as live:
         await live.send_text(alice.friend("bob")["id"], "hello")

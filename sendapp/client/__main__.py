@@ -358,7 +358,7 @@ def build_parser():
                                                            "https://localhost:8443"),
                         help="server address (default: $SENDAPP_SERVER or %(default)s)")
     trust = parser.add_mutually_exclusive_group()
-    trust.add_argument("--ca", metavar="PEM", help="certificate to trust, e.g. certs/cert.pem")
+    trust.add_argument("--ca", metavar="PEM", help="certificate authority to trust, e.g. certs/ca.pem")
     trust.add_argument("--insecure", action="store_true",
                        help="do not verify the server certificate (testing only)")
     parser.add_argument("--user", default=os.environ.get("SENDAPP_USER"),

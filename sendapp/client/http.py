@@ -48,7 +48,7 @@ class HttpApi:
     """The JSON API of one server, as one logged-in (or not yet) account sees it.
 
     :param server: e.g. ``https://localhost:8443``.
-    :param ca: a PEM file of the certificate (authority) to trust, e.g. ``certs/cert.pem``.
+    :param ca: a PEM file of the certificate (authority) to trust, e.g. ``certs/ca.pem``.
     :param insecure: skip certificate verification altogether (testing only).
     """
 

@@ -1,4 +1,6 @@
-"""`flask cert` through app.test_cli_runner(): files, permissions, names, validity, --force."""
+"""`flask cert` through app.test_cli_runner(): files, permissions, names, validity, --force,
+and a CA that can vouch only for this server's names."""
+import datetime
 import ipaddress
 import os
 import socket
@@ -8,6 +10,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from sendapp import create_app, tls
@@ -40,7 +43,9 @@ def test_cert_writes_certificate_and_private_key(cert_runner, cert_dir):
     assert result.exit_code == 0, result.output
     cert_path, key_path = cert_dir / "cert.pem", cert_dir / "key.pem"
     assert str(cert_path) in result.output and str(key_path) in result.output
-    assert f"SHA-256 fingerprint: {tls.certificate_fingerprint(cert_path)}" in result.output
+    ca_path = cert_dir / "ca.pem"
+    assert f"Install on phones: {ca_path}" in result.output
+    assert f"SHA-256 fingerprint: {tls.certificate_fingerprint(ca_path)}" in result.output
     key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
     assert isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp256r1"
     assert load(cert_dir).public_key() == key.public_key()
@@ -55,15 +60,74 @@ def test_private_key_is_owner_only_even_with_an_open_umask(cert_runner, cert_dir
     assert stat.S_IMODE((cert_dir / "key.pem").stat().st_mode) == 0o600
 
 
-def test_certificate_is_a_server_ca_phones_can_install(cert_runner, cert_dir):
+def load_authority(cert_dir):
+    return x509.load_pem_x509_certificate((cert_dir / "ca.pem").read_bytes())
+
+
+def test_server_certificate_is_a_leaf_for_tls_servers_only(cert_runner, cert_dir):
     assert run_cert(cert_runner).exit_code == 0
-    cert = load(cert_dir)
-    assert cert.issuer == cert.subject
-    assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    cert, authority = load(cert_dir), load_authority(cert_dir)
+    assert not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-    assert usage.digital_signature and usage.key_cert_sign
+    assert usage.digital_signature and not usage.key_cert_sign
     eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    assert ExtendedKeyUsageOID.SERVER_AUTH in eku
+    assert list(eku) == [ExtendedKeyUsageOID.SERVER_AUTH]
+    assert cert.issuer == authority.subject != cert.subject
+    cert.verify_directly_issued_by(authority)
+
+
+def test_ca_phones_install_is_constrained_to_the_servers_names(cert_runner, cert_dir):
+    assert run_cert(cert_runner, "--host", "10.9.8.7", "--host", "chat.example.lan").exit_code == 0
+    authority = load_authority(cert_dir)
+    constraints = authority.extensions.get_extension_for_class(x509.BasicConstraints)
+    assert constraints.critical and constraints.value.ca and constraints.value.path_length == 0
+    names = authority.extensions.get_extension_for_class(x509.NameConstraints)
+    assert names.critical and names.value.excluded_subtrees is None
+    permitted = {str(n.value) for n in names.value.permitted_subtrees}
+    sans = tls.certificate_sans(cert_dir / "cert.pem")
+    assert permitted == {s if not _is_ip(s) else str(ipaddress.ip_network(s)) for s in sans}
+    assert {"10.9.8.7/32", "127.0.0.1/32", "::1/128", "chat.example.lan"} <= permitted
+    eku = authority.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(eku) == [ExtendedKeyUsageOID.SERVER_AUTH]
+
+
+def _is_ip(text):
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
+
+
+def test_cert_file_serves_the_chain_and_the_ca_key_is_not_kept(cert_runner, cert_dir):
+    assert run_cert(cert_runner).exit_code == 0
+    chain = x509.load_pem_x509_certificates((cert_dir / "cert.pem").read_bytes())
+    assert len(chain) == 2 and chain[1] == load_authority(cert_dir)
+    assert sorted(p.name for p in cert_dir.iterdir()) == ["ca.pem", "cert.pem", "key.pem"]
+    key = serialization.load_pem_private_key((cert_dir / "key.pem").read_bytes(), password=None)
+    assert key.public_key() == chain[0].public_key() != chain[1].public_key()
+
+
+def _verify(authority, leaf, name):
+    store = verification.Store([authority])
+    when = datetime.datetime.now(datetime.timezone.utc)
+    verifier = verification.PolicyBuilder().store(store).time(when).build_server_verifier(name)
+    return verifier.verify(leaf, [])
+
+
+def test_a_ca_built_this_way_cannot_vouch_for_other_names():
+    """Even a holder of the CA key (discarded by flask cert) could not sign for another site."""
+    sans = [x509.DNSName("sendapp.lan"), x509.IPAddress(ipaddress.ip_address("10.0.0.2"))]
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    authority = tls.build_authority(ca_key, sans, 30)
+    own = tls.build_certificate(key, sans, 30, authority, ca_key)
+    assert _verify(authority, own, x509.DNSName("sendapp.lan"))
+    assert _verify(authority, own, x509.IPAddress(ipaddress.ip_address("10.0.0.2")))
+    for other in ([x509.DNSName("bank.example")],
+                  [x509.IPAddress(ipaddress.ip_address("10.0.0.3"))]):
+        forged = tls.build_certificate(key, other, 30, authority, ca_key)
+        with pytest.raises(verification.VerificationError):
+            _verify(authority, forged, other[0])
 
 
 def test_names_cover_loopback_host_name_local_addresses_and_extra_hosts(cert_runner, cert_dir):

@@ -1,6 +1,7 @@
 """The real server process: TLS, security headers, socket admission, clean stop and restart."""
 import asyncio
 import signal
+import socket
 import ssl
 import time
 
@@ -8,6 +9,7 @@ import aiohttp
 import pytest
 import requests
 import socketio
+from cryptography.hazmat.primitives import serialization
 
 from sendapp import tls
 from support.live_server import LiveServer, ServerFailed
@@ -84,8 +86,19 @@ def test_server_presents_its_certificate_for_loopback_names(live_server):
     sans = tls.certificate_sans(live_server.cert_path)
     assert {"localhost", "127.0.0.1", "::1"} <= set(sans)
     served = ssl.get_server_certificate(("127.0.0.1", live_server.port), timeout=10)
-    assert ssl.PEM_cert_to_DER_cert(served) == ssl.PEM_cert_to_DER_cert(
-        live_server.cert_path.read_text())
+    leaf = tls.load_certificate(live_server.cert_path)  # cert.pem: the leaf, then its CA
+    assert ssl.PEM_cert_to_DER_cert(served) == leaf.public_bytes(serialization.Encoding.DER)
+
+
+@pytest.mark.parametrize("name", ["localhost", "127.0.0.1"])
+def test_a_client_trusting_only_the_phone_ca_reaches_the_server(live_server, name):
+    context = ssl.create_default_context(cafile=str(live_server.cert_dir / "ca.pem"))
+    with socket.create_connection(("127.0.0.1", live_server.port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname=name) as sock:
+            served = sock.getpeercert()
+            assert served["issuer"] != served["subject"]  # the leaf, issued by ca.pem
+            sock.sendall(b"GET /api/csrf HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert sock.recv(100).startswith(b"HTTP/1.1 200")
 
 
 def test_plain_http_to_the_tls_port_fails(live_server):

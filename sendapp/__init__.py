@@ -78,9 +78,7 @@ def _bind_extensions(app):
     app.wsgi_app = EngineIOGate(app.wsgi_app, socketio.server.eio, packet_limit)
     from .auth import sessions
     from .database import tune
-    from .realtime import quiet_undecodable_packets
 
-    quiet_undecodable_packets()
     sessions.configure_login_manager(login_manager)
     with app.app_context():
         tune(db.engine, socketio.sleep, app.config["DB_LOCK_WAIT"])

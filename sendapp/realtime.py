@@ -1,6 +1,5 @@
 """Socket.IO connection life: refuse anonymous sockets, join rooms, presence, per-event guard."""
 import functools
-import json
 import logging
 
 from flask import current_app, request, session
@@ -18,27 +17,6 @@ from .friends import service as friends
 from .rooms import pair_room, user_room
 
 log = logging.getLogger(__name__)
-
-
-class _UndecodablePacketFilter(logging.Filter):
-    """A Socket.IO packet whose JSON cannot be decoded (malformed, nested 100,000 deep) is
-    hostile input, not a bug: one warning line instead of python-engineio's traceback."""
-
-    def filter(self, record):
-        error = record.exc_info[1] if record.exc_info else None
-        if isinstance(error, (RecursionError, json.JSONDecodeError)):
-            record.msg = "refused a Socket.IO packet that is not valid JSON (%s)"
-            record.args = (error.__class__.__name__,)
-            record.exc_info = record.exc_text = None
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
-        return True
-
-
-def quiet_undecodable_packets():
-    """Install the filter on the logger Engine.IO reports handler errors to (once)."""
-    engineio_log = logging.getLogger("engineio.server")
-    if not any(isinstance(f, _UndecodablePacketFilter) for f in engineio_log.filters):
-        engineio_log.addFilter(_UndecodablePacketFilter())
 
 
 def _limiter():

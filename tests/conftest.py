@@ -81,6 +81,14 @@ def make_friends():
 
 
 @pytest.fixture
+def pair(make_user, make_friends):
+    """Alice and Bob, friends."""
+    alice, bob = make_user("alice"), make_user("bob")
+    make_friends(alice, bob)
+    return alice, bob
+
+
+@pytest.fixture
 def socket_client(app):
     """A Socket.IO test client logged in as a person (shares their cookie jar)."""
     clients = []

@@ -350,11 +350,11 @@ BURST_SCRIPT = textwrap.dedent("""
     import asyncio, sys
     from sendapp.client import Account, HttpApi, RealtimeClient
 
-    server, ca, user, friend_id, state, mode, count = sys.argv[1:8]
+    server, ca, user, friend_id, state, mode, count, min_iterations = sys.argv[1:9]
     password = sys.stdin.readline().rstrip("\\n")
 
     async def main():
-        account = Account.login(HttpApi(server, ca=ca), user, password, min_iterations=TEST_KDF_FLOOR)
+        account = Account.login(HttpApi(server, ca=ca), user, password, min_iterations=int(min_iterations))
         client = RealtimeClient(account, outbox_path=state, queue_messages=False)
         print("pending", len(client.pending), flush=True)
         await client.connect()  # sync, then resend the outbox
@@ -377,7 +377,7 @@ def _start_burst(server, account, friend_id, state, mode, count, tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     process = subprocess.Popen(
         [sys.executable, str(script), server.url, str(server.cert_path), account.username,
-         str(friend_id), str(state), mode, str(count)],
+         str(friend_id), str(state), mode, str(count), str(TEST_KDF_FLOOR)],
         cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
     process.stdin.write(PASSWORD + "\n")

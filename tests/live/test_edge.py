@@ -19,7 +19,7 @@ import requests
 import socketio
 
 from sendapp.client import Account, HttpApi, RealtimeClient
-from support.live_server import HOST, LiveServer
+from support.live_server import HOST, TEST_KDF_ITERATIONS as KDF, LiveServer
 
 PASSWORD = "correct horse battery staple"
 FLOOD = 1100  # more than eventlet's old fixed pool of 1,024
@@ -101,9 +101,9 @@ def api_for(server):
 
 def user_can_log_in_and_chat(server):
     """Register two people, log one in again, befriend, open sockets, send and receive."""
-    alice = Account.register(api_for(server), unique("alice"), PASSWORD)
-    bob = Account.register(api_for(server), unique("bob"), PASSWORD)
-    alice = Account.login(api_for(server), alice.username, PASSWORD)
+    alice = Account.register(api_for(server), unique("alice"), PASSWORD, min_iterations=KDF)
+    bob = Account.register(api_for(server), unique("bob"), PASSWORD, min_iterations=KDF)
+    alice = Account.login(api_for(server), alice.username, PASSWORD, min_iterations=KDF)
     assert alice.api.request_friend(bob.username) == {"status": "requested"}
     assert bob.api.accept_friend(alice.id)["id"] == alice.id
 
@@ -146,7 +146,7 @@ def close_all(sockets):
 
 def register_session(server, username):
     """A requests.Session logged in as a new user (for raw Socket.IO tests)."""
-    account = Account.register(api_for(server), username, PASSWORD)
+    account = Account.register(api_for(server), username, PASSWORD, min_iterations=KDF)
     return account
 
 
@@ -218,8 +218,9 @@ def test_kept_alive_connection_is_closed_when_idle(short_deadlines):
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_sockets_outlive_the_header_and_idle_deadlines(short_deadlines, transport):
-    alice = Account.register(api_for(short_deadlines), unique("alice"), PASSWORD)
-    bob = Account.register(api_for(short_deadlines), unique("bob"), PASSWORD)
+    alice = Account.register(api_for(short_deadlines), unique("alice"), PASSWORD,
+                             min_iterations=KDF)
+    bob = Account.register(api_for(short_deadlines), unique("bob"), PASSWORD, min_iterations=KDF)
     alice.api.request_friend(bob.username)
     bob.api.accept_friend(alice.id)
 
@@ -407,8 +408,8 @@ def test_huge_json_body_gets_413_at_once_without_being_read(start_live_server, p
 
 
 def test_attachments_larger_than_the_json_limit_still_upload(shared_server):
-    alice = Account.register(api_for(shared_server), unique("alice"), PASSWORD)
-    bob = Account.register(api_for(shared_server), unique("bob"), PASSWORD)
+    alice = Account.register(api_for(shared_server), unique("alice"), PASSWORD, min_iterations=KDF)
+    bob = Account.register(api_for(shared_server), unique("bob"), PASSWORD, min_iterations=KDF)
     alice.api.request_friend(bob.username)
     bob.api.accept_friend(alice.id)
     data = os.urandom(3 * 1024 * 1024)  # three times SENDAPP_MAX_JSON_BYTES

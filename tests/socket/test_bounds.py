@@ -1,16 +1,7 @@
 """Socket events with out-of-range ids: a clean `bad_request`, read markers bounded to real ids."""
 import pytest
 
-
-@pytest.fixture
-def pair(make_user, make_friends):
-    alice, bob = make_user("alice"), make_user("bob")
-    make_friends(alice, bob)
-    return alice, bob
-
-
-def no_tracebacks(caplog):
-    assert [r for r in caplog.records if r.exc_info] == []
+from support.logs import no_tracebacks
 
 
 @pytest.mark.parametrize("event,key", [("typing", "to"), ("read", "friend"), ("join", "friend")])

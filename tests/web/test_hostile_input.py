@@ -2,19 +2,10 @@
 
 import pytest
 
+from support.logs import no_tracebacks
+
 HUGE = "99999999999999999999999"
 ENORMOUS = "9" * 5000  # more digits than Python parses by default
-
-
-@pytest.fixture
-def pair(make_user, make_friends):
-    alice, bob = make_user("alice"), make_user("bob")
-    make_friends(alice, bob)
-    return alice, bob
-
-
-def no_tracebacks(caplog):
-    assert [r for r in caplog.records if r.exc_info] == []
 
 
 @pytest.mark.parametrize("number", [HUGE, ENORMOUS, str(2**31), str(2**63)])

@@ -1,22 +1,10 @@
-"""Admission control of app.py (who may hold a connection), without a server process."""
+"""Admission control (who may hold a connection), without a server process."""
 import logging
 import socket
 
-import importlib
-
 import pytest
 
-
-@pytest.fixture(scope="module")
-def edge(tmp_path_factory):
-    """app.py, imported (as the CLI does) with a throw-away instance folder."""
-    patch = pytest.MonkeyPatch()
-    patch.setenv("SENDAPP_INSTANCE_PATH", str(tmp_path_factory.mktemp("edge-instance")))
-    patch.setenv("SENDAPP_SECRET_KEY", "unit-test-secret")
-    try:
-        yield importlib.import_module("app")
-    finally:
-        patch.undo()
+from sendapp.admission import Admission, address_key
 
 
 @pytest.fixture
@@ -42,8 +30,8 @@ def sockets():
     ("2001:db8:1:2:bbbb::9%eth0", "2001:db8:1:2::/64"),
     ("fe80::1", "fe80::/64"),
 ])
-def test_addresses_are_grouped_by_household(edge, host, key):
-    assert edge.address_key(host) == key
+def test_addresses_are_grouped_by_household(host, key):
+    assert address_key(host) == key
 
 
 def closed(peer):
@@ -51,8 +39,8 @@ def closed(peer):
     return peer.recv(1) == b""
 
 
-def test_address_at_its_cap_makes_room_by_closing_its_oldest_idle_connection(edge, sockets):
-    admission = edge.Admission(total=100, per_address=2, logger=logging.getLogger("test"))
+def test_address_at_its_cap_makes_room_by_closing_its_oldest_idle_connection(sockets):
+    admission = Admission(total=100, per_address=2, logger=logging.getLogger("test"))
     (first, first_peer), (second, _), (third, _) = sockets(), sockets(), sockets()
     assert admission.admit(first, ("192.0.2.1", 1))
     assert admission.admit(second, ("192.0.2.1", 2))
@@ -60,8 +48,8 @@ def test_address_at_its_cap_makes_room_by_closing_its_oldest_idle_connection(edg
     assert closed(first_peer) and len(admission) == 2
 
 
-def test_busy_connections_are_never_closed_for_room_and_a_newcomer_is_refused(edge, sockets):
-    admission = edge.Admission(total=100, per_address=2, logger=logging.getLogger("test"))
+def test_busy_connections_are_never_closed_for_room_and_a_newcomer_is_refused(sockets):
+    admission = Admission(total=100, per_address=2, logger=logging.getLogger("test"))
     busy = [sockets()[0] for _ in range(2)]
     for number, sock in enumerate(busy):
         assert admission.admit(sock, ("192.0.2.1", number))
@@ -70,8 +58,8 @@ def test_busy_connections_are_never_closed_for_room_and_a_newcomer_is_refused(ed
     assert admission.admit(sockets()[0], ("192.0.2.2", 1))  # another household is welcome
 
 
-def test_full_server_closes_an_idle_connection_of_the_address_holding_the_most(edge, sockets):
-    admission = edge.Admission(total=3, per_address=10, logger=logging.getLogger("test"))
+def test_full_server_closes_an_idle_connection_of_the_address_holding_the_most(sockets):
+    admission = Admission(total=3, per_address=10, logger=logging.getLogger("test"))
     (mine, mine_peer), (flood_a, flood_a_peer), (flood_b, _) = sockets(), sockets(), sockets()
     assert admission.admit(mine, ("192.0.2.1", 1))
     assert admission.admit(flood_a, ("198.51.100.9", 1))
@@ -83,8 +71,8 @@ def test_full_server_closes_an_idle_connection_of_the_address_holding_the_most(e
         mine_peer.recv(1)  # still open
 
 
-def test_released_connections_free_their_place(edge, sockets):
-    admission = edge.Admission(total=1, per_address=1, logger=logging.getLogger("test"))
+def test_released_connections_free_their_place(sockets):
+    admission = Admission(total=1, per_address=1, logger=logging.getLogger("test"))
     sock = sockets()[0]
     assert admission.admit(sock, ("192.0.2.1", 1))
     admission.set_idle(sock, False)

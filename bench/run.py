@@ -111,9 +111,9 @@ async def measure_bare(process, args, ssl):
         await target.close()
 
 
-async def measure_sendapp(name, process, pairs, catch_pair, args, ssl):
+async def measure_sendapp(name, process, pairs, catch_pair, args, ssl, database_pids=None):
     body = people.text_body()
-    target = scenarios.Target(name, process, pairs, ssl, args.ws_compress)
+    target = scenarios.Target(name, process, pairs, ssl, args.ws_compress, database_pids)
     await target.open()
     try:
         out = await closed_and_lone(target, args, body, name)
@@ -172,7 +172,12 @@ def run_target(name, args, folder, cert_dir, ca, core, run_index):
             pairs, seconds = people.sendapp_pairs(process.url, ca, args.pairs, prefix)
             catch_pairs, _ = people.sendapp_pairs(process.url, ca, 1, prefix + "c")
             extra["setup_seconds"] = round(seconds, 2)
-            out = asyncio.run(measure_sendapp(name, process, pairs, catch_pairs[0], args, ssl))
+            database_pids = None
+            if database_url:
+                database = database_url.rsplit("/", 1)[1]
+                database_pids = lambda: targets.postgres_backends(args.postgres, database)  # noqa: E731
+            out = asyncio.run(measure_sendapp(name, process, pairs, catch_pairs[0], args, ssl,
+                                              database_pids))
         finally:
             code, seconds = process.stop()
             tracebacks = process.count_in_log("Traceback")

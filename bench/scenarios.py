@@ -14,7 +14,7 @@ from collections import Counter
 import sqlalchemy
 
 from . import people, wire
-from .targets import cpu_seconds
+from .targets import cpu_of, cpu_seconds
 
 now = time.perf_counter
 
@@ -41,24 +41,37 @@ def latency_summary(seconds):
 
 
 class Meter:
-    """Wall time and CPU of the server and of this process over one window."""
+    """Wall time and CPU of the server and of this process over one window.
 
-    def __init__(self, server_pid):
+    :param helpers: a function listing the pids of the database's own processes that
+        serve the server (PostgreSQL backends), whose CPU is reported apart; or None.
+    """
+
+    def __init__(self, server_pid, helpers=None):
         self.server_pid = server_pid
+        self.helpers = helpers
         self.started = None
         self.result = None
+        self.window = None
 
     def start(self):
-        self.started = (now(), cpu_seconds(self.server_pid), time.process_time())
+        helpers = cpu_of(self.helpers()) if self.helpers else {}
+        self.started = (now(), cpu_seconds(self.server_pid), time.process_time(), helpers)
 
     def stop(self):
-        wall0, server0, gen0 = self.started
+        wall0, server0, gen0, helpers0 = self.started
         wall = now() - wall0
         server = cpu_seconds(self.server_pid) - server0
         gen = time.process_time() - gen0
         self.result = {"wall_s": round(wall, 3), "server_cpu_s": round(server, 3),
                        "server_cpu_pct": round(100 * server / wall, 1),
                        "generator_cpu_pct": round(100 * gen / wall, 1)}
+        if self.helpers:
+            # Backends that appeared during the window count from zero (they are new).
+            helpers1 = cpu_of(set(self.helpers()) | set(helpers0))
+            used = sum(t - helpers0.get(pid, 0.0) for pid, t in helpers1.items())
+            self.result["database_cpu_s"] = round(used, 3)
+            self.result["database_cpu_pct"] = round(100 * used / wall, 1)
         self.window = (wall0, wall0 + wall)
         return self.result
 
@@ -67,8 +80,9 @@ class Meter:
 class Target:
     """A running server, its pairs of friends and one open socket per person."""
 
-    def __init__(self, name, process, pairs, ssl_context, compress=0):
+    def __init__(self, name, process, pairs, ssl_context, compress=0, database_pids=None):
         self.name = name
+        self.database_pids = database_pids  # PostgreSQL: the backends' pids, for Meter
         self.process = process
         self.url = process.url
         self.database_url = process.database_url
@@ -221,7 +235,7 @@ async def throughput(target, pair_count, pools, window=8, warmup=1.0, duration=5
     at `duration` or when every pool is spent and answered, whichever comes first.
     """
     flow = Flow()
-    meter = Meter(target.process.pid)
+    meter = Meter(target.process.pid, target.database_pids)
     used = list(zip(target.sockets[:pair_count], target.pairs[:pair_count], pools))
     for (_sender, receiver), _pair, _pool in used:
         receiver.on_message = flow.on_delivery
@@ -266,6 +280,9 @@ async def throughput(target, pair_count, pools, window=8, warmup=1.0, duration=5
     if result["rate_per_s"]:
         result["server_cpu_us_per_msg"] = round(
             1e6 * meter.result["server_cpu_s"] / result["acked_in_window"], 1)
+        if "database_cpu_s" in meter.result:
+            result["database_cpu_us_per_msg"] = round(
+                1e6 * meter.result["database_cpu_s"] / result["acked_in_window"], 1)
     result["stored"] = verify_stored(target.database_url, flow)
     return result
 
@@ -290,7 +307,7 @@ async def lone(target, pool, count=200, gap=0.005, timeout=5.0):
             future.set_result(at)
 
     receiver.on_message = delivered
-    meter = Meter(target.process.pid)
+    meter = Meter(target.process.pid, target.database_pids)
     meter.start()
     loop = asyncio.get_running_loop()
     try:
@@ -332,7 +349,7 @@ async def open_loop(target, pools, rate, duration=5.0, ack_timeout=30.0):
     for (_sender, receiver), _pair in used:
         receiver.on_message = flow.on_delivery
     total = min(int(rate * duration), sum(len(pool) for pool in pools))
-    meter = Meter(target.process.pid)
+    meter = Meter(target.process.pid, target.database_pids)
     meter.start()
     start = now() + 0.01
     for index in range(total):
@@ -388,7 +405,7 @@ async def catch_up(target, pair, count=10_000, page=200, timeout=120.0):
     seconds_seeding = await asyncio.to_thread(seed_messages, target.database_url, pair, count)
     sock = target.new_socket(pair.receiver)
     await sock.connect()
-    meter = Meter(target.process.pid)
+    meter = Meter(target.process.pid, target.database_pids)
     ids, pages, after = set(), 0, 0
     deadline = now() + timeout
     meter.start()

@@ -204,6 +204,27 @@ def scratch_postgres(admin_url=POSTGRES_ADMIN_URL):
         admin.close()
 
 
+def postgres_backends(admin_url, database):
+    """Pids of the PostgreSQL backends serving `database` (empty when not visible here)."""
+    import psycopg2
+
+    with psycopg2.connect(admin_url, connect_timeout=5) as connection:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (database,))
+            return [pid for (pid,) in cursor.fetchall()]
+
+
+def cpu_of(pids):
+    """{pid: CPU seconds} of the processes that still exist and are readable."""
+    seconds = {}
+    for pid in pids:
+        try:
+            seconds[pid] = cpu_seconds(pid)
+        except (OSError, IndexError, ValueError):
+            pass
+    return seconds
+
+
 def postgres_reachable(admin_url=POSTGRES_ADMIN_URL):
     """None when the admin database answers, else the reason."""
     import psycopg2

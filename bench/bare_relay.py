@@ -3,8 +3,9 @@
 Same stack as `python app.py` (Flask, Flask-SocketIO, python-socketio, eventlet's WSGI
 server, the same certificate, TLS settings and ping settings) and nothing of SendApp: no
 session, no database, no validation. A socket names its user and peer in the query
-string and joins their pair room; `send` gets an id, `from` and `ts`, is emitted to the
-pair room (both sockets, as SendApp does) and acked `{ok, id, ts}`.
+string and joins their pair room and its own user room; `send` gets an id, `from` and
+`ts`, is emitted to the pair room (both sockets, as SendApp does; `--to peer`: only to
+the peer's user room) and acked `{ok, id, ts}`.
 
 As the stack's ceiling it sets TCP_NODELAY on every accepted socket (issue 8 asks the
 same of SendApp): without it the ack, written right after the echo of the message on the
@@ -39,6 +40,7 @@ socketio = SocketIO(app, async_mode="eventlet", ping_interval=20, ping_timeout=2
                     max_http_buffer_size=4 * 65_536 + 65_536)
 _ids = itertools.count(1)
 _people = {}  # socket sid → (user, peer)
+_fanout = {"to": "pair"}
 
 
 def pair_room(a, b):
@@ -52,6 +54,7 @@ def on_connect(auth=None):
     user, peer = int(request.args["user"]), int(request.args["peer"])
     _people[request.sid] = (user, peer)
     join_room(pair_room(user, peer))
+    join_room(f"user:{user}")
 
 
 @socketio.on("disconnect")
@@ -66,7 +69,8 @@ def on_send(data):
     message = {name: data.get(name) for name in ENVELOPE_FIELDS}
     message.update(id=next(_ids), ts=int(time.time() * 1000))
     message["from"] = user
-    socketio.emit("message", message, to=pair_room(user, peer))
+    room = pair_room(user, peer) if _fanout["to"] == "pair" else f"user:{peer}"
+    socketio.emit("message", message, to=room)
     return {"ok": True, "id": message["id"], "ts": message["ts"]}
 
 
@@ -113,7 +117,10 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--cert-dir", required=True)
     parser.add_argument("--nagle", action="store_true", help="leave TCP_NODELAY off")
+    parser.add_argument("--to", choices=("pair", "peer"), default="pair",
+                        help="emit each message to the pair room (default) or the peer only")
     args = parser.parse_args()
+    _fanout["to"] = args.to
     sock = listen(args.host, args.port, args.cert_dir)
     if not args.nagle:
         sock = NoDelayListener(sock)

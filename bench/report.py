@@ -77,6 +77,7 @@ ROWS = [
      False),
     ("catch-up of {catch_up} by sync, s", "catch_up.seconds", "", False),
     ("KB per idle socket ({idle} sockets)", "idle.kb_per_socket", "", False),
+    ("KB per idle socket offering permessage-deflate", "idle_deflate.kb_per_socket", "", False),
     ("chat p50 ack ms while idle sockets open", "idle.chat_meanwhile.ack.p50_ms", "", False),
     ("2x max: offered msg/s", "overload.offered_per_s", "", False),
     ("2x max: acked p50/p99 ms", ("overload.ack.p50_ms", "overload.ack.p99_ms"), "", False),
@@ -106,7 +107,8 @@ def table(results, options):
                 if compare and name != "bare" and "bare" in results:
                     cell += _ratio(value, _get(results["bare"] or {}, path))
                 scenario = path.split(".")[0]
-                if path.endswith("rate_per_s") and _get(tree, f"{scenario}.pools_exhausted"):
+                if path.endswith("rate_per_s") and _get(tree, f"{scenario}.pools_exhausted") \
+                        and not options.get("count_bound"):
                     cell += " (pool ran out: raise --rate-hint)"
             cells.append(cell)
         if all(c == "–" for c in cells):
@@ -150,9 +152,12 @@ def targets(results):
             add(f"{name}: {_get(tree, 'overload.offered_per_s'):,.0f} msg/s offered (2x max): "
                 "p99 of accepted ≤ 1 s, no timeouts",
                 f"{over:,.0f} ms, {lost} timeouts", over <= 1000 and lost == 0)
-        kb = _get(tree, "idle.kb_per_socket")
-        if kb is not None:
-            add(f"{name}: ≤ 64 KB per idle authenticated socket", f"{kb:.0f} KB", kb <= 64)
+        for path, how in (("idle_deflate", "offering permessage-deflate as browsers do"),
+                          ("idle", "not offering permessage-deflate")):
+            kb = _get(tree, f"{path}.kb_per_socket")
+            if kb is not None:
+                add(f"{name}: ≤ 64 KB per idle authenticated socket ({how})", f"{kb:.0f} KB",
+                    kb <= 64)
         seconds = _get(tree, "catch_up.seconds")
         if seconds is not None:
             count = _get(tree, "catch_up.messages")

@@ -39,11 +39,16 @@ def options(argv=None):
     parser.add_argument("--overload", type=float, default=2.0, help="overload x max rate")
     parser.add_argument("--catch-up", type=int, default=10_000, help="messages to sync (0: skip)")
     parser.add_argument("--idle", type=int, default=1000, help="idle sockets (0: skip)")
+    parser.add_argument("--no-idle-deflate", action="store_true",
+                        help="skip the second idle pass whose sockets offer permessage-deflate")
     parser.add_argument("--plaintext-bytes", type=int, default=people.PLAINTEXT_BYTES)
     parser.add_argument("--ws-compress", type=int, default=0,
                         help="offer permessage-deflate with this window (0: do not offer)")
     parser.add_argument("--bare-nagle", action="store_true",
                         help="bare relay without TCP_NODELAY (as SendApp is today)")
+    parser.add_argument("--bare-to", choices=("pair", "peer"), default="pair",
+                        help="bare relay emits to the pair room (both sockets, as SendApp) "
+                             "or only to the peer's")
     parser.add_argument("--postgres", default=targets.POSTGRES_ADMIN_URL,
                         help="admin URL; a scratch database is created and dropped")
     parser.add_argument("--no-pin", action="store_true", help="do not pin server/generator")
@@ -131,6 +136,10 @@ async def measure_sendapp(name, process, pairs, catch_pair, args, ssl, database_
             out["idle"] = await scenarios.idle_sockets(
                 target, args.idle, chat_messages=min(50, args.lone), settle=args.settle,
                 chat_pool=seal_pools(pairs[:1], 50, body)[0])
+            if not args.no_idle_deflate:
+                log(f"{name}: {args.idle} idle sockets offering permessage-deflate")
+                out["idle_deflate"] = await scenarios.idle_sockets(
+                    target, args.idle, chat_messages=0, settle=args.settle, compress=15)
         rate = max_rate * args.overload
         log(f"{name}: overload {rate:.0f} msg/s ({args.overload:g}x max) for "
             f"{args.rate_seconds} s")
@@ -150,12 +159,29 @@ def integrity(out, keys):
     return all(c["ok"] for c in checks) if checks else None
 
 
+def cpu_times():
+    """The machine's CPU time counters from /proc/stat: (total, steal) in ticks."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields[:8]), fields[7]
+
+
 def run_target(name, args, folder, cert_dir, ca, core, run_index):
+    """Measure one target; note the load average and the hypervisor's steal meanwhile."""
+    load, (total0, steal0) = os.getloadavg()[0], cpu_times()
+    out = _run_target(name, args, folder, cert_dir, ca, core, run_index)
+    total1, steal1 = cpu_times()
+    out["machine"] = {"load_1min_before": load,
+                      "steal_pct": round(100 * (steal1 - steal0) / max(total1 - total0, 1), 2)}
+    return out
+
+
+def _run_target(name, args, folder, cert_dir, ca, core, run_index):
     """Start one server, measure it, stop it by pid; return its results."""
     ssl = ssl_context(str(ca))
     extra = {}
     if name == "bare":
-        process = targets.bare_process(folder, cert_dir, core, args.bare_nagle).start()
+        process = targets.bare_process(folder, cert_dir, core, args.bare_nagle,
+                                       args.bare_to).start()
         try:
             out = asyncio.run(measure_bare(process, args, ssl))
         finally:
@@ -254,7 +280,7 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, default=str) + "\n")
     table_options = {"pairs": args.pairs, "catch_up": f"{args.catch_up:,}",
-                     "idle": f"{args.idle:,}"}
+                     "idle": f"{args.idle:,}", "count_bound": bool(args.tiny_messages)}
     print()
     print(f"Medians of {args.runs} run(s); pinned: {pinned}; "
           f"{meta['seconds']} s; results in {out}")

@@ -92,9 +92,10 @@ class Target:
         self.http = None
         self.sockets = []  # (sender socket, receiver socket) per pair
 
-    def new_socket(self, person, on_message=None):
+    def new_socket(self, person, on_message=None, compress=None):
+        compress = self.compress if compress is None else compress
         return wire.Socket(self.http, self.url, self.ssl_context, cookie=person.cookie,
-                           query=person.query, on_message=on_message, compress=self.compress)
+                           query=person.query, on_message=on_message, compress=compress)
 
     async def open(self, timeout=60.0):
         """Open the sender's and the receiver's socket of every pair (a few at a time)."""
@@ -430,11 +431,12 @@ async def catch_up(target, pair, count=10_000, page=200, timeout=120.0):
 
 
 async def idle_sockets(target, count=1000, concurrency=16, timeout=180.0, chat_messages=50,
-                       chat_pool=None, settle=1.0):
+                       chat_pool=None, settle=1.0, compress=None):
     """RSS of the server before and after `count` idle logged-in sockets (of the run's users).
 
     While they are open, the first pair chats `chat_messages` lone messages. `settle` s
-    pass before each RSS reading (twice that once the sockets are open).
+    pass before each RSS reading (twice that once the sockets are open). `compress` 15
+    offers permessage-deflate as browsers do.
     """
     everyone = [p for pair in target.pairs for p in (pair.sender, pair.receiver)]
     await asyncio.sleep(settle)
@@ -449,7 +451,7 @@ async def idle_sockets(target, count=1000, concurrency=16, timeout=180.0, chat_m
             if now() >= deadline:
                 failures.append("out of time")
                 return
-            sock = target.new_socket(everyone[index % len(everyone)])
+            sock = target.new_socket(everyone[index % len(everyone)], compress=compress)
             try:
                 await sock.connect(min(30.0, max(deadline - now(), 0.1)))
                 sockets.append(sock)
@@ -464,6 +466,7 @@ async def idle_sockets(target, count=1000, concurrency=16, timeout=180.0, chat_m
     result = {"sockets": count, "opened": len(sockets), "still_open": alive,
               "failures": len(failures), "first_failure": failures[0] if failures else None,
               "open_seconds": round(opening, 2),
+              "deflate_negotiated": sum(1 for s in sockets if s.deflate),
               "rss_before_kb": rss_before, "rss_open_kb": rss_open,
               "kb_per_socket": round((rss_open - rss_before) / max(len(sockets), 1), 1)}
     if chat_messages and chat_pool:

@@ -166,11 +166,12 @@ def sendapp_process(folder, cert_dir, core, database_url=None, extra_env=None):
     return process
 
 
-def bare_process(folder, cert_dir, core, nagle=False):
+def bare_process(folder, cert_dir, core, nagle=False, to="pair"):
     """bench/bare_relay.py on a free port with the run's certificate."""
     port = free_port()
     argv = [sys.executable, str(ROOT / "bench" / "bare_relay.py"), "--host", HOST,
-            "--port", str(port), "--cert-dir", str(cert_dir)] + (["--nagle"] if nagle else [])
+            "--port", str(port), "--cert-dir", str(cert_dir), "--to", to]
+    argv += ["--nagle"] if nagle else []
     process = Process("bare relay", argv, base_env(), Path(folder) / "bare.log",
                       f"bare relay ready on https://{HOST}:{port}", core)
     process.url = f"https://{HOST}:{port}"

@@ -56,6 +56,7 @@ class Socket:
         self.on_message = on_message
         self.events = []  # (name, data) of events other than `message`, for checks
         self.ws = None
+        self.deflate = False
         self.closed = False
         self.close_reason = None
         self._ack_ids = itertools.count(1)
@@ -75,6 +76,7 @@ class Socket:
             opening = await asyncio.wait_for(self.ws.receive(), timeout)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
             raise WireError(f"cannot open {self.url}: {error!r}") from None
+        self.deflate = bool(self.ws.compress)  # permessage-deflate negotiated
         if opening.type != aiohttp.WSMsgType.TEXT or not opening.data.startswith("0"):
             raise WireError(f"no Engine.IO open packet: {opening.data!r}")
         self._reader = asyncio.ensure_future(self._read())

@@ -13,6 +13,8 @@ def median_of(values):
         return all(present)
     if all(isinstance(v, (int, float)) for v in present):
         middle = statistics.median(present)
+        if all(isinstance(v, int) for v in present) and middle == int(middle):
+            return int(middle)
         return round(middle, 3) if isinstance(middle, float) else middle
     if all(isinstance(v, dict) for v in present):
         keys = []
@@ -164,6 +166,20 @@ def targets(results):
             add(f"{name}: catch-up of {count:,} messages by sync ≤ 1 s", f"{seconds:.2f} s",
                 seconds <= 1)
     return out
+
+
+def print_results(result):
+    """Print the table and the targets of a results file (`python -m bench --table FILE`)."""
+    meta = result["meta"]
+    opts = meta["options"]
+    table_options = {"pairs": opts["pairs"], "catch_up": f"{opts['catch_up']:,}",
+                     "idle": f"{opts['idle']:,}", "count_bound": bool(opts.get("tiny_messages"))}
+    print(f"Medians of {len(result['runs'])} run(s) started {meta['started']}; "
+          f"pinned: {meta['pinned']}; {meta['seconds']} s")
+    median = medians([{k: v for k, v in run.items() if k in TARGETS} for run in result["runs"]])
+    print(table(median, table_options))
+    print()
+    print(targets_table(targets(median)))
 
 
 def targets_table(rows):

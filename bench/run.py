@@ -55,6 +55,8 @@ def options(argv=None):
     parser.add_argument("--tiny", action="store_true",
                         help="a seconds-long smoke run: 1 pair, 20 messages, small everything")
     parser.add_argument("--out", default=str(Path("bench") / "results" / "latest.json"))
+    parser.add_argument("--table", metavar="FILE",
+                        help="only print the table of an earlier results file")
     args = parser.parse_args(argv)
     if args.tiny:
         args.pairs, args.lone, args.catch_up, args.idle = 1, 5, 300, 5
@@ -243,6 +245,9 @@ def _stop_on_sigterm(signum, _frame):
 
 def main(argv=None):
     args = options(argv)
+    if args.table:
+        report.print_results(json.loads(Path(args.table).read_text()))
+        return 0
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     if "postgres" in args.backends:
         reason = targets.postgres_reachable(args.postgres)
@@ -279,14 +284,9 @@ def main(argv=None):
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, default=str) + "\n")
-    table_options = {"pairs": args.pairs, "catch_up": f"{args.catch_up:,}",
-                     "idle": f"{args.idle:,}", "count_bound": bool(args.tiny_messages)}
     print()
-    print(f"Medians of {args.runs} run(s); pinned: {pinned}; "
-          f"{meta['seconds']} s; results in {out}")
-    print(report.table(median, table_options))
-    print()
-    print(report.targets_table(goals))
+    report.print_results(result)
+    print(f"Results in {out}")
     return 0
 
 

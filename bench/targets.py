@@ -64,6 +64,16 @@ def rss_kb(pid):
         return int(handle.read().split()[1]) * PAGE_KB
 
 
+def _end_with_parent():
+    """In the child before exec: get SIGTERM if the harness dies, even by SIGKILL (Linux)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class Process:
     """A server process started with a ready line to wait for; stopped by pid.
 
@@ -83,11 +93,20 @@ class Process:
         return self.process.pid  # taskset execs the command: the same pid
 
     def start(self, timeout=STARTUP_TIMEOUT):
+        """Start the process and wait (bounded) for its ready line; stop it if that fails."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(self.argv, cwd=ROOT, env=self.env,
                                             stdin=subprocess.DEVNULL, stdout=log,
-                                            stderr=subprocess.STDOUT)
+                                            stderr=subprocess.STDOUT,
+                                            preexec_fn=_end_with_parent)
+        try:
+            return self._wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self, timeout):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.ready_text.encode() in self.log_bytes():
@@ -96,7 +115,6 @@ class Process:
                 raise TargetFailed(f"{self.name} exited with {self.process.returncode}:\n"
                                    + self.log_tail())
             time.sleep(0.05)
-        self.stop()
         raise TargetFailed(f"{self.name} not ready after {timeout}s:\n" + self.log_tail())
 
     def stop(self, timeout=10.0):

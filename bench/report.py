@@ -176,10 +176,38 @@ def print_results(result):
                      "idle": f"{opts['idle']:,}", "count_bound": bool(opts.get("tiny_messages"))}
     print(f"Medians of {len(result['runs'])} run(s) started {meta['started']}; "
           f"pinned: {meta['pinned']}; {meta['seconds']} s")
-    median = medians([{k: v for k, v in run.items() if k in TARGETS} for run in result["runs"]])
+    median = _run_medians(result)
     print(table(median, table_options))
     print()
     print(targets_table(targets(median)))
+
+
+def _run_medians(result):
+    return medians([{k: v for k, v in run.items() if k in TARGETS} for run in result["runs"]])
+
+
+def compare(before, after):
+    """A Markdown table of two results files, figure by figure: before, after, change."""
+    a, b = _run_medians(before), _run_medians(after)
+    opts = after["meta"]["options"]
+    labels = {"pairs": opts["pairs"], "catch_up": f"{opts['catch_up']:,}",
+              "idle": f"{opts['idle']:,}"}
+    lines = ["| figure | target | before | after | change |", "|---|---|---|---|---|"]
+    for label, path, unit, _compare in ROWS:
+        for name in TARGETS:
+            if name not in a or name not in b:
+                continue
+            for one in (path if isinstance(path, tuple) else (path,)):
+                old, new = _get(a[name] or {}, one), _get(b[name] or {}, one)
+                if old is None and new is None:
+                    continue
+                change = ""
+                if isinstance(old, (int, float)) and isinstance(new, (int, float)) \
+                        and not isinstance(old, bool) and old:
+                    change = f"{100 * (new - old) / old:+.0f} %"
+                lines.append(f"| {label.format(**labels)} [{one}] | {name} "
+                             f"| {_fmt(old)} | {_fmt(new)} | {change} |")
+    return "\n".join(lines)
 
 
 def targets_table(rows):

@@ -57,6 +57,8 @@ def options(argv=None):
     parser.add_argument("--out", default=str(Path("bench") / "results" / "latest.json"))
     parser.add_argument("--table", metavar="FILE",
                         help="only print the table of an earlier results file")
+    parser.add_argument("--compare", nargs=2, metavar=("BEFORE", "AFTER"),
+                        help="only print two results files side by side (a lever's effect)")
     args = parser.parse_args(argv)
     if args.tiny:
         args.pairs, args.lone, args.catch_up, args.idle = 1, 5, 300, 5
@@ -247,6 +249,10 @@ def main(argv=None):
     args = options(argv)
     if args.table:
         report.print_results(json.loads(Path(args.table).read_text()))
+        return 0
+    if args.compare:
+        before, after = (json.loads(Path(f).read_text()) for f in args.compare)
+        print(report.compare(before, after))
         return 0
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     if "postgres" in args.backends:

@@ -86,7 +86,10 @@ ROWS = [
     ("2x max: acked / retry nacks / timeouts",
      ("overload.acked", "overload.retry_nacks", "overload.timeouts"), "", False),
     ("all acked stored once (all scenarios)", "integrity_all", "", False),
-    ("SIGTERM to exit, s", "stop.seconds", "", False),
+    ("SIGTERM to exit, s (SendApp: under full load)", "stop.seconds", "", False),
+    ("SIGTERM under load: acked before / after it, unanswered",
+     ("sigterm.acked_before_sigterm", "sigterm.acked", "sigterm.unanswered"), "", False),
+    ("SIGTERM under load: acked stored once", "sigterm.stored.ok", "", False),
     ("tracebacks in the server log", "stop.tracebacks", "", False),
 ]
 
@@ -160,6 +163,11 @@ def targets(results):
             if kb is not None:
                 add(f"{name}: ≤ 64 KB per idle authenticated socket ({how})", f"{kb:.0f} KB",
                     kb <= 64)
+        seconds = _get(tree, "sigterm.seconds")
+        if seconds is not None:
+            add(f"{name}: SIGTERM under full load exits ≤ 5 s, every acked message stored",
+                f"{seconds:.1f} s, stored: {_fmt(_get(tree, 'sigterm.stored.ok'))}",
+                seconds <= 5 and _get(tree, "sigterm.stored.ok") is True)
         seconds = _get(tree, "catch_up.seconds")
         if seconds is not None:
             count = _get(tree, "catch_up.messages")

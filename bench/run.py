@@ -39,6 +39,8 @@ def options(argv=None):
     parser.add_argument("--overload", type=float, default=2.0, help="overload x max rate")
     parser.add_argument("--catch-up", type=int, default=10_000, help="messages to sync (0: skip)")
     parser.add_argument("--idle", type=int, default=1000, help="idle sockets (0: skip)")
+    parser.add_argument("--no-sigterm", action="store_true",
+                        help="skip the last scenario: SIGTERM the server under full load")
     parser.add_argument("--no-idle-deflate", action="store_true",
                         help="skip the second idle pass whose sockets offer permessage-deflate")
     parser.add_argument("--plaintext-bytes", type=int, default=people.PLAINTEXT_BYTES)
@@ -151,6 +153,12 @@ async def measure_sendapp(name, process, pairs, catch_pair, args, ssl, database_
         out["overload"] = await scenarios.open_loop(
             target, seal_pools(pairs, per_pair, body), rate, args.rate_seconds,
             ack_timeout=60.0)
+        if not args.no_sigterm:
+            log(f"{name}: SIGTERM under full load ({max_rate:.0f} msg/s)")
+            per_pair = math.ceil(max_rate * args.rate_seconds / len(pairs)) + 1
+            out["sigterm"] = await scenarios.sigterm_under_load(
+                target, seal_pools(pairs, per_pair, body), max_rate,
+                after=min(2.0, args.rate_seconds / 2), duration=args.rate_seconds)
         return out
     finally:
         await target.close()
@@ -213,9 +221,12 @@ def _run_target(name, args, folder, cert_dir, ca, core, run_index):
             tracebacks = process.count_in_log("Traceback")
         out.update(extra)
         out["stop"] = {"exit": code, "seconds": round(seconds, 2), "tracebacks": tracebacks}
+        if "sigterm" in out:  # the server was stopped under load already
+            out["stop"].update(exit=out["sigterm"].get("exit"),
+                               seconds=out["sigterm"].get("seconds"), under_load=True)
         out["integrity_throughput"] = integrity(out, ["tput_1", "tput_n"])
         out["integrity_all"] = integrity(out, ["tput_1", "tput_n", "lone", "half_rate",
-                                               "overload"])
+                                               "overload", "sigterm"])
         return out
     finally:
         if context:

@@ -376,6 +376,54 @@ async def open_loop(target, pools, rate, duration=5.0, ack_timeout=30.0):
     return result
 
 
+async def sigterm_under_load(target, pools, rate, after=2.0, duration=5.0, ack_timeout=3.0):
+    """Offer `rate` msg/s, SIGTERM the server `after` s in (by pid): how long it takes to
+    exit, and whether every message it acked is stored. The server stays stopped."""
+    flow = Flow()
+    pair_count = len(pools)
+    used = list(zip(target.sockets[:pair_count], target.pairs[:pair_count]))
+    total = min(int(rate * duration), sum(len(pool) for pool in pools))
+    stopped = {}
+
+    async def stop_later():
+        await asyncio.sleep(after)
+        acked_before = len(flow.acks)
+        code, seconds = await asyncio.to_thread(target.process.stop, 30.0)
+        stopped.update(exit=code, seconds=round(seconds, 2), acked_before_sigterm=acked_before)
+
+    stopper = asyncio.ensure_future(stop_later())
+    refused = 0
+    start = now() + 0.01
+    for index in range(total):
+        due = start + index / rate
+        delay = due - now()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        which = index % pair_count
+        (sender, _receiver), pair = used[which]
+        envelope = pools[which][index // pair_count]
+        if sender.closed:
+            refused += 1
+            continue
+        flow.due[envelope.cid] = due
+        flow.emitted[envelope.cid] = now()
+        flow.sender_of[envelope.cid] = pair.sender.id
+        try:
+            await sender.emit("send", envelope.wire, _ack_handler(flow, envelope.cid))
+        except (wire.WireError, ConnectionError, OSError) as _error:
+            for table in (flow.due, flow.emitted, flow.sender_of):
+                table.pop(envelope.cid, None)
+            refused += 1
+    await flow.drain(ack_timeout)
+    await asyncio.wait_for(stopper, 60)
+    report = flow.report()
+    result = {"offered_per_s": round(rate, 1), **stopped, "sent": report["sent"],
+              "acked": report["acked"], "unanswered": report["timeouts"],
+              "not_sent_socket_closed": refused, "nacked": report["nacked"]}
+    result["stored"] = verify_stored(target.database_url, flow)
+    return result
+
+
 def seed_messages(database_url, pair, count, chunk=1000):
     """Insert `count` valid rows (sealed envelopes, real key ids) straight into the table.
 

@@ -75,6 +75,7 @@ def test_tiny_benchmark_acks_stores_and_delivers_every_message_once(tmp_path):
     idle = sqlite["idle"]
     assert idle["opened"] == idle["sockets"] == 5 and idle["failures"] == 0
     assert idle["rss_open_kb"] > 0
+    assert sqlite["sigterm"]["stored"]["ok"] is True  # SIGTERM under load lost no ack
     assert sqlite["integrity_all"] is True
     assert sqlite["stop"]["exit"] == 0 and sqlite["stop"]["tracebacks"] == 0
     assert result["targets"], "the issue-8 target check produced no lines"

@@ -410,7 +410,7 @@ async def sigterm_under_load(target, pools, rate, after=2.0, duration=5.0, ack_t
         flow.sender_of[envelope.cid] = pair.sender.id
         try:
             await sender.emit("send", envelope.wire, _ack_handler(flow, envelope.cid))
-        except (wire.WireError, ConnectionError, OSError) as _error:
+        except (wire.WireError, ConnectionError, OSError):
             for table in (flow.due, flow.emitted, flow.sender_of):
                 table.pop(envelope.cid, None)
             refused += 1

@@ -1,4 +1,5 @@
-# SendApp: `make run` starts the server, `make test` runs every test.
+# SendApp: `make run` starts the server, `make test` runs every test, `make bench` measures it
+# (docs/BENCHMARKS.md; BENCH_ARGS passes options, e.g. BENCH_ARGS='--runs 2').
 # Each target installs what it needs on first use (.venv, node_modules, Debian's chromium).
 
 PYTHON ?= python3
@@ -6,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test test-python test-js deps browser cert screenshots clean
+.PHONY: run test test-python test-js bench deps browser cert screenshots clean
 
 run: $(VENV)/.runtime node_modules/.installed
 	$(PY) app.py
@@ -20,6 +21,12 @@ test-python: $(VENV)/.dev node_modules/.installed
 
 test-js: node_modules/.installed
 	node --test tests/js/
+
+# Benchmarks: the real server pinned to core 0, the load generator to core 1, PostgreSQL on
+# 127.0.0.1:5432 (SENDAPP_TEST_POSTGRES); results in bench/results/latest.json.
+BENCH_ARGS ?=
+bench: $(VENV)/.runtime
+	$(PY) -m bench $(BENCH_ARGS)
 
 # Retake docs/screenshots/*.png (the test takes them into a temporary folder otherwise).
 screenshots: $(VENV)/.dev node_modules/.installed browser

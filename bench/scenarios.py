@@ -1,0 +1,530 @@
+"""What the benchmark measures. Every loop is bounded in count and in time.
+
+Latencies are taken on one clock (time.perf_counter) in this process: send → ack on the
+sending socket, send → receive on the peer's socket. Open-loop scenarios measure from
+the moment a message was due, not from when it was emitted, so a late generator cannot
+hide a slow server (coordinated omission). CPU figures come from /proc for the server
+and from time.process_time() for this process (the generator) over the same window.
+"""
+import asyncio
+import math
+import time
+from collections import Counter
+
+import sqlalchemy
+
+from . import people, wire
+from .targets import cpu_of, cpu_seconds
+
+now = time.perf_counter
+
+
+# --- small statistics --------------------------------------------------------------------------
+def percentile(sorted_values, q):
+    """Linear-interpolated percentile (q in 0..100) of already sorted values."""
+    if not sorted_values:
+        return None
+    rank = (len(sorted_values) - 1) * q / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (rank - low)
+
+
+def latency_summary(seconds):
+    """n, p50, p99, p99.9, max and mean in milliseconds."""
+    values = sorted(seconds)
+    if not values:
+        return {"n": 0}
+    ms = lambda v: None if v is None else round(v * 1000, 3)  # noqa: E731
+    return {"n": len(values), "p50_ms": ms(percentile(values, 50)),
+            "p99_ms": ms(percentile(values, 99)), "p999_ms": ms(percentile(values, 99.9)),
+            "max_ms": ms(values[-1]), "mean_ms": ms(sum(values) / len(values))}
+
+
+class Meter:
+    """Wall time and CPU of the server and of this process over one window.
+
+    :param helpers: a function listing the pids of the database's own processes that
+        serve the server (PostgreSQL backends), whose CPU is reported apart; or None.
+    """
+
+    def __init__(self, server_pid, helpers=None):
+        self.server_pid = server_pid
+        self.helpers = helpers
+        self.started = None
+        self.result = None
+        self.window = None
+
+    def start(self):
+        helpers = cpu_of(self.helpers()) if self.helpers else {}
+        self.started = (now(), cpu_seconds(self.server_pid), time.process_time(), helpers)
+
+    def stop(self):
+        wall0, server0, gen0, helpers0 = self.started
+        wall = now() - wall0
+        server = cpu_seconds(self.server_pid) - server0
+        gen = time.process_time() - gen0
+        self.result = {"wall_s": round(wall, 3), "server_cpu_s": round(server, 3),
+                       "server_cpu_pct": round(100 * server / wall, 1),
+                       "generator_cpu_pct": round(100 * gen / wall, 1)}
+        if self.helpers:
+            # Backends that appeared during the window count from zero (they are new).
+            helpers1 = cpu_of(set(self.helpers()) | set(helpers0))
+            used = sum(t - helpers0.get(pid, 0.0) for pid, t in helpers1.items())
+            self.result["database_cpu_s"] = round(used, 3)
+            self.result["database_cpu_pct"] = round(100 * used / wall, 1)
+        self.window = (wall0, wall0 + wall)
+        return self.result
+
+
+# --- the sockets of a target ----------------------------------------------------------------------
+class Target:
+    """A running server, its pairs of friends and one open socket per person."""
+
+    def __init__(self, name, process, pairs, ssl_context, compress=0, database_pids=None):
+        self.name = name
+        self.database_pids = database_pids  # PostgreSQL: the backends' pids, for Meter
+        self.process = process
+        self.url = process.url
+        self.database_url = process.database_url
+        self.pairs = pairs
+        self.ssl_context = ssl_context
+        self.compress = compress
+        self.http = None
+        self.sockets = []  # (sender socket, receiver socket) per pair
+
+    def new_socket(self, person, on_message=None, compress=None):
+        compress = self.compress if compress is None else compress
+        return wire.Socket(self.http, self.url, self.ssl_context, cookie=person.cookie,
+                           query=person.query, on_message=on_message, compress=compress)
+
+    async def open(self, timeout=60.0):
+        """Open the sender's and the receiver's socket of every pair (a few at a time)."""
+        self.http = wire.http_session()
+        deadline = now() + timeout
+        for pair in self.pairs:
+            sender, receiver = self.new_socket(pair.sender), self.new_socket(pair.receiver)
+            await sender.connect(max(deadline - now(), 0.1))
+            await receiver.connect(max(deadline - now(), 0.1))
+            self.sockets.append((sender, receiver))
+
+    async def close(self):
+        for sender, receiver in self.sockets:
+            await sender.close()
+            await receiver.close()
+        self.sockets = []
+        if self.http is not None:
+            await self.http.close()
+            self.http = None
+
+
+class Flow:
+    """The sends of one scenario: when each cid was due, its ack, its deliveries."""
+
+    def __init__(self):
+        self.due = {}  # cid → when it was due (closed loop: when it was emitted)
+        self.emitted = {}  # cid → when it was emitted
+        self.acks = {}  # cid → (message id, acked at)
+        self.nacks = {}  # cid → (error code, answered at)
+        self.delivered = Counter()  # cid → deliveries to the receiver's socket
+        self.delivered_at = {}  # cid → first delivery
+        self.sender_of = {}  # cid → sender id
+
+    def answer(self, cid, answer, at):
+        if isinstance(answer, dict) and answer.get("ok"):
+            self.acks[cid] = (answer.get("id"), at)
+        else:
+            code = answer.get("error") if isinstance(answer, dict) else "bad_answer"
+            self.nacks[cid] = (code or "bad_answer", at)
+
+    def on_delivery(self, cid, at, _packet):
+        if self.delivered[cid] == 0:
+            self.delivered_at[cid] = at
+        self.delivered[cid] += 1
+
+    def outstanding(self):
+        return len(self.due) - len(self.acks) - len(self.nacks)
+
+    async def drain(self, timeout):
+        """Wait (bounded) for every ack or nack; then, briefly, for the acked deliveries."""
+        deadline = now() + timeout
+        while self.outstanding() > 0 and now() < deadline:
+            await asyncio.sleep(0.01)
+        deliver_by = now() + min(5.0, max(deadline - now(), 1.0))
+        while any(cid not in self.delivered for cid in self.acks) and now() < deliver_by:
+            await asyncio.sleep(0.01)
+
+    def report(self, window=None):
+        """Counts and latencies; `window` (start, end) limits which acks count for the rate."""
+        ack_latency = [at - self.due[cid] for cid, (_id, at) in self.acks.items()]
+        delivery = [at - self.due[cid] for cid, at in self.delivered_at.items()
+                    if cid in self.due]
+        lag = [self.emitted[cid] - self.due[cid] for cid in self.emitted]
+        codes = Counter(code for code, _at in self.nacks.values())
+        result = {
+            "sent": len(self.due), "acked": len(self.acks), "nacked": dict(codes),
+            "retry_nacks": codes.get("retry", 0), "timeouts": self.outstanding(),
+            "delivered": sum(1 for cid in self.acks if self.delivered[cid] == 1),
+            "delivered_twice_or_more": sum(1 for n in self.delivered.values() if n > 1),
+            "ack": latency_summary(ack_latency), "receive": latency_summary(delivery),
+            "nack": latency_summary([at - self.due[cid] for cid, (_c, at) in self.nacks.items()]),
+            "generator_lag": latency_summary(lag),
+        }
+        if window is not None:
+            start, end = window
+            in_window = sum(1 for _id, at in self.acks.values() if start <= at <= end)
+            result["acked_in_window"] = in_window
+            result["rate_per_s"] = round(in_window / (end - start), 1) if end > start else None
+        return result
+
+
+# --- integrity: every acked message stored exactly once ------------------------------------------
+def sqlalchemy_url(url):
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix):]
+    return url
+
+
+def verify_stored(database_url, flow, chunk=500):
+    """Compare the acks with the messages table: each acked cid once, with the acked id."""
+    if database_url is None:
+        return None
+    from sendapp.models import Message
+
+    table = Message.__table__
+    cids = list(flow.due)
+    stored = {}
+    engine = sqlalchemy.create_engine(sqlalchemy_url(database_url))
+    try:
+        with engine.connect() as connection:
+            for start in range(0, len(cids), chunk):
+                query = sqlalchemy.select(table.c.cid, table.c.id, table.c.sender_id).where(
+                    table.c.cid.in_(cids[start:start + chunk]))
+                for cid, message_id, sender_id in connection.execute(query):
+                    stored.setdefault(cid, []).append((message_id, sender_id))
+    finally:
+        engine.dispose()
+    missing = sum(1 for cid in flow.acks if cid not in stored)
+    duplicated = sum(1 for rows in stored.values() if len(rows) > 1)
+    wrong_id = sum(1 for cid, (message_id, _at) in flow.acks.items()
+                   if cid in stored and stored[cid][0][0] != message_id)
+    wrong_sender = sum(1 for cid, rows in stored.items()
+                       if any(sender != flow.sender_of.get(cid) for _id, sender in rows))
+    nacked_stored = sum(1 for cid in flow.nacks if cid in stored)
+    unanswered_stored = sum(1 for cid in flow.due
+                            if cid in stored and cid not in flow.acks and cid not in flow.nacks)
+    return {"acked": len(flow.acks), "stored": len(stored), "missing": missing,
+            "duplicated": duplicated, "wrong_id": wrong_id, "wrong_sender": wrong_sender,
+            "nacked_but_stored": nacked_stored, "unanswered_but_stored": unanswered_stored,
+            "ok": missing == duplicated == wrong_id == wrong_sender == nacked_stored == 0}
+
+
+# --- scenarios ---------------------------------------------------------------------------------------
+def _ack_handler(flow, cid, on_done=None):
+    def handle(answer, at):
+        flow.answer(cid, answer, at)
+        if on_done is not None:
+            on_done()
+    return handle
+
+
+async def throughput(target, pair_count, pools, window=8, warmup=1.0, duration=5.0,
+                     drain_timeout=30.0):
+    """Closed loop: each of `pair_count` senders keeps `window` messages in flight.
+
+    Counts the acks that arrive inside the measured window (after `warmup`), which ends
+    at `duration` or when every pool is spent and answered, whichever comes first.
+    """
+    flow = Flow()
+    meter = Meter(target.process.pid, target.database_pids)
+    used = list(zip(target.sockets[:pair_count], target.pairs[:pair_count], pools))
+    for (_sender, receiver), _pair, _pool in used:
+        receiver.on_message = flow.on_delivery
+    started = now()
+    measure_from, deadline = started + warmup, started + warmup + duration
+
+    async def sender_loop(sock, pair, pool):
+        slots = asyncio.Semaphore(window)
+        for envelope in pool:
+            left = deadline - now()
+            if left <= 0:
+                return
+            try:
+                await asyncio.wait_for(slots.acquire(), left)
+            except asyncio.TimeoutError:
+                return
+            if now() >= deadline:
+                return
+            emitted = now()
+            flow.due[envelope.cid] = flow.emitted[envelope.cid] = emitted
+            flow.sender_of[envelope.cid] = pair.sender.id
+            await sock.emit("send", envelope.wire,
+                            _ack_handler(flow, envelope.cid, slots.release))
+
+    tasks = asyncio.gather(*(sender_loop(s, p, pool) for (s, _r), p, pool in used))
+    finished = asyncio.ensure_future(_until_answered(tasks, flow))
+    await asyncio.sleep(max(measure_from - now(), 0))
+    meter.start()
+    await asyncio.wait([finished], timeout=max(deadline - now(), 0))
+    meter.stop()
+    try:
+        await asyncio.wait_for(asyncio.shield(tasks), drain_timeout)  # they stop at the deadline
+        await flow.drain(drain_timeout)
+    finally:
+        finished.cancel()
+        await asyncio.gather(finished, return_exceptions=True)
+    exhausted = sum(1 for _s, _p, pool in used if all(e.cid in flow.due for e in pool))
+    for (_sender, receiver), _pair, _pool in used:
+        receiver.on_message = None
+    result = {"pairs": pair_count, "window": window, **flow.report(meter.window),
+              **meter.result, "pools_exhausted": exhausted}
+    if result["rate_per_s"]:
+        result["server_cpu_us_per_msg"] = round(
+            1e6 * meter.result["server_cpu_s"] / result["acked_in_window"], 1)
+        if "database_cpu_s" in meter.result:
+            result["database_cpu_us_per_msg"] = round(
+                1e6 * meter.result["database_cpu_s"] / result["acked_in_window"], 1)
+    result["stored"] = verify_stored(target.database_url, flow)
+    return result
+
+
+async def _until_answered(senders, flow):
+    """Return once every sender is done and every send answered (a pool ran out early)."""
+    await senders
+    while flow.outstanding() > 0:
+        await asyncio.sleep(0.005)
+
+
+async def lone(target, pool, count=200, gap=0.005, timeout=5.0):
+    """One message at a time on the first pair: send → ack and send → receive."""
+    flow = Flow()
+    (sender, receiver), pair = target.sockets[0], target.pairs[0]
+    waiting = {}
+
+    def delivered(cid, at, packet):
+        flow.on_delivery(cid, at, packet)
+        future = waiting.get(cid)
+        if future is not None and not future.done():
+            future.set_result(at)
+
+    receiver.on_message = delivered
+    meter = Meter(target.process.pid, target.database_pids)
+    meter.start()
+    loop = asyncio.get_running_loop()
+    try:
+        for envelope in pool[:count]:
+            acked, arrived = loop.create_future(), loop.create_future()
+            waiting[envelope.cid] = arrived
+
+            def answered(answer, at, cid=envelope.cid, acked=acked):
+                flow.answer(cid, answer, at)
+                if not acked.done():
+                    acked.set_result(at)
+
+            flow.due[envelope.cid] = flow.emitted[envelope.cid] = now()
+            flow.sender_of[envelope.cid] = pair.sender.id
+            await sender.emit("send", envelope.wire, answered)
+            try:
+                await asyncio.wait_for(asyncio.gather(acked, arrived), timeout)
+            except asyncio.TimeoutError:
+                pass
+            waiting.pop(envelope.cid, None)
+            await asyncio.sleep(gap)
+    finally:
+        receiver.on_message = None
+    meter.stop()
+    result = {**flow.report(), **meter.result}
+    result["stored"] = verify_stored(target.database_url, flow)
+    return result
+
+
+async def open_loop(target, pools, rate, duration=5.0, ack_timeout=30.0):
+    """Offer `rate` messages per second, spread over every pair in turn, for `duration` s.
+
+    Latencies count from when each message was due. The answers are awaited at most
+    `ack_timeout` s after the last message was due; what is still unanswered is a timeout.
+    """
+    flow = Flow()
+    pair_count = len(pools)
+    used = list(zip(target.sockets[:pair_count], target.pairs[:pair_count]))
+    for (_sender, receiver), _pair in used:
+        receiver.on_message = flow.on_delivery
+    total = min(int(rate * duration), sum(len(pool) for pool in pools))
+    meter = Meter(target.process.pid, target.database_pids)
+    meter.start()
+    start = now() + 0.01
+    for index in range(total):
+        due = start + index / rate
+        delay = due - now()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        which = index % pair_count
+        (sender, _receiver), pair = used[which]
+        envelope = pools[which][index // pair_count]
+        flow.due[envelope.cid] = due
+        flow.emitted[envelope.cid] = now()
+        flow.sender_of[envelope.cid] = pair.sender.id
+        await sender.emit("send", envelope.wire, _ack_handler(flow, envelope.cid))
+    offered_for = now() - start
+    await flow.drain(ack_timeout)
+    meter.stop()
+    for (_sender, receiver), _pair in used:
+        receiver.on_message = None
+    result = {"offered_per_s": round(rate, 1), "offered_for_s": round(offered_for, 3),
+              **flow.report(), **meter.result}
+    result["stored"] = verify_stored(target.database_url, flow)
+    return result
+
+
+async def sigterm_under_load(target, pools, rate, after=2.0, duration=5.0, ack_timeout=3.0):
+    """Offer `rate` msg/s, SIGTERM the server `after` s in (by pid): how long it takes to
+    exit, and whether every message it acked is stored. The server stays stopped."""
+    flow = Flow()
+    pair_count = len(pools)
+    used = list(zip(target.sockets[:pair_count], target.pairs[:pair_count]))
+    total = min(int(rate * duration), sum(len(pool) for pool in pools))
+    stopped = {}
+
+    async def stop_later():
+        await asyncio.sleep(after)
+        acked_before = len(flow.acks)
+        code, seconds = await asyncio.to_thread(target.process.stop, 30.0)
+        stopped.update(exit=code, seconds=round(seconds, 2), acked_before_sigterm=acked_before)
+
+    stopper = asyncio.ensure_future(stop_later())
+    refused = 0
+    start = now() + 0.01
+    for index in range(total):
+        due = start + index / rate
+        delay = due - now()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        which = index % pair_count
+        (sender, _receiver), pair = used[which]
+        envelope = pools[which][index // pair_count]
+        if sender.closed:
+            refused += 1
+            continue
+        flow.due[envelope.cid] = due
+        flow.emitted[envelope.cid] = now()
+        flow.sender_of[envelope.cid] = pair.sender.id
+        try:
+            await sender.emit("send", envelope.wire, _ack_handler(flow, envelope.cid))
+        except (wire.WireError, ConnectionError, OSError):
+            for table in (flow.due, flow.emitted, flow.sender_of):
+                table.pop(envelope.cid, None)
+            refused += 1
+    await flow.drain(ack_timeout)
+    await asyncio.wait_for(stopper, 60)
+    report = flow.report()
+    result = {"offered_per_s": round(rate, 1), **stopped, "sent": report["sent"],
+              "acked": report["acked"], "unanswered": report["timeouts"],
+              "not_sent_socket_closed": refused, "nacked": report["nacked"]}
+    result["stored"] = verify_stored(target.database_url, flow)
+    return result
+
+
+def seed_messages(database_url, pair, count, chunk=1000):
+    """Insert `count` valid rows (sealed envelopes, real key ids) straight into the table.
+
+    Returns (seconds, first id, last id). Used only to prepare the catch-up scenario:
+    through `send` it would take minutes on today's server.
+    """
+    from sendapp.models import Message
+
+    pool = people.seal(pair, count, keep_fields=True)
+    lo, hi = sorted((pair.sender.id, pair.receiver.id))
+    stamp = int(time.time() * 1000)
+    rows = [{"sender_id": pair.sender.id, "recipient_id": pair.receiver.id, "lo_id": lo,
+             "hi_id": hi, "cid": e.cid, "sk": e.fields["sk"], "rk": e.fields["rk"],
+             "n": e.fields["n"], "ct": e.fields["ct"], "ts": stamp} for e in pool]
+    started = now()
+    engine = sqlalchemy.create_engine(sqlalchemy_url(database_url))
+    try:
+        for start in range(0, len(rows), chunk):
+            with engine.begin() as connection:
+                connection.execute(Message.__table__.insert(), rows[start:start + chunk])
+    finally:
+        engine.dispose()
+    return now() - started
+
+
+async def catch_up(target, pair, count=10_000, page=200, timeout=120.0):
+    """A fresh socket of the receiver syncs from 0, page by page, until `more` is false."""
+    seconds_seeding = await asyncio.to_thread(seed_messages, target.database_url, pair, count)
+    sock = target.new_socket(pair.receiver)
+    await sock.connect()
+    meter = Meter(target.process.pid, target.database_pids)
+    ids, pages, after = set(), 0, 0
+    deadline = now() + timeout
+    meter.start()
+    try:
+        while pages <= count // page + 10 and now() < deadline:
+            answer = await sock.call("sync", {"after": after, "limit": page},
+                                     timeout=max(deadline - now(), 0.1))
+            pages += 1
+            if not answer.get("ok"):
+                raise RuntimeError(f"sync refused: {answer!r}")
+            batch = [m["id"] for m in answer["messages"]]
+            ids.update(batch)
+            if not answer.get("more") or not batch:
+                break
+            after = max(batch)
+        meter.stop()
+    finally:
+        await sock.close()
+    return {"messages": count, "page": page, "pages": pages, "received": len(ids),
+            "seconds": meter.result["wall_s"], "seed_seconds": round(seconds_seeding, 3),
+            **meter.result}
+
+
+async def idle_sockets(target, count=1000, concurrency=16, timeout=180.0, chat_messages=50,
+                       chat_pool=None, settle=1.0, compress=None):
+    """RSS of the server before and after `count` idle logged-in sockets (of the run's users).
+
+    While they are open, the first pair chats `chat_messages` lone messages. `settle` s
+    pass before each RSS reading (twice that once the sockets are open). `compress` 15
+    offers permessage-deflate as browsers do.
+    """
+    everyone = [p for pair in target.pairs for p in (pair.sender, pair.receiver)]
+    await asyncio.sleep(settle)
+    rss_before = target.process.rss_kb()
+    sockets, failures = [], []
+    slots = asyncio.Semaphore(concurrency)
+    deadline = now() + timeout
+    started = now()
+
+    async def open_one(index):
+        async with slots:
+            if now() >= deadline:
+                failures.append("out of time")
+                return
+            sock = target.new_socket(everyone[index % len(everyone)], compress=compress)
+            try:
+                await sock.connect(min(30.0, max(deadline - now(), 0.1)))
+                sockets.append(sock)
+            except wire.WireError as error:
+                failures.append(str(error))
+
+    await asyncio.gather(*(open_one(i) for i in range(count)))
+    opening = now() - started
+    await asyncio.sleep(2 * settle)
+    rss_open = target.process.rss_kb()
+    alive = sum(1 for s in sockets if not s.closed)
+    result = {"sockets": count, "opened": len(sockets), "still_open": alive,
+              "failures": len(failures), "first_failure": failures[0] if failures else None,
+              "open_seconds": round(opening, 2),
+              "deflate_negotiated": sum(1 for s in sockets if s.deflate),
+              "rss_before_kb": rss_before, "rss_open_kb": rss_open,
+              "kb_per_socket": round((rss_open - rss_before) / max(len(sockets), 1), 1)}
+    if chat_messages and chat_pool:
+        chat = await lone(target, chat_pool, count=chat_messages)
+        result["chat_meanwhile"] = {"ack": chat["ack"], "receive": chat["receive"],
+                                    "stored_ok": (chat["stored"] or {}).get("ok")}
+    closing = now()
+    for start in range(0, len(sockets), 50):
+        await asyncio.gather(*(s.close() for s in sockets[start:start + 50]))
+    result["close_seconds"] = round(now() - closing, 2)
+    await asyncio.sleep(settle)
+    result["rss_after_close_kb"] = target.process.rss_kb()
+    return result

@@ -1,0 +1,81 @@
+"""The benchmark harness (`make bench`, bench/) in its tiny mode: it runs and its counts are sane.
+
+Not a timed test: it asserts what must hold at any speed (every message answered,
+acked ones stored exactly once and delivered once, every scenario produced figures),
+never how fast. The bare relay and SendApp on SQLite; PostgreSQL is left to `make bench`.
+"""
+import json
+import signal
+import subprocess
+import sys
+
+from support.live_server import ROOT
+
+RUN_TIMEOUT = 120  # seconds; the tiny run takes about 15
+
+
+def run_tiny(out):
+    """`python -m bench --tiny` as its own process; SIGTERM (it stops its servers) on timeout."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench", "--tiny", "--backends", "bare,sqlite", "--no-pin",
+         "--out", str(out)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        output, _ = process.communicate(timeout=RUN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGTERM)
+        try:
+            output, _ = process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+        raise AssertionError(f"the tiny benchmark did not finish in {RUN_TIMEOUT} s:\n{output}")
+    return process.returncode, output
+
+
+def assert_every_message_answered_once(flow, sent):
+    assert flow["sent"] == sent
+    assert flow["acked"] == sent, flow
+    assert flow["nacked"] == {} and flow["timeouts"] == 0
+    assert flow["delivered"] == sent and flow["delivered_twice_or_more"] == 0
+    assert flow["ack"]["n"] == sent and flow["ack"]["p50_ms"] > 0
+    assert flow["receive"]["n"] == sent and flow["receive"]["p50_ms"] > 0
+    assert flow["generator_cpu_pct"] >= 0 and flow["server_cpu_pct"] >= 0
+
+
+def assert_stored_once(stored, sent):
+    assert stored["ok"] is True, stored
+    assert stored["acked"] == stored["stored"] == sent
+    assert stored["missing"] == stored["duplicated"] == stored["wrong_id"] == 0
+
+
+def test_tiny_benchmark_acks_stores_and_delivers_every_message_once(tmp_path):
+    out = tmp_path / "results.json"
+    code, output = run_tiny(out)
+    assert code == 0, output
+    assert "msg/s, 1 pair, 8 in flight" in output  # the printed table
+    result = json.loads(out.read_text())
+    bare, sqlite = result["median"]["bare"], result["median"]["sqlite"]
+
+    for target in (bare, sqlite):
+        assert_every_message_answered_once(target["tput_1"], 20)
+        assert target["tput_1"]["rate_per_s"] > 0
+        assert_every_message_answered_once(target["lone"], 5)
+    assert bare["tput_1"]["stored"] is None  # the bare relay stores nothing
+
+    assert_stored_once(sqlite["tput_1"]["stored"], 20)
+    assert_stored_once(sqlite["lone"]["stored"], 5)
+    for name in ("half_rate", "overload"):
+        flow = sqlite[name]
+        assert flow["sent"] > 0
+        assert flow["acked"] + sum(flow["nacked"].values()) + flow["timeouts"] == flow["sent"]
+        assert flow["stored"]["ok"] is True, flow["stored"]
+        assert flow["stored"]["acked"] == flow["acked"]
+    assert sqlite["catch_up"]["received"] == sqlite["catch_up"]["messages"] == 300
+    idle = sqlite["idle"]
+    assert idle["opened"] == idle["sockets"] == 5 and idle["failures"] == 0
+    assert idle["rss_open_kb"] > 0
+    assert sqlite["sigterm"]["stored"]["ok"] is True  # SIGTERM under load lost no ack
+    assert sqlite["integrity_all"] is True
+    assert sqlite["stop"]["exit"] == 0 and sqlite["stop"]["tracebacks"] == 0
+    assert result["targets"], "the issue-8 target check produced no lines"

@@ -129,6 +129,18 @@ class Flow:
         self.delivered_at = {}  # cid → first delivery
         self.sender_of = {}  # cid → sender id
 
+    def record(self, cid, sender_id, due=None):
+        """A send leaves now; `due` is when it should have (closed loop: now as well)."""
+        emitted = now()
+        self.emitted[cid] = emitted
+        self.due[cid] = emitted if due is None else due
+        self.sender_of[cid] = sender_id
+
+    def forget(self, cid):
+        """A send that never left (its socket refused it)."""
+        for table in (self.due, self.emitted, self.sender_of):
+            table.pop(cid, None)
+
     def answer(self, cid, answer, at):
         if isinstance(answer, dict) and answer.get("ok"):
             self.acks[cid] = (answer.get("id"), at)
@@ -255,9 +267,7 @@ async def throughput(target, pair_count, pools, window=8, warmup=1.0, duration=5
                 return
             if now() >= deadline:
                 return
-            emitted = now()
-            flow.due[envelope.cid] = flow.emitted[envelope.cid] = emitted
-            flow.sender_of[envelope.cid] = pair.sender.id
+            flow.record(envelope.cid, pair.sender.id)
             await sock.emit("send", envelope.wire,
                             _ack_handler(flow, envelope.cid, slots.release))
 
@@ -321,8 +331,7 @@ async def lone(target, pool, count=200, gap=0.005, timeout=5.0):
                 if not acked.done():
                     acked.set_result(at)
 
-            flow.due[envelope.cid] = flow.emitted[envelope.cid] = now()
-            flow.sender_of[envelope.cid] = pair.sender.id
+            flow.record(envelope.cid, pair.sender.id)
             await sender.emit("send", envelope.wire, answered)
             try:
                 await asyncio.wait_for(asyncio.gather(acked, arrived), timeout)
@@ -336,6 +345,21 @@ async def lone(target, pool, count=200, gap=0.005, timeout=5.0):
     result = {**flow.report(), **meter.result}
     result["stored"] = verify_stored(target.database_url, flow)
     return result
+
+
+async def _paced(used, pools, rate, total, start):
+    """Yield (due, sender socket, pair, envelope) on schedule: message i is due at
+    start + i / rate, round-robin over the pairs, each pair taking its pool in order.
+    Behind schedule, the next message goes at once."""
+    pair_count = len(pools)
+    for index in range(total):
+        due = start + index / rate
+        delay = due - now()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        which = index % pair_count
+        (sender, _receiver), pair = used[which]
+        yield due, sender, pair, pools[which][index // pair_count]
 
 
 async def open_loop(target, pools, rate, duration=5.0, ack_timeout=30.0):
@@ -353,17 +377,8 @@ async def open_loop(target, pools, rate, duration=5.0, ack_timeout=30.0):
     meter = Meter(target.process.pid, target.database_pids)
     meter.start()
     start = now() + 0.01
-    for index in range(total):
-        due = start + index / rate
-        delay = due - now()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        which = index % pair_count
-        (sender, _receiver), pair = used[which]
-        envelope = pools[which][index // pair_count]
-        flow.due[envelope.cid] = due
-        flow.emitted[envelope.cid] = now()
-        flow.sender_of[envelope.cid] = pair.sender.id
+    async for due, sender, pair, envelope in _paced(used, pools, rate, total, start):
+        flow.record(envelope.cid, pair.sender.id, due)
         await sender.emit("send", envelope.wire, _ack_handler(flow, envelope.cid))
     offered_for = now() - start
     await flow.drain(ack_timeout)
@@ -393,26 +408,15 @@ async def sigterm_under_load(target, pools, rate, after=2.0, duration=5.0, ack_t
 
     stopper = asyncio.ensure_future(stop_later())
     refused = 0
-    start = now() + 0.01
-    for index in range(total):
-        due = start + index / rate
-        delay = due - now()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        which = index % pair_count
-        (sender, _receiver), pair = used[which]
-        envelope = pools[which][index // pair_count]
+    async for due, sender, pair, envelope in _paced(used, pools, rate, total, now() + 0.01):
         if sender.closed:
             refused += 1
             continue
-        flow.due[envelope.cid] = due
-        flow.emitted[envelope.cid] = now()
-        flow.sender_of[envelope.cid] = pair.sender.id
+        flow.record(envelope.cid, pair.sender.id, due)
         try:
             await sender.emit("send", envelope.wire, _ack_handler(flow, envelope.cid))
         except (wire.WireError, ConnectionError, OSError):
-            for table in (flow.due, flow.emitted, flow.sender_of):
-                table.pop(envelope.cid, None)
+            flow.forget(envelope.cid)
             refused += 1
     await flow.drain(ack_timeout)
     await asyncio.wait_for(stopper, 60)

@@ -15,6 +15,9 @@ the server process (app.py) or the async library:
 - `EngineIOGate` answers an oversize long-polling POST with 413 before
   anything reads its body (Engine.IO would answer 400 only after the server
   had drained it), and refuses malformed payloads and upgrades with one line.
+  It also hides a browser's permessage-deflate offer: every frame SendApp
+  sends is ciphertext, which does not compress, and the compressor's window
+  cost about 43 KB per socket and half a client's CPU (docs/BENCHMARKS.md).
 """
 import io
 import logging
@@ -141,6 +144,8 @@ class EngineIOGate:
       traceback, or for an unknown packet type hold the request until the next poll.
     - A WebSocket upgrade without RFC 6455's key and version gets 400 (eventlet's
       fallback for pre-standard clients crashes on it).
+    - A WebSocket upgrade's extension offers are removed, so no permessage-deflate is
+      negotiated (ciphertext does not compress; see the module docstring).
 
     :param eio: the engineio.Server whose sessions a refused payload closes.
     """
@@ -163,6 +168,7 @@ class EngineIOGate:
                     environ.get("HTTP_SEC_WEBSOCKET_VERSION") != "13":
                 return self._refuse(environ, start_response, "400 Bad Request",
                                     "a WebSocket upgrade without Sec-WebSocket-Key/Version 13")
+            environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
         elif method == "POST":
             length = environ.get("CONTENT_LENGTH") or ""
             if length.isdigit() and int(length) > self.limit:

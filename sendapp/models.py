@@ -3,6 +3,7 @@ import time
 
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, Index, UniqueConstraint
+from sqlalchemy.orm import deferred
 
 from .extensions import db
 
@@ -17,9 +18,11 @@ class User(UserMixin, db.Model):
 
     id = db.Column(db.Integer, primary_key=True)
     username = db.Column(db.String(32), unique=True, nullable=False)
-    auth_hash = db.Column(db.String(255), nullable=False)
+    # Deferred: loaded only by the login and vault paths that read them, never with every
+    # request's user (the vault can be kilobytes; the hash has no business elsewhere).
+    auth_hash = deferred(db.Column(db.String(255), nullable=False))
     kdf_iterations = db.Column(db.Integer, nullable=False)
-    vault = db.Column(db.Text, nullable=True)  # client-encrypted JSON (PROTOCOL §3)
+    vault = deferred(db.Column(db.Text, nullable=True))  # client-encrypted JSON (PROTOCOL §3)
     created = db.Column(db.BigInteger, nullable=False, default=now_ms)
     disabled = db.Column(db.Boolean, nullable=False, default=False)
 

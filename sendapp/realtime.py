@@ -37,16 +37,22 @@ def _within_rate(user_id):
 
 
 def authenticated_only(handler):
-    """Guard an event: a live session, the rate limit, and ApiError → `{ok: false}` ack."""
+    """Guard an event: a live session, the rate limit, and ApiError → `{ok: false}` ack.
+
+    The handler gets the socket's user id first: the user authenticated at connect and the
+    socket watch closes the socket when that session ends (auth/revocation.py), so no event
+    reads the user, its session or its vault from the database.
+    """
 
     @functools.wraps(handler)
     def guarded(*args):
         try:
-            if not current_user.is_authenticated:
+            user_id = revocation.socket_user(request.sid)
+            if user_id is None:
                 raise ApiError("unauthorized", "your session has ended; log in again")
-            if not _within_rate(current_user.id):
+            if not _within_rate(user_id):
                 raise ApiError("rate_limited", "too many events; slow down")
-            return handler(*args)
+            return handler(user_id, *args)
         except ApiError as error:
             db.session.rollback()
             return error.as_ack()

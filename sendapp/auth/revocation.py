@@ -1,5 +1,10 @@
 """Ended sessions lose their sockets within a second, in every server process.
 
+The watch is also each socket's identity: a socket is authenticated once, at connect, and
+its events are answered for the user recorded here (`socket_user`), with no database read.
+That is safe because a socket whose session ends is closed by this watch, at once for
+changes made in this process and within REVOCATION_INTERVAL for any other.
+
 Whatever ends a session only changes the database: logout, a password change, `flask users
 disable/reset-password/delete` (run in another process), the session's lifetime running out.
 So each server process keeps a map of its own connected sockets to their session, and while it
@@ -17,7 +22,7 @@ import threading
 from flask import current_app
 
 from ..extensions import db, socketio
-from ..models import LoginSession, User
+from ..models import LoginSession, User, now_ms
 from . import sessions
 
 log = logging.getLogger(__name__)
@@ -33,6 +38,8 @@ class SocketWatch:
     def __init__(self, app):
         self.app = app
         self.sockets = {}
+        self.used = set()  # token hashes of sessions whose sockets had events since the last sweep
+        self.touched = {}  # token hash → when its last_seen was last written (ms)
         self.lock = threading.Lock()
         self.running = False
 
@@ -48,6 +55,14 @@ class SocketWatch:
     def forget(self, sid):
         with self.lock:
             self.sockets.pop(sid, None)
+
+    def user_of(self, sid):
+        """The user id of a watched socket, recording the use of its session; None if unwatched."""
+        watched = self.sockets.get(sid)
+        if watched is None:
+            return None
+        self.used.add(watched[0])
+        return watched[1]
 
     def _run(self):
         """Check every interval while this process has sockets; end when it has none."""
@@ -78,6 +93,7 @@ class SocketWatch:
                 .where(LoginSession.token_hash.in_(hashes[start:start + _CHUNK]),
                        *sessions.live_conditions())
             ).scalars())
+        self._touch_used(live)
         ended = [sid for sid, (token, _user) in watched.items() if token not in live]
         for sid in ended:
             # A fresh app context: the disconnect handler ends its database session, which
@@ -85,6 +101,24 @@ class SocketWatch:
             with self.app.app_context():
                 _sign_out(sid)
         return ended
+
+
+    def _touch_used(self, live):
+        """Write last_seen for live sessions used over a socket (the idle lifetime), at most
+        once per `sessions.touch_interval_ms()` each: socket events never write it themselves."""
+        now = now_ms()
+        interval = sessions.touch_interval_ms()
+        with self.lock:
+            used, self.used = self.used, set()
+        due = sorted(token for token in used & live
+                     if now - self.touched.get(token, 0) >= interval)
+        if not due:
+            return
+        sessions.touch_tokens(due, now)
+        for token in due:
+            self.touched[token] = now
+        for token in set(self.touched) - live:
+            del self.touched[token]
 
 
 def _sign_out(sid):
@@ -108,6 +142,12 @@ def watch():
 def track(sid, session_value, user_id):
     """Watch a newly connected socket of a session ("<user id>:<token>")."""
     watch().track(sid, sessions.token_hash(session_value), user_id)
+
+
+def socket_user(sid):
+    """The user id a socket authenticated as at connect, while its session lives; else None."""
+    found = current_app.extensions.get(_EXTENSION)
+    return found.user_of(sid) if found is not None else None
 
 
 def forget(sid):

@@ -40,7 +40,7 @@ def live_conditions(now=None):
     )
 
 
-def _touch_interval_ms():
+def touch_interval_ms():
     """About once a minute, more often when the idle lifetime is short (tests)."""
     return min(TOUCH_EVERY_MS, current_app.config["SESSION_IDLE"] * 1000 // 4)
 
@@ -61,7 +61,7 @@ def load_user(session_value):
     if row is None:
         return None
     user, session_id, last_seen = row
-    if now - last_seen >= _touch_interval_ms():
+    if now - last_seen >= touch_interval_ms():
         _touch(session_id, now)
     user.session_key = session_value
     return user
@@ -75,14 +75,21 @@ def _touch(session_id, now):
     """
     if db.session.new or db.session.dirty or db.session.deleted:
         return
+    _record_use(LoginSession.id == session_id, now)
+
+
+def _record_use(which, now):
     try:
-        db.session.execute(
-            db.update(LoginSession).where(LoginSession.id == session_id).values(last_seen=now)
-        )
+        db.session.execute(db.update(LoginSession).where(which).values(last_seen=now))
         db.session.commit()
     except OperationalError as error:
         db.session.rollback()
         log.info("could not record session use: %s", error.__class__.__name__)
+
+
+def touch_tokens(token_hashes, now):
+    """Record use of the sessions with these token hashes (sockets, from the socket watch)."""
+    _record_use(LoginSession.token_hash.in_(token_hashes), now)
 
 
 def _unauthorized():

@@ -84,6 +84,10 @@ class Config:
         self.MAX_JSON_BYTES = int(env.get("SENDAPP_MAX_JSON_BYTES") or 1 * MiB)
         # Seconds a statement waits (yielding) for another process's SQLite lock before `retry`.
         self.DB_LOCK_WAIT = float(env.get("SENDAPP_DB_LOCK_WAIT") or 2)
+        # The message writer's queue (chat/writer.py): a send finding it full, or waiting
+        # longer than WRITE_MAX_WAIT seconds for its batch, is answered `retry` at once.
+        self.WRITE_QUEUE = int(env.get("SENDAPP_WRITE_QUEUE") or 512)
+        self.WRITE_MAX_WAIT = float(env.get("SENDAPP_WRITE_MAX_WAIT") or 0.5)
         # Flask refuses (413) any body larger than this before reading it; uploads raise it
         # for their own request to MAX_BLOB_BYTES.
         self.MAX_CONTENT_LENGTH = self.MAX_JSON_BYTES

@@ -1,5 +1,6 @@
 """The envelope schema (PROTOCOL §5, §8): the one place that decides what a `send` may carry."""
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from flask import current_app
 
@@ -60,6 +61,25 @@ def parse(data):
     if len(ct) < 22:  # AES-GCM tag alone is 16 bytes
         raise ApiError("bad_request", "ct is too short to hold a ciphertext")
     return Envelope(cid=cid, to=to, sk=sk, rk=rk, n=data["n"], ct=ct)
+
+
+class Stored(NamedTuple):
+    """A just-written message, with the names of Message's columns (as_wire takes either)."""
+
+    id: int
+    sender_id: int
+    recipient_id: int
+    cid: str
+    sk: str
+    rk: str
+    n: str
+    ct: str
+    ts: int
+
+
+def stored(envelope, sender_id, stored_id, ts):
+    return Stored(stored_id, sender_id, envelope.to, envelope.cid, envelope.sk, envelope.rk,
+                  envelope.n, envelope.ct, ts)
 
 
 def as_wire(message):

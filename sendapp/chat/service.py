@@ -1,56 +1,60 @@
 """Storing and reading envelopes. Takes and returns ciphertext only, never a plaintext."""
-from sqlalchemy import func, or_, text
-from sqlalchemy.exc import IntegrityError
+from flask import current_app
+from sqlalchemy import func, or_
 
 from ..errors import ApiError
-from ..extensions import db
+from ..extensions import db, socketio
 from ..friends.service import require_friend
 from ..keys.service import key_belongs_to
 from ..models import Message, ReadMarker, now_ms
 from ..rooms import ordered
 from ..validation import require_int
+from . import envelope as envelopes
+from .writer import MessageWriter
 
 SYNC_DEFAULT, SYNC_MAX = 200, 500
 HISTORY_DEFAULT, HISTORY_MAX = 50, 200
+_WRITER = "sendapp_message_writer"
 
 
-def _find(sender_id, cid):
-    return db.session.execute(
-        db.select(Message).filter_by(sender_id=sender_id, cid=cid)
-    ).scalar_one_or_none()
-
-
-def _serialise_writers():
-    """Make ids commit in order on PostgreSQL, so a sync cursor never skips a late commit."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(727274)"))
+def writer():
+    """This app's MessageWriter (one per server process and app)."""
+    app = current_app._get_current_object()
+    found = app.extensions.get(_WRITER)
+    if found is None:
+        config = app.config
+        found = app.extensions.setdefault(_WRITER, MessageWriter(
+            db.engine, socketio.start_background_task, socketio.sleep,
+            config["WRITE_QUEUE"], config["WRITE_MAX_WAIT"]))
+    return found
 
 
 def store(sender_id, envelope):
-    """Store an envelope once per (sender, cid). Returns (message, created)."""
+    """Store an envelope once per (sender, cid), committed before this returns.
+
+    Returns (message, created): a retried cid answers the stored message, not a new one.
+    """
+    stored = writer().write(sender_id, envelope)
+    if stored is not None:
+        stored_id, ts = stored
+        return envelopes.stored(envelope, sender_id, stored_id, ts), True
+    return explain_refusal(sender_id, envelope), False
+
+
+def explain_refusal(sender_id, envelope):
+    """The writer inserted nothing: answer the stored message of a retried cid, or raise the
+    refusal that says why, checked in PROTOCOL order (friendship, cid, keys)."""
     require_friend(sender_id, envelope.to)
-    existing = _find(sender_id, envelope.cid)
+    existing = db.session.execute(
+        db.select(Message).filter_by(sender_id=sender_id, cid=envelope.cid)
+    ).scalar_one_or_none()
     if existing is not None:
-        return _same_or_conflict(existing, envelope), False
+        return _same_or_conflict(existing, envelope)
     if not key_belongs_to(sender_id, envelope.sk):
         raise ApiError("bad_request", f"sk {envelope.sk} is not one of your keys")
     if not key_belongs_to(envelope.to, envelope.rk):
         raise ApiError("bad_request", f"rk {envelope.rk} is not a key of user {envelope.to}")
-    lo, hi = ordered(sender_id, envelope.to)
-    _serialise_writers()
-    message = Message(sender_id=sender_id, recipient_id=envelope.to, lo_id=lo, hi_id=hi,
-                      cid=envelope.cid, sk=envelope.sk, rk=envelope.rk, n=envelope.n,
-                      ct=envelope.ct, ts=now_ms())
-    db.session.add(message)
-    try:
-        db.session.commit()
-    except IntegrityError:  # the same cid raced in from another socket
-        db.session.rollback()
-        existing = _find(sender_id, envelope.cid)
-        if existing is None:
-            raise ApiError("retry", "could not store the message; try again")
-        return _same_or_conflict(existing, envelope), False
-    return message, True
+    raise ApiError("retry", "could not store the message; try again")  # changed meanwhile
 
 
 def _same_or_conflict(existing, envelope):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sendapp import tls
 
-from . import people, targets
+from . import people, report, targets
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -138,35 +138,6 @@ def summarise(version, raw, sizes):
     }
 
 
-ROWS = [
-    # label, path in the figures
-    ("login key derivation, PBKDF2 {iterations} iterations, ms", "login_kdf.ms"),
-    ("seal one text message ({padded_bytes} B padded), µs", "message.seal_us"),
-    ("open one text message, µs", "message.open_us"),
-    ("attachment encrypt ({file}), MB/s", "attachment.encrypt_mb_per_s"),
-    ("attachment decrypt and check ({file}), MB/s", "attachment.decrypt_mb_per_s"),
-]
-
-
-def table(figures):
-    """A Markdown table of the browser figures, the Chromium version in its header."""
-    labels = {"iterations": f"{figures['login_kdf']['iterations']:,}",
-              "padded_bytes": figures["message"]["padded_bytes"],
-              "file": _size_text(figures["attachment"]["bytes"])}
-    lines = [f"| browser side | Chromium {figures['chromium']} |", "|---|---|"]
-    for label, path in ROWS:
-        value = figures
-        for key in path.split("."):
-            value = value[key]
-        lines.append(f"| {label.format(**labels)} | {value:,} |")
-    return "\n".join(lines)
-
-
-def _size_text(size):
-    mib = size / (1024 * 1024)
-    return f"{mib:g} MiB" if mib >= 1 else f"{size // 1024} KiB"
-
-
 def run(sizes=Sizes(), log=lambda text: None):
     """Take the figures with a throw-away instance folder and certificate."""
     with tempfile.TemporaryDirectory(prefix="sendapp-bench-browser-") as tmp:
@@ -209,7 +180,7 @@ def main(argv=None):
         print(f"The browser figures cannot be taken: {reason}.", file=sys.stderr)
         return 2
     figures = run(sizes, log=lambda text: print(text, flush=True))
-    print(table(figures))
+    print(report.browser_table(figures))
     print(json.dumps(figures, indent=1))
     if args.out:
         out = Path(args.out)

@@ -6,7 +6,7 @@ skips, which tests/conftest.py turns into a failure when CI=true.
 """
 import pytest
 
-from bench import browser
+from bench import browser, report
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def test_tiny_browser_figures_are_present_and_positive(figures):
 
 
 def test_browser_table_names_chromium_and_every_figure(figures):
-    text = browser.table(figures)
+    text = report.browser_table(figures)
     assert f"Chromium {figures['chromium']}" in text
     assert "PBKDF2 1,000 iterations" in text and "(256 KiB)" in text
-    assert len(text.splitlines()) == 2 + len(browser.ROWS)
+    assert len(text.splitlines()) == 2 + len(report.BROWSER_ROWS)

@@ -97,6 +97,8 @@ ROWS = [
 BROWSER_ROWS = [
     # label, path in bench/browser.py's figures
     ("login key derivation, PBKDF2 {iterations} iterations, ms", "login_kdf.ms"),
+    ("login end to end (prelogin, derivation, /api/login, vault, keys kept), ms",
+     "login_flow.ms"),
     ("seal one text message ({padded_bytes} B padded), µs", "message.seal_us"),
     ("open one text message, µs", "message.open_us"),
     ("attachment encrypt ({file}), MB/s", "attachment.encrypt_mb_per_s"),

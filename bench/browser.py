@@ -75,8 +75,9 @@ def measure(folder, cert_dir, sizes=Sizes(), core=None, log=lambda text: None):
     process = targets.sendapp_process(Path(folder), cert_dir, core, extra_env={
         "SENDAPP_KDF_ITERATIONS": str(sizes.iterations)}).start()
     try:
-        log(f"browser: chromium, PBKDF2 at {sizes.iterations:,} iterations, {sizes.ops} "
-            f"messages x {sizes.op_rounds}, a {sizes.file_bytes:,}-byte file x {sizes.file_rounds}")
+        log(f"browser: chromium, PBKDF2 at {sizes.iterations:,} iterations, "
+            f"{sizes.ops} messages x {sizes.op_rounds}, "
+            f"a {sizes.file_bytes:,}-byte file x {sizes.file_rounds}")
         version, raw = _in_chromium(process.url + PAGE, sizes)
     finally:
         process.stop()
@@ -105,8 +106,8 @@ def _in_chromium(url, sizes):
             browser.close()
 
 
-def _median(values, digits=1):
-    return round(statistics.median(values), digits)
+def _median(values):
+    return round(statistics.median(values), 1)
 
 
 def summarise(version, raw, sizes):

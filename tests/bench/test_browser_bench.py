@@ -1,4 +1,4 @@
-"""bench/browser.py in its tiny mode: the app's own crypto.js runs in chromium and yields every figure.
+"""bench/browser.py in its tiny mode: the app's own modules run in chromium and yield every figure.
 
 Not a timed test: it asserts that each figure is there and positive and that the message
 is the size the server benchmarks send, never how fast anything is. Without chromium it

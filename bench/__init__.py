@@ -10,5 +10,6 @@ reports its own CPU use next to every figure.
 
 Modules: `wire` (the minimal Socket.IO client), `targets` (start, measure and stop the
 servers, PostgreSQL scratch databases), `people` (users, friendships, envelope pools),
-`scenarios` (what is measured), `report` (medians, table, targets), `run` (the command).
+`scenarios` (what is measured), `browser` (the browser-side crypto figures, in Chromium),
+`report` (medians, tables, targets), `run` (the command).
 """

@@ -94,6 +94,34 @@ ROWS = [
 ]
 
 
+BROWSER_ROWS = [
+    # label, path in bench/browser.py's figures
+    ("login key derivation, PBKDF2 {iterations} iterations, ms", "login_kdf.ms"),
+    ("login end to end (prelogin, derivation, /api/login, vault, keys kept), ms",
+     "login_flow.ms"),
+    ("seal one text message ({padded_bytes} B padded), µs", "message.seal_us"),
+    ("open one text message, µs", "message.open_us"),
+    ("attachment encrypt ({file}), MB/s", "attachment.encrypt_mb_per_s"),
+    ("attachment decrypt and check ({file}), MB/s", "attachment.decrypt_mb_per_s"),
+]
+
+
+def _size_text(size):
+    mib = size / (1024 * 1024)
+    return f"{mib:g} MiB" if mib >= 1 else f"{size // 1024} KiB"
+
+
+def browser_table(figures):
+    """A Markdown table of the browser-side figures, the Chromium version in its header."""
+    labels = {"iterations": _fmt(_get(figures, "login_kdf.iterations")),
+              "padded_bytes": _get(figures, "message.padded_bytes"),
+              "file": _size_text(_get(figures, "attachment.bytes") or 0)}
+    lines = [f"| browser side | Chromium {figures.get('chromium')} |", "|---|---|"]
+    lines += [f"| {label.format(**labels)} | {_fmt(_get(figures, path))} |"
+              for label, path in BROWSER_ROWS]
+    return "\n".join(lines)
+
+
 def table(results, options):
     """A Markdown table: one row per figure, one column per target, ratios to the bare relay."""
     names = [t for t in TARGETS if t in results]
@@ -188,6 +216,11 @@ def print_results(result):
     print(table(median, table_options))
     print()
     print(targets_table(targets(median)))
+    figures = result.get("browser")
+    if figures:
+        print()
+        print(f"Browser side failed: {figures['error']}" if "error" in figures
+              else browser_table(figures))
 
 
 def _run_medians(result):

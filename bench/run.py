@@ -1,5 +1,6 @@
 """`python -m bench`: run the scenarios against the bare relay, SendApp on SQLite and on
-PostgreSQL, print the table and write the JSON results (see docs/BENCHMARKS.md)."""
+PostgreSQL, take the browser-side figures in Chromium, print the tables and write the JSON
+results (see docs/BENCHMARKS.md)."""
 import argparse
 import asyncio
 import datetime
@@ -16,7 +17,7 @@ from pathlib import Path
 from sendapp import tls
 from sendapp.client.realtime import ssl_context
 
-from . import people, report, scenarios, targets
+from . import browser, people, report, scenarios, targets
 
 SERVER_CORE, GENERATOR_CORE = 0, 1
 BACKENDS = ("bare", "sqlite", "postgres")
@@ -43,6 +44,8 @@ def options(argv=None):
                         help="skip the last scenario: SIGTERM the server under full load")
     parser.add_argument("--no-idle-deflate", action="store_true",
                         help="skip the second idle pass whose sockets offer permessage-deflate")
+    parser.add_argument("--no-browser", action="store_true",
+                        help="skip the browser-side figures (bench/browser.py, Debian's chromium)")
     parser.add_argument("--plaintext-bytes", type=int, default=people.PLAINTEXT_BYTES)
     parser.add_argument("--ws-compress", type=int, default=0,
                         help="offer permessage-deflate with this window (0: do not offer)")
@@ -233,6 +236,16 @@ def _run_target(name, args, folder, cert_dir, ca, core, run_index):
             context.__exit__(None, None, None)
 
 
+def browser_figures(args, folder, cert_dir, server_core):
+    """The browser-side figures, once after the runs; a failure is recorded, not fatal."""
+    sizes = browser.TINY if args.tiny else browser.Sizes()
+    try:
+        return browser.measure(folder / "browser", cert_dir, sizes, server_core, log)
+    except Exception as error:  # noqa: BLE001 - the server figures are kept either way
+        log(f"browser: failed: {error}")
+        return {"error": str(error)}
+
+
 def machine():
     cpu = "unknown"
     try:
@@ -272,6 +285,11 @@ def main(argv=None):
             print(f"PostgreSQL is not reachable ({reason}); run with "
                   "BENCH_ARGS='--backends bare,sqlite' to leave it out.", file=sys.stderr)
             return 2
+    reason = None if args.no_browser else browser.unavailable()
+    if reason:
+        print(f"The browser figures cannot be taken: {reason}; run with "
+              "BENCH_ARGS='--no-browser' to leave them out.", file=sys.stderr)
+        return 2
     pinned = not args.no_pin and targets.can_pin() and targets.pin_self(GENERATOR_CORE)
     server_core = SERVER_CORE if pinned else None
     meta = {"started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -293,11 +311,14 @@ def main(argv=None):
                 run[name] = run_target(name, args, folder / f"run{run_index}", cert_dir, ca,
                                        server_core, run_index)
             runs.append(run)
+        figures = None if args.no_browser else browser_figures(args, folder, cert_dir,
+                                                                server_core)
     meta["seconds"] = round(time.perf_counter() - started, 1)
     meta["load_average_at_end"] = os.getloadavg()
     median = report.medians([{k: v for k, v in r.items() if k in BACKENDS} for r in runs])
     goals = report.targets(median)
-    result = {"meta": meta, "median": median, "targets": goals, "runs": runs}
+    result = {"meta": meta, "median": median, "targets": goals, "runs": runs,
+              "browser": figures}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, default=str) + "\n")

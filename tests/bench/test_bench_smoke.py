@@ -2,7 +2,8 @@
 
 Not a timed test: it asserts what must hold at any speed (every message answered,
 acked ones stored exactly once and delivered once, every scenario produced figures),
-never how fast. The bare relay and SendApp on SQLite; PostgreSQL is left to `make bench`.
+never how fast. The bare relay and SendApp on SQLite; PostgreSQL is left to `make bench`,
+the browser-side figures to test_browser_bench.py.
 """
 import json
 import signal
@@ -18,7 +19,7 @@ def run_tiny(out):
     """`python -m bench --tiny` as its own process; SIGTERM (it stops its servers) on timeout."""
     process = subprocess.Popen(
         [sys.executable, "-m", "bench", "--tiny", "--backends", "bare,sqlite", "--no-pin",
-         "--out", str(out)],
+         "--no-browser", "--out", str(out)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         output, _ = process.communicate(timeout=RUN_TIMEOUT)

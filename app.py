@@ -413,9 +413,20 @@ def serve(sock, stop_requested):
     return 0
 
 
+def fast_websocket_unmasking():
+    """Have eventlet's WebSocket unmask client frames with sendapp.websocket_mask (its own
+    loop costs a fifth of the CPU of each message)."""
+    import eventlet.websocket
+
+    from sendapp.websocket_mask import unmask
+
+    eventlet.websocket.RFC6455WebSocket._apply_mask = staticmethod(unmask)
+
+
 def main():
     """Run the server: certificate, migrations, listen, serve until SIGINT/SIGTERM."""
     configure_logging()
+    fast_websocket_unmasking()
     signals = []
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda number, _frame: signals.append(number))

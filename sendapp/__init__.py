@@ -73,6 +73,9 @@ def _bind_extensions(app):
         ping_timeout=20,
         serializer=StrictPacket,
     )
+    from .realtime import bind_events
+
+    bind_events(app, socketio.server)
     guard_messages(socketio.server)
     close_unbound_sessions(socketio.server, app.config["HEADER_TIMEOUT"])
     app.wsgi_app = EngineIOGate(app.wsgi_app, socketio.server.eio, packet_limit)

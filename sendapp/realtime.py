@@ -1,6 +1,6 @@
 """Socket.IO connection life: refuse anonymous sockets, join rooms, presence, per-event guard."""
-import functools
 import logging
+from typing import NamedTuple
 
 from flask import current_app, request, session
 from flask_login import current_user
@@ -36,36 +36,64 @@ def _within_rate(user_id):
     return all(limiter.hit(limit, "socket", str(user_id)) for limit in limits)
 
 
-def authenticated_only(handler):
-    """Guard an event: a live session, the rate limit, and ApiError → `{ok: false}` ack.
+class Caller(NamedTuple):
+    """Who sent an event: the socket's user (authenticated at connect) and the socket."""
 
-    The handler gets the socket's user id first: the user authenticated at connect and the
-    socket watch closes the socket when that session ends (auth/revocation.py), so no event
-    reads the user, its session or its vault from the database.
+    user_id: int
+    sid: str
+
+
+_EVENTS = {}
+
+
+def socket_event(name):
+    """Declare a guarded client → server event; `handler(caller, data=None)` returns the ack.
+
+    The guard: a watched session (no database read, see `auth.revocation`), the rate limit,
+    and ApiError → `{ok: false}` ack. `bind_events` registers the handlers on the app's
+    server once it exists.
     """
 
-    @functools.wraps(handler)
-    def guarded(*args):
-        try:
-            user_id = revocation.socket_user(request.sid)
-            if user_id is None:
-                raise ApiError("unauthorized", "your session has ended; log in again")
-            if not _within_rate(user_id):
-                raise ApiError("rate_limited", "too many events; slow down")
-            return handler(user_id, *args)
-        except ApiError as error:
-            db.session.rollback()
-            return error.as_ack()
-        except Exception as error:
-            db.session.rollback()  # whatever was half-written is not kept
-            refusal = transient_refusal(error, f"socket event {handler.__name__}")
-            if refusal is not None:
-                return refusal.as_ack()
-            log.exception("socket event %s failed", handler.__name__)
-            return ApiError("retry", "internal error; nothing was stored, try again").as_ack()
-        finally:
-            db.session.remove()
+    def register(handler):
+        _EVENTS[name] = handler
+        return handler
 
+    return register
+
+
+def bind_events(app, server):
+    """Register every `socket_event` handler directly on python-socketio's server.
+
+    Not through Flask-SocketIO's `on`, which runs each event inside a Flask request context:
+    URL matching and the cookie session decoded and checked again, a sixth of the server's
+    CPU per message (docs/BENCHMARKS.md). These handlers need the app context and the sid only.
+    """
+    for name, handler in _EVENTS.items():
+        server.on(name, _guarded(app, handler), namespace="/")
+
+
+def _guarded(app, handler):
+    def guarded(sid, *args):
+        with app.app_context():
+            try:
+                user_id = revocation.socket_user(sid)
+                if user_id is None:
+                    raise ApiError("unauthorized", "your session has ended; log in again")
+                if not _within_rate(user_id):
+                    raise ApiError("rate_limited", "too many events; slow down")
+                return handler(Caller(user_id, sid), *args)
+            except ApiError as error:
+                db.session.rollback()
+                return error.as_ack()
+            except Exception as error:
+                db.session.rollback()  # whatever was half-written is not kept
+                refusal = transient_refusal(error, f"socket event {handler.__name__}")
+                if refusal is not None:
+                    return refusal.as_ack()
+                log.exception("socket event %s failed", handler.__name__)
+                return ApiError("retry", "internal error; nothing was stored, try again").as_ack()
+
+    guarded.__name__ = handler.__name__
     return guarded
 
 

@@ -25,15 +25,28 @@ def are_friends(a, b):
     return row is not None and row.accepted
 
 
-def require_friend(user_id, friend_id):
-    """Refuse anything between two people who are not friends (`forbidden`)."""
+def _require_other_user(user_id, friend_id):
     if isinstance(friend_id, bool) or not isinstance(friend_id, int):
         raise ApiError("bad_request", "the friend must be named by an integer user id")
     require_id(friend_id, "friend")
     if friend_id == user_id:
         raise ApiError("bad_request", "you cannot do this with yourself")
+
+
+def require_friend(user_id, friend_id):
+    """Refuse anything between two people who are not friends (`forbidden`)."""
+    _require_other_user(user_id, friend_id)
     if not are_friends(user_id, friend_id):
         raise ApiError("forbidden", "not_friends: you can only do this with a friend")
+
+
+def require_friend_of_socket(sid, user_id, friend_id):
+    """`require_friend` answered from memory when it can: a socket is in a pair's room while
+    the two are friends (joined at connect or by `join`; `remove` closes the room in every
+    process, through the message queue when one is set). Not in it: the database decides."""
+    _require_other_user(user_id, friend_id)
+    if pair_room(user_id, friend_id) not in socketio.server.rooms(sid, namespace="/"):
+        require_friend(user_id, friend_id)
 
 
 def _rows_of(user_id):

@@ -25,7 +25,7 @@ test-js: node_modules/.installed
 # Benchmarks: the real server pinned to core 0, the load generator to core 1, PostgreSQL on
 # 127.0.0.1:5432 (SENDAPP_TEST_POSTGRES); results in bench/results/latest.json.
 BENCH_ARGS ?=
-bench: $(VENV)/.runtime
+bench: $(VENV)/.runtime node_modules/.installed
 	$(PY) -m bench $(BENCH_ARGS)
 
 # Retake docs/screenshots/*.png (the test takes them into a temporary folder otherwise).

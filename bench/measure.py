@@ -35,7 +35,8 @@ def open_loop_pools(pairs, rate, seconds, body):
 
 async def throughput_at(target, args, body, count):
     """Closed-loop throughput over the first `count` pairs."""
-    pools = seal_pools(target.pairs[:count], pool_size(args, count), body)
+    hint = args.node_rate_hint if target.name == "node" else None
+    pools = seal_pools(target.pairs[:count], pool_size(args, count, hint), body)
     return await scenarios.throughput(target, count, pools, args.window, args.warmup,
                                       args.duration)
 

@@ -137,6 +137,8 @@ def rows(o):
         out += [(f"KB per idle socket ({n:,} sockets)", f"{i}.kb_per_socket", False),
                 (f"{n:,} idle sockets: all opened / seconds to open",
                  (f"{i}.all_opened", f"{i}.open_seconds"), False),
+                (f"opening {n:,} idle sockets: server / generator CPU %",
+                 (f"{i}.opening.server_cpu_pct", f"{i}.opening.generator_cpu_pct"), False),
                 (f"chat ack p50/p99 ms while {n:,} idle sockets open",
                  (f"{i}.chat_meanwhile.ack.p50_ms", f"{i}.chat_meanwhile.ack.p99_ms"), False)]
     out.append(("KB per idle socket offering permessage-deflate", "idle_deflate.kb_per_socket",

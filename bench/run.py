@@ -58,6 +58,8 @@ def options(argv=None):
     parser.add_argument("--duration", type=float, default=5.0, help="measured seconds")
     parser.add_argument("--rate-hint", type=float, default=3000.0,
                         help="highest msg/s expected: sizes the pre-sealed pools")
+    parser.add_argument("--node-rate-hint", type=float, default=12000.0,
+                        help="the same for the Node relay (several times faster)")
     parser.add_argument("--lone", type=int, default=200, help="sequential lone messages")
     parser.add_argument("--rate-seconds", type=float, default=5.0,
                         help="seconds of the fixed-rate and overload scenarios")

@@ -310,7 +310,7 @@ async def throughput(target, pair_count, pools, window=8, warmup=1.0, duration=5
     meter.stop()
     try:
         await asyncio.wait_for(asyncio.shield(tasks), drain_timeout)  # they stop at the deadline
-        await flow.drain(drain_timeout)
+        await flow.drain(backlog_timeout(flow, meter, drain_timeout))
     finally:
         finished.cancel()
         await asyncio.gather(finished, return_exceptions=True)
@@ -327,6 +327,15 @@ async def throughput(target, pair_count, pools, window=8, warmup=1.0, duration=5
                 1e6 * meter.result["database_cpu_s"] / result["acked_in_window"], 1)
     result["stored"] = verify_stored(target.database_url, flow)
     return result
+
+
+def backlog_timeout(flow, meter, floor, ceiling=300.0):
+    """Seconds to wait for what is still in flight: at the measured rate, with a margin.
+
+    Many pairs × the window can queue more than a slow server answers in `floor` s."""
+    wall = meter.result["wall_s"]
+    rate = len(flow.acks) / wall if wall else 0.0
+    return min(ceiling, floor + 1.5 * flow.outstanding() / max(rate, 1.0))
 
 
 async def _until_answered(senders, flow):
@@ -530,18 +539,19 @@ async def idle_sockets(target, count=1000, concurrency=16, timeout=180.0, chat_m
     everyone = [p for pair in target.pairs for p in (pair.sender, pair.receiver)]
     await asyncio.sleep(settle)
     rss_before = target.process.rss_kb()
-    started = now()
+    meter = Meter(target.process.pid, target.database_pids)
+    meter.start()
     sockets, failures = await open_many(
         [target.new_socket(everyone[i % len(everyone)], compress=compress) for i in range(count)],
         concurrency, timeout)
-    opening = now() - started
+    opening = meter.stop()["wall_s"]
     await asyncio.sleep(2 * settle)
     rss_open = target.process.rss_kb()
     alive = sum(1 for s in sockets if not s.closed)
     result = {"sockets": count, "opened": len(sockets), "still_open": alive,
               "all_opened": len(sockets) == count and alive == count,
               "failures": len(failures), "first_failure": failures[0] if failures else None,
-              "open_seconds": round(opening, 2),
+              "open_seconds": round(opening, 2), "opening": meter.result,
               "deflate_negotiated": sum(1 for s in sockets if s.deflate),
               "rss_before_kb": rss_before, "rss_open_kb": rss_open,
               "kb_per_socket": round((rss_open - rss_before) / max(len(sockets), 1), 1)}

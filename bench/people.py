@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sendapp import crypto
-from sendapp.client import Account, HttpApi
+from sendapp.client import Account, ApiFailure, HttpApi
 
 from .targets import KDF_ITERATIONS
 
@@ -92,10 +92,20 @@ def wire_bytes(pair):
 
 
 # --- SendApp: accounts through the API ---------------------------------------------------------
-def register(url, ca, username):
-    """Register through the API as a browser would; return the Person and its Account."""
-    account = Account.register(HttpApi(url, ca=str(ca)), username, PASSWORD,
-                               min_iterations=KDF_ITERATIONS)
+def register(url, ca, username, attempts=5):
+    """Register through the API as a browser would; return the Person and its Account.
+
+    A `retry` refusal (the database was busy: nothing stored, §7) is retried, bounded,
+    as concurrent registrations on SQLite can meet one."""
+    for attempt in range(attempts):
+        try:
+            account = Account.register(HttpApi(url, ca=str(ca)), username, PASSWORD,
+                                       min_iterations=KDF_ITERATIONS)
+            break
+        except ApiFailure as failure:
+            if failure.code != "retry" or attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
     pair = account.key_pairs[account.current_key_id]
     person = Person(id=account.id, key_id=pair.key_id, private=pair.private,
                     public=pair.public, username=account.username,

@@ -8,8 +8,13 @@ through the API by `sendapp.client`) and real PROTOCOL §5 envelopes sealed with
 over aiohttp WebSockets (bench/wire.py) so the generator stays far from saturation; it
 reports its own CPU use next to every figure.
 
-Modules: `wire` (the minimal Socket.IO client), `targets` (start, measure and stop the
-servers, PostgreSQL scratch databases), `people` (users, friendships, envelope pools),
-`scenarios` (what is measured), `browser` (the browser-side crypto figures, in Chromium),
-`report` (medians, tables, targets), `run` (the command).
+A bare Node socket.io relay (bench/bare_relay.mjs) gives the protocol's ceiling next to
+the stack's.
+
+Modules: `wire` (the minimal Socket.IO client over WebSockets), `polling` (its
+long-polling transport), `targets` (start, measure and stop the servers, PostgreSQL
+scratch databases), `people` (users, friendships, envelope pools), `scenarios` (what is
+measured), `browser` (the browser-side crypto figures, in Chromium), `outbox` (resending `retry` nacks in the overload scenario), `measure` (which
+scenarios run against which server), `report` (medians, table, targets, compare), `run`
+(the command).
 """

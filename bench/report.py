@@ -1,7 +1,10 @@
 """Results: medians over runs, the printed table, and issue 8's targets met or missed."""
 import statistics
 
-TARGETS = ("bare", "sqlite", "postgres")
+TARGETS = ("bare", "node", "sqlite", "sqlite-limiter", "postgres")
+# A column's figures are shown as a share of these columns' (the ceilings; limiter off).
+RATIO_BASES = {"sqlite": ("bare", "node"), "postgres": ("bare", "node"),
+               "sqlite-limiter": ("sqlite",)}
 
 
 def median_of(values):
@@ -50,48 +53,115 @@ def _fmt(value, unit=""):
     return f"{value}{unit}"
 
 
-def _ratio(value, base):
-    if not isinstance(value, (int, float)) or not isinstance(base, (int, float)) or not base:
-        return ""
-    return f" ({100 * value / base:.0f} %)"
+def _ratios(results, name, path, value):
+    """" (8 % of bare, 6 % of node)" for the columns this one is compared with."""
+    parts = []
+    for base_name in RATIO_BASES.get(name, ()):
+        base = _get(results.get(base_name) or {}, path)
+        if isinstance(value, (int, float)) and isinstance(base, (int, float)) and base:
+            parts.append(f"{100 * value / base:.0f} % of {base_name}")
+    return f" ({', '.join(parts)})" if parts else ""
 
 
-ROWS = [
-    # label, path, unit, compare with bare
-    ("msg/s, 1 pair, 8 in flight", "tput_1.rate_per_s", "", True),
-    ("msg/s, {pairs} pairs, 8 in flight", "tput_n.rate_per_s", "", True),
-    ("server CPU µs/msg ({pairs} pairs)", "tput_n.server_cpu_us_per_msg", "", False),
-    ("PostgreSQL backends' CPU µs/msg ({pairs} pairs)", "tput_n.database_cpu_us_per_msg", "",
-     False),
-    ("server CPU % (1 pair / {pairs} pairs)", ("tput_1.server_cpu_pct", "tput_n.server_cpu_pct"),
-     "", False),
-    ("generator CPU % (1 pair / {pairs} pairs)",
-     ("tput_1.generator_cpu_pct", "tput_n.generator_cpu_pct"), "", False),
-    ("ack p50/p99 ms ({pairs} pairs)", ("tput_n.ack.p50_ms", "tput_n.ack.p99_ms"), "", False),
-    ("all acked stored once (throughput)", "integrity_throughput", "", False),
-    ("lone: send→ack p50/p99 ms", ("lone.ack.p50_ms", "lone.ack.p99_ms"), "", False),
-    ("lone: send→receive p50/p99 ms", ("lone.receive.p50_ms", "lone.receive.p99_ms"), "", False),
-    ("half max rate: offered msg/s", "half_rate.offered_per_s", "", False),
-    ("half max: ack p50/p99/p99.9 ms",
-     ("half_rate.ack.p50_ms", "half_rate.ack.p99_ms", "half_rate.ack.p999_ms"), "", False),
-    ("half max: receive p50/p99/p99.9 ms",
-     ("half_rate.receive.p50_ms", "half_rate.receive.p99_ms", "half_rate.receive.p999_ms"), "",
-     False),
-    ("catch-up of {catch_up} by sync, s", "catch_up.seconds", "", False),
-    ("KB per idle socket ({idle} sockets)", "idle.kb_per_socket", "", False),
-    ("KB per idle socket offering permessage-deflate", "idle_deflate.kb_per_socket", "", False),
-    ("chat p50 ack ms while idle sockets open", "idle.chat_meanwhile.ack.p50_ms", "", False),
-    ("2x max: offered msg/s", "overload.offered_per_s", "", False),
-    ("2x max: acked p50/p99 ms", ("overload.ack.p50_ms", "overload.ack.p99_ms"), "", False),
-    ("2x max: acked / retry nacks / timeouts",
-     ("overload.acked", "overload.retry_nacks", "overload.timeouts"), "", False),
-    ("all acked stored once (all scenarios)", "integrity_all", "", False),
-    ("SIGTERM to exit, s (SendApp: under full load)", "stop.seconds", "", False),
-    ("SIGTERM under load: acked before / after it, unanswered",
-     ("sigterm.acked_before_sigterm", "sigterm.acked", "sigterm.unanswered"), "", False),
-    ("SIGTERM under load: acked stored once", "sigterm.stored.ok", "", False),
-    ("tracebacks in the server log", "stop.tracebacks", "", False),
-]
+def table_options(opts):
+    """The counts a results file was made with; files from before the lists get theirs."""
+    pairs = opts.get("pairs", 50)
+    idle = opts.get("idle_counts")
+    if idle is None:
+        idle = [opts["idle"]] if opts.get("idle") else []
+    overload = opts.get("overload", [2.0])
+    return {"pairs": pairs, "pair_counts": opts.get("pair_counts") or sorted({1, pairs}),
+            "idle_counts": idle, "overload": overload if isinstance(overload, list)
+            else [overload], "catch_up": f"{opts.get('catch_up', 0):,}",
+            "polling_pairs": opts.get("polling_pairs", 0),
+            "count_bound": bool(opts.get("tiny_messages"))}
+
+
+def merged_options(*many):
+    """One set of counts covering several files' (for --compare)."""
+    out = dict(many[-1])
+    for key in ("pair_counts", "idle_counts", "overload"):
+        out[key] = sorted({v for o in many for v in o[key]})
+    return out
+
+
+def normalized(tree, opts):
+    """A target's results with the keys of files older than the count lists renamed."""
+    if not isinstance(tree, dict):
+        return tree
+    renames = {"tput_n": f"tput_{opts['pairs']}", "overload": f"overload_{opts['overload'][0]:g}x"}
+    if opts["idle_counts"]:
+        renames["idle"] = f"idle_{opts['idle_counts'][0]}"
+    return {renames.get(k, k): v for k, v in tree.items()
+            if not (k == "tput_n" and opts["pairs"] == 1)}
+
+
+def pairs_text(n):
+    return "1 pair" if n == 1 else f"{n:,} pairs"
+
+
+def rows(o):
+    """(label, path or paths, compare with the bare relays) per figure, for these counts."""
+    out = []
+    for n in o["pair_counts"]:
+        t, pairs = f"tput_{n}", pairs_text(n)
+        out += [(f"msg/s, {pairs}, 8 in flight", f"{t}.rate_per_s", True),
+                (f"server CPU µs/msg ({pairs})", f"{t}.server_cpu_us_per_msg", False),
+                (f"PostgreSQL backends' CPU µs/msg ({pairs})", f"{t}.database_cpu_us_per_msg",
+                 False),
+                (f"server / generator CPU % ({pairs})",
+                 (f"{t}.server_cpu_pct", f"{t}.generator_cpu_pct"), False),
+                (f"ack p50/p99 ms ({pairs})", (f"{t}.ack.p50_ms", f"{t}.ack.p99_ms"), False)]
+    out += [
+        ("all acked stored once (throughput)", "integrity_throughput", False),
+        ("lone: send→ack p50/p99 ms", ("lone.ack.p50_ms", "lone.ack.p99_ms"), False),
+        ("lone: send→receive p50/p99 ms", ("lone.receive.p50_ms", "lone.receive.p99_ms"), False),
+        (f"long-polling msg/s, {pairs_text(o['polling_pairs'])}", "polling.rate_per_s", True),
+        ("long-polling: server / generator CPU %",
+         ("polling.server_cpu_pct", "polling.generator_cpu_pct"), False),
+        ("long-polling: ack p50/p99 ms", ("polling.ack.p50_ms", "polling.ack.p99_ms"), False),
+        ("long-polling lone: send→ack p50/p99 ms",
+         ("polling_lone.ack.p50_ms", "polling_lone.ack.p99_ms"), False),
+        ("long-polling lone: send→receive p50/p99 ms",
+         ("polling_lone.receive.p50_ms", "polling_lone.receive.p99_ms"), False),
+        ("half max rate: offered msg/s", "half_rate.offered_per_s", False),
+        ("half max: ack p50/p99/p99.9 ms",
+         ("half_rate.ack.p50_ms", "half_rate.ack.p99_ms", "half_rate.ack.p999_ms"), False),
+        ("half max: receive p50/p99/p99.9 ms",
+         ("half_rate.receive.p50_ms", "half_rate.receive.p99_ms", "half_rate.receive.p999_ms"),
+         False),
+        (f"catch-up of {o['catch_up']} by sync, s", "catch_up.seconds", False),
+    ]
+    for n in o["idle_counts"]:
+        i = f"idle_{n}"
+        out += [(f"KB per idle socket ({n:,} sockets)", f"{i}.kb_per_socket", False),
+                (f"{n:,} idle sockets: all opened / seconds to open",
+                 (f"{i}.all_opened", f"{i}.open_seconds"), False),
+                (f"opening {n:,} idle sockets: server / generator CPU %",
+                 (f"{i}.opening.server_cpu_pct", f"{i}.opening.generator_cpu_pct"), False),
+                (f"chat ack p50/p99 ms while {n:,} idle sockets open",
+                 (f"{i}.chat_meanwhile.ack.p50_ms", f"{i}.chat_meanwhile.ack.p99_ms"), False)]
+    out.append(("KB per idle socket offering permessage-deflate", "idle_deflate.kb_per_socket",
+                False))
+    for f in o["overload"]:
+        v = f"overload_{f:g}x"
+        out += [(f"{f:g}x max: offered msg/s", f"{v}.offered_per_s", False),
+                (f"{f:g}x max: accepted p50/p99 ms", (f"{v}.ack.p50_ms", f"{v}.ack.p99_ms"),
+                 False),
+                (f"{f:g}x max: accepted / retry nacks / resent / timeouts",
+                 (f"{v}.acked", f"{v}.retry_nacks", f"{v}.resent", f"{v}.timeouts"), False),
+                (f"{f:g}x max: cids lost / stored twice", (f"{v}.lost", f"{v}.doubled"), False),
+                (f"{f:g}x max: server / generator CPU %",
+                 (f"{v}.server_cpu_pct", f"{v}.generator_cpu_pct"), False)]
+    out += [
+        ("all acked stored once (all scenarios)", "integrity_all", False),
+        ("SIGTERM to exit, s (SendApp: under full load)", "stop.seconds", False),
+        ("SIGTERM under load: acked before / after it, unanswered",
+         ("sigterm.acked_before_sigterm", "sigterm.acked", "sigterm.unanswered"), False),
+        ("SIGTERM under load: acked stored once", "sigterm.stored.ok", False),
+        ("tracebacks in the server log", "stop.tracebacks", False),
+    ]
+    return out
 
 
 BROWSER_ROWS = [
@@ -126,7 +196,7 @@ def table(results, options):
     """A Markdown table: one row per figure, one column per target, ratios to the bare relay."""
     names = [t for t in TARGETS if t in results]
     lines = ["| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-    for label, path, unit, compare in ROWS:
+    for label, path, compare in rows(options):
         cells = []
         for name in names:
             tree = results[name] or {}
@@ -136,9 +206,9 @@ def table(results, options):
                     v is not None for v in values) else "–"
             else:
                 value = _get(tree, path)
-                cell = _fmt(value, unit)
-                if compare and name != "bare" and "bare" in results:
-                    cell += _ratio(value, _get(results["bare"] or {}, path))
+                cell = _fmt(value)
+                if compare:
+                    cell += _ratios(results, name, path, value)
                 scenario = path.split(".")[0]
                 if path.endswith("rate_per_s") and _get(tree, f"{scenario}.pools_exhausted") \
                         and not options.get("count_bound"):
@@ -146,76 +216,95 @@ def table(results, options):
             cells.append(cell)
         if all(c == "–" for c in cells):
             continue
-        lines.append(f"| {label.format(**options)} | " + " | ".join(cells) + " |")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def targets(results):
-    """Issue 8's targets this harness measures: (target, measured, met?) per line."""
+def targets(results, o):
+    """Issue 8's targets this harness measures: (target, measured, met?) per line.
+
+    :param o: table_options() of the results file."""
     out = []
-    bare = results.get("bare") or {}
-    sqlite = results.get("sqlite") or {}
-    postgres = results.get("postgres") or {}
+    bare, node = results.get("bare") or {}, results.get("node") or {}
+    sqlite, postgres = results.get("sqlite") or {}, results.get("postgres") or {}
 
     def add(what, measured, met):
         out.append({"target": what, "measured": measured, "met": met})
 
-    for n_path, label in (("tput_1.rate_per_s", "1 pair"), ("tput_n.rate_per_s", "many pairs")):
-        s, b = _get(sqlite, n_path), _get(bare, n_path)
+    many = f"tput_{o['pairs']}.rate_per_s"
+    scales = {"tput_1.rate_per_s": "1 pair", many: pairs_text(o["pairs"])}
+    for path, label in scales.items():
+        s, b = _get(sqlite, path), _get(bare, path)
         if s and b:
             add(f"SQLite throughput ≥ 60 % of bare relay ({label})", f"{100 * s / b:.0f} %",
                 s >= 0.6 * b)
-        p = _get(postgres, n_path)
+        n = _get(node, path)
+        if s and n:
+            add(f"SQLite throughput as a share of the Node relay ({label}, no target)",
+                f"{100 * s / n:.0f} %", None)
+        p = _get(postgres, path)
         if s and p:
             add(f"PostgreSQL ≥ 80 % of SQLite ({label})", f"{100 * p / s:.0f} %", p >= 0.8 * s)
+    on, off = _get(results.get("sqlite-limiter") or {}, many), _get(sqlite, many)
+    if on and off:
+        add(f"SQLite with the rate limiter on within 10 % of off ({pairs_text(o['pairs'])})",
+            f"{100 * on / off:.0f} %", on >= 0.9 * off)
     for name, tree in (("SQLite", sqlite), ("PostgreSQL", postgres)):
-        if not tree:
-            continue
-        ack, rcv = _get(tree, "lone.ack.p50_ms"), _get(tree, "lone.receive.p50_ms")
-        if ack is not None:
-            add(f"{name}: lone message acked ≤ 5 ms (p50)", f"{ack:.1f} ms", ack <= 5)
-        if rcv is not None:
-            add(f"{name}: lone message delivered ≤ 5 ms (p50)", f"{rcv:.1f} ms", rcv <= 5)
-        p99 = _get(tree, "half_rate.ack.p99_ms")
-        if p99 is not None:
-            add(f"{name}: p99 ≤ 10 ms at half the max rate (ack)", f"{p99:.1f} ms", p99 <= 10)
-        over = _get(tree, "overload.ack.p99_ms")
-        if over is not None:
-            lost = (_get(tree, "overload.timeouts") or 0)
-            add(f"{name}: {_get(tree, 'overload.offered_per_s'):,.0f} msg/s offered (2x max): "
-                "p99 of accepted ≤ 1 s, no timeouts",
-                f"{over:,.0f} ms, {lost} timeouts", over <= 1000 and lost == 0)
-        for path, how in (("idle_deflate", "offering permessage-deflate as browsers do"),
-                          ("idle", "not offering permessage-deflate")):
-            kb = _get(tree, f"{path}.kb_per_socket")
-            if kb is not None:
-                add(f"{name}: ≤ 64 KB per idle authenticated socket ({how})", f"{kb:.0f} KB",
-                    kb <= 64)
-        seconds = _get(tree, "sigterm.seconds")
-        if seconds is not None:
-            add(f"{name}: SIGTERM under full load exits ≤ 5 s, every acked message stored",
-                f"{seconds:.1f} s, stored: {_fmt(_get(tree, 'sigterm.stored.ok'))}",
-                seconds <= 5 and _get(tree, "sigterm.stored.ok") is True)
-        seconds = _get(tree, "catch_up.seconds")
-        if seconds is not None:
-            count = _get(tree, "catch_up.messages")
-            add(f"{name}: catch-up of {count:,} messages by sync ≤ 1 s", f"{seconds:.2f} s",
-                seconds <= 1)
+        if tree:
+            _sendapp_targets(add, name, tree, o)
     return out
+
+
+def _sendapp_targets(add, name, tree, o):
+    ack, rcv = _get(tree, "lone.ack.p50_ms"), _get(tree, "lone.receive.p50_ms")
+    if ack is not None:
+        add(f"{name}: lone message acked ≤ 5 ms (p50)", f"{ack:.1f} ms", ack <= 5)
+    if rcv is not None:
+        add(f"{name}: lone message delivered ≤ 5 ms (p50)", f"{rcv:.1f} ms", rcv <= 5)
+    p99 = _get(tree, "half_rate.ack.p99_ms")
+    if p99 is not None:
+        add(f"{name}: p99 ≤ 10 ms at half the max rate (ack)", f"{p99:.1f} ms", p99 <= 10)
+    for factor in o["overload"]:
+        over = _get(tree, f"overload_{factor:g}x")
+        if not over or _get(over, "ack.p99_ms") is None:
+            continue
+        p99, timeouts = over["ack"]["p99_ms"], over.get("timeouts") or 0
+        lost, doubled = over.get("lost"), over.get("doubled")
+        add(f"{name}: {over['offered_per_s']:,.0f} msg/s offered ({factor:g}x max): p99 of "
+            "accepted ≤ 1 s, no timeouts, every cid stored once after resends",
+            f"{p99:,.0f} ms, {timeouts} timeouts, {_fmt(lost)} lost, {_fmt(doubled)} doubled",
+            p99 <= 1000 and timeouts == 0 and not lost and not doubled)
+    passes = [(f"idle_{n}", f"{n:,} sockets, not offering permessage-deflate")
+              for n in o["idle_counts"]]
+    for path, how in [("idle_deflate", "offering permessage-deflate as browsers do")] + passes:
+        kb = _get(tree, f"{path}.kb_per_socket")
+        if kb is not None:
+            opened = _get(tree, f"{path}.all_opened")
+            add(f"{name}: ≤ 64 KB per idle authenticated socket ({how}), all open",
+                f"{kb:.0f} KB, all opened: {_fmt(opened)}", kb <= 64 and opened is not False)
+    seconds = _get(tree, "sigterm.seconds")
+    if seconds is not None:
+        add(f"{name}: SIGTERM under full load exits ≤ 5 s, every acked message stored",
+            f"{seconds:.1f} s, stored: {_fmt(_get(tree, 'sigterm.stored.ok'))}",
+            seconds <= 5 and _get(tree, "sigterm.stored.ok") is True)
+    seconds = _get(tree, "catch_up.seconds")
+    if seconds is not None:
+        count = _get(tree, "catch_up.messages")
+        add(f"{name}: catch-up of {count:,} messages by sync ≤ 1 s", f"{seconds:.2f} s",
+            seconds <= 1)
 
 
 def print_results(result):
     """Print the table and the targets of a results file (`python -m bench --table FILE`)."""
     meta = result["meta"]
-    opts = meta["options"]
-    table_options = {"pairs": opts["pairs"], "catch_up": f"{opts['catch_up']:,}",
-                     "idle": f"{opts['idle']:,}", "count_bound": bool(opts.get("tiny_messages"))}
+    opts = table_options(meta["options"])
+    server = f"; server {meta['server_commit']}" if meta.get("server_commit") else ""
     print(f"Medians of {len(result['runs'])} run(s) started {meta['started']}; "
-          f"pinned: {meta['pinned']}; {meta['seconds']} s")
-    median = _run_medians(result)
-    print(table(median, table_options))
+          f"pinned: {meta['pinned']}; {meta['seconds']} s{server}")
+    median = run_medians(result)
+    print(table(median, opts))
     print()
-    print(targets_table(targets(median)))
+    print(targets_table(targets(median, opts)))
     figures = result.get("browser")
     if figures:
         print()
@@ -223,18 +312,22 @@ def print_results(result):
               else browser_table(figures))
 
 
-def _run_medians(result):
-    return medians([{k: v for k, v in run.items() if k in TARGETS} for run in result["runs"]])
+def run_medians(result):
+    """The medians of a results file's runs, its older keys renamed (normalized)."""
+    opts = table_options(result["meta"]["options"])
+    return medians([{k: normalized(v, opts) for k, v in run.items() if k in TARGETS}
+                    for run in result["runs"]])
 
 
 def compare(before, after):
     """A Markdown table of two results files, figure by figure: before, after, change."""
-    a, b = _run_medians(before), _run_medians(after)
-    opts = after["meta"]["options"]
-    labels = {"pairs": opts["pairs"], "catch_up": f"{opts['catch_up']:,}",
-              "idle": f"{opts['idle']:,}"}
-    lines = ["| figure | target | before | after | change |", "|---|---|---|---|---|"]
-    for label, path, unit, _compare in ROWS:
+    a, b = run_medians(before), run_medians(after)
+    opts = merged_options(table_options(before["meta"]["options"]),
+                          table_options(after["meta"]["options"]))
+    commits = [r["meta"].get("server_commit") or "?" for r in (before, after)]
+    lines = [f"Server before: {commits[0]}, after: {commits[1]}", "",
+             "| figure | target | before | after | change |", "|---|---|---|---|---|"]
+    for label, path, _compare in rows(opts):
         for name in TARGETS:
             if name not in a or name not in b:
                 continue
@@ -246,13 +339,13 @@ def compare(before, after):
                 if isinstance(old, (int, float)) and isinstance(new, (int, float)) \
                         and not isinstance(old, bool) and old:
                     change = f"{100 * (new - old) / old:+.0f} %"
-                lines.append(f"| {label.format(**labels)} [{one}] | {name} "
+                lines.append(f"| {label} [{one}] | {name} "
                              f"| {_fmt(old)} | {_fmt(new)} | {change} |")
     return "\n".join(lines)
 
 
 def targets_table(rows):
     lines = ["| target | measured | met |", "|---|---|---|"]
-    lines += [f"| {r['target']} | {r['measured']} | {'yes' if r['met'] else 'no'} |"
-              for r in rows]
+    met = {True: "yes", False: "no", None: "–"}
+    lines += [f"| {r['target']} | {r['measured']} | {met[r['met']]} |" for r in rows]
     return "\n".join(lines)

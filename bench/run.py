@@ -1,11 +1,11 @@
-"""`python -m bench`: run the scenarios against the bare relay, SendApp on SQLite and on
-PostgreSQL, take the browser-side figures in Chromium, print the tables and write the JSON
+"""`python -m bench`: run the scenarios against the bare relays (Python, Node), SendApp on
+SQLite (rate limiter off and on) and on PostgreSQL, take the browser-side figures in Chromium,
+print the tables and write the JSON
 results (see docs/BENCHMARKS.md)."""
 import argparse
 import asyncio
 import datetime
 import json
-import math
 import os
 import platform
 import signal
@@ -17,29 +17,66 @@ from pathlib import Path
 from sendapp import tls
 from sendapp.client.realtime import ssl_context
 
-from . import browser, people, report, scenarios, targets
+from . import browser, measure, people, report, targets
+from .measure import log
 
 SERVER_CORE, GENERATOR_CORE = 0, 1
-BACKENDS = ("bare", "sqlite", "postgres")
+BACKENDS = report.TARGETS  # bare, node, sqlite, sqlite-limiter, postgres
+# The rate limiter on, its limits raised so that they do not bite: what checking costs.
+LIMITER_ENV = {"SENDAPP_RATELIMIT": "1", "SENDAPP_RATELIMIT_SOCKET": "100000/second",
+               "SENDAPP_RATELIMIT_AUTH": "100000/second",
+               "SENDAPP_RATELIMIT_PRELOGIN": "100000/second",
+               "SENDAPP_RATELIMIT_VAULT": "100000/second",
+               "SENDAPP_RATELIMIT_FRIENDS": "100000/second"}
+
+
+def counts(text, kind=int):
+    """A comma-separated list of positive numbers, e.g. `1,50,500`."""
+    try:
+        values = [kind(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of numbers: {text!r}") from None
+    if any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"numbers must be positive: {text!r}")
+    return values
+
+
+def factors(text):
+    return counts(text, float)
 
 
 def options(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--backends", default=",".join(BACKENDS),
-                        help="comma-separated, from bare,sqlite,postgres (default: all)")
+                        help=f"comma-separated, from {','.join(BACKENDS)} (default: all)")
     parser.add_argument("--runs", type=int, default=1, help="repeat everything; medians reported")
-    parser.add_argument("--pairs", type=int, default=50, help="pairs for the many-pair scenarios")
+    parser.add_argument("--pairs", type=int, default=50,
+                        help="pairs of the open-loop scenarios and the rate-limiter run")
+    parser.add_argument("--pair-counts", type=counts, default=[1, 50, 500],
+                        help="pair counts of the throughput scenario (default 1,50,500)")
     parser.add_argument("--window", type=int, default=8, help="messages in flight per sender")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds before measuring")
     parser.add_argument("--duration", type=float, default=5.0, help="measured seconds")
     parser.add_argument("--rate-hint", type=float, default=3000.0,
                         help="highest msg/s expected: sizes the pre-sealed pools")
+    parser.add_argument("--node-rate-hint", type=float, default=12000.0,
+                        help="the same for the Node relay (several times faster)")
     parser.add_argument("--lone", type=int, default=200, help="sequential lone messages")
     parser.add_argument("--rate-seconds", type=float, default=5.0,
                         help="seconds of the fixed-rate and overload scenarios")
-    parser.add_argument("--overload", type=float, default=2.0, help="overload x max rate")
+    parser.add_argument("--overload", type=factors, default=[2.0, 4.0],
+                        help="overload factors x max rate (default 2,4)")
     parser.add_argument("--catch-up", type=int, default=10_000, help="messages to sync (0: skip)")
-    parser.add_argument("--idle", type=int, default=1000, help="idle sockets (0: skip)")
+    parser.add_argument("--idle-counts", type=counts, default=[1000, 5000, 10000],
+                        help="idle sockets per pass (default 1000,5000,10000)")
+    parser.add_argument("--no-idle", action="store_true", help="skip the idle-socket passes")
+    parser.add_argument("--polling-pairs", type=int, default=10,
+                        help="pairs of the long-polling scenarios (0: skip)")
+    parser.add_argument("--polling-lone", type=int, default=50,
+                        help="lone messages over long-polling")
+    parser.add_argument("--server-root", type=Path, default=targets.ROOT,
+                        help="run SendApp's app.py from this checkout (e.g. a worktree of an "
+                             "older commit) with this harness and .venv")
     parser.add_argument("--no-sigterm", action="store_true",
                         help="skip the last scenario: SIGTERM the server under full load")
     parser.add_argument("--no-idle-deflate", action="store_true",
@@ -66,105 +103,24 @@ def options(argv=None):
                         help="only print two results files side by side (a lever's effect)")
     args = parser.parse_args(argv)
     if args.tiny:
-        args.pairs, args.lone, args.catch_up, args.idle = 1, 5, 300, 5
+        args.pairs, args.pair_counts, args.lone, args.catch_up = 1, [1, 2], 5, 300
+        args.idle_counts, args.polling_pairs, args.polling_lone = [5], 1, 5
         args.warmup, args.duration, args.rate_seconds, args.runs = 0.0, 10.0, 1.0, 1
         args.tiny_messages, args.settle = 20, 0.2
     else:
         args.tiny_messages, args.settle = None, 1.0
+    if args.no_idle:
+        args.idle_counts = []
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     unknown = set(args.backends) - set(BACKENDS)
     if unknown:
         parser.error(f"unknown backends: {', '.join(sorted(unknown))}")
+    if not (args.server_root / "app.py").is_file():
+        parser.error(f"--server-root {args.server_root}: no app.py there")
+    args.users_pairs = max(args.pair_counts + [args.pairs])
+    # Every idle socket, two per pair and a margin (polling, catch-up): one IP opens them all.
+    args.max_connections = max(4096, max(args.idle_counts or [0]) + 2 * args.users_pairs + 1000)
     return args
-
-
-def log(text):
-    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", flush=True)
-
-
-def pool_size(args, pairs, rate_hint=None):
-    """Envelopes per sender for a closed-loop run: enough for `rate_hint` msg/s, bounded."""
-    if args.tiny_messages:
-        return args.tiny_messages
-    rate = rate_hint or args.rate_hint
-    return math.ceil(rate * (args.warmup + args.duration) * 1.2 / pairs) + args.window
-
-
-def seal_pools(pairs, per_pair, body):
-    return [people.seal(pair, per_pair, body) for pair in pairs]
-
-
-async def closed_and_lone(target, args, body, log_prefix):
-    """The scenarios the bare relay and SendApp share: throughput at 1 and N pairs, lone."""
-    out = {}
-    log(f"{log_prefix}: throughput, 1 pair")
-    pools = seal_pools(target.pairs[:1], pool_size(args, 1), body)
-    out["tput_1"] = await scenarios.throughput(target, 1, pools, args.window, args.warmup,
-                                               args.duration)
-    if args.pairs > 1:
-        log(f"{log_prefix}: throughput, {args.pairs} pairs")
-        pools = seal_pools(target.pairs, pool_size(args, args.pairs), body)
-        out["tput_n"] = await scenarios.throughput(target, args.pairs, pools, args.window,
-                                                   args.warmup, args.duration)
-    else:
-        out["tput_n"] = out["tput_1"]
-    log(f"{log_prefix}: {args.lone} lone messages")
-    out["lone"] = await scenarios.lone(target, seal_pools(target.pairs[:1], args.lone, body)[0],
-                                       args.lone)
-    return out
-
-
-async def measure_bare(process, args, ssl):
-    pairs = people.bare_pairs(args.pairs)
-    body = people.text_body()
-    target = scenarios.Target("bare", process, pairs, ssl, args.ws_compress)
-    await target.open()
-    try:
-        return await closed_and_lone(target, args, body, "bare")
-    finally:
-        await target.close()
-
-
-async def measure_sendapp(name, process, pairs, catch_pair, args, ssl, database_pids=None):
-    body = people.text_body()
-    target = scenarios.Target(name, process, pairs, ssl, args.ws_compress, database_pids)
-    await target.open()
-    try:
-        out = await closed_and_lone(target, args, body, name)
-        max_rate = out["tput_n"].get("rate_per_s") or 1.0
-        rate = max_rate / 2
-        log(f"{name}: fixed rate {rate:.0f} msg/s (half the max) for {args.rate_seconds} s")
-        per_pair = math.ceil(rate * args.rate_seconds / len(pairs)) + 1
-        out["half_rate"] = await scenarios.open_loop(
-            target, seal_pools(pairs, per_pair, body), rate, args.rate_seconds)
-        if args.catch_up:
-            log(f"{name}: catch-up of {args.catch_up} messages by sync")
-            out["catch_up"] = await scenarios.catch_up(target, catch_pair, args.catch_up)
-        if args.idle:
-            log(f"{name}: {args.idle} idle sockets")
-            out["idle"] = await scenarios.idle_sockets(
-                target, args.idle, chat_messages=min(50, args.lone), settle=args.settle,
-                chat_pool=seal_pools(pairs[:1], 50, body)[0])
-            if not args.no_idle_deflate:
-                log(f"{name}: {args.idle} idle sockets offering permessage-deflate")
-                out["idle_deflate"] = await scenarios.idle_sockets(
-                    target, args.idle, chat_messages=0, settle=args.settle, compress=15)
-        rate = max_rate * args.overload
-        log(f"{name}: overload {rate:.0f} msg/s ({args.overload:g}x max) for "
-            f"{args.rate_seconds} s")
-        per_pair = math.ceil(rate * args.rate_seconds / len(pairs)) + 1
-        out["overload"] = await scenarios.open_loop(
-            target, seal_pools(pairs, per_pair, body), rate, args.rate_seconds,
-            ack_timeout=60.0)
-        if not args.no_sigterm:
-            log(f"{name}: SIGTERM under full load ({max_rate:.0f} msg/s)")
-            per_pair = math.ceil(max_rate * args.rate_seconds / len(pairs)) + 1
-            out["sigterm"] = await scenarios.sigterm_under_load(
-                target, seal_pools(pairs, per_pair, body), max_rate,
-                after=min(2.0, args.rate_seconds / 2), duration=args.rate_seconds)
-        return out
-    finally:
-        await target.close()
 
 
 def integrity(out, keys):
@@ -194,31 +150,38 @@ def _run_target(name, args, folder, cert_dir, ca, core, run_index):
     """Start one server, measure it, stop it by pid; return its results."""
     ssl = ssl_context(str(ca))
     extra = {}
-    if name == "bare":
-        process = targets.bare_process(folder, cert_dir, core, args.bare_nagle,
-                                       args.bare_to).start()
+    if name in ("bare", "node"):
+        start = targets.bare_process if name == "bare" else targets.node_process
+        process = start(folder, cert_dir, core, args.bare_nagle, args.bare_to).start()
         try:
-            out = asyncio.run(measure_bare(process, args, ssl))
+            out = asyncio.run(measure.measure_bare(name, process, args, ssl))
         finally:
             code, seconds = process.stop()
         out["stop"] = {"exit": code, "seconds": round(seconds, 2)}
         return out
     context = targets.scratch_postgres(args.postgres) if name == "postgres" else None
     database_url = context.__enter__() if context else None
+    limiter = name == "sqlite-limiter"
     try:
-        process = targets.sendapp_process(folder / name, cert_dir, core, database_url).start()
+        process = targets.sendapp_process(
+            folder / name, cert_dir, core, database_url, LIMITER_ENV if limiter else None,
+            args.server_root, args.max_connections).start()
         try:
-            log(f"{name}: registering {2 * args.pairs + 2} users through the API")
+            users = args.pairs if limiter else args.users_pairs
+            log(f"{name}: registering {2 * users + 2} users through the API")
             prefix = f"r{run_index}"
-            pairs, seconds = people.sendapp_pairs(process.url, ca, args.pairs, prefix)
+            pairs, seconds = people.sendapp_pairs(process.url, ca, users, prefix)
             catch_pairs, _ = people.sendapp_pairs(process.url, ca, 1, prefix + "c")
             extra["setup_seconds"] = round(seconds, 2)
             database_pids = None
             if database_url:
                 database = database_url.rsplit("/", 1)[1]
                 database_pids = lambda: targets.postgres_backends(args.postgres, database)  # noqa: E731
-            out = asyncio.run(measure_sendapp(name, process, pairs, catch_pairs[0], args, ssl,
-                                              database_pids))
+            if limiter:
+                out = asyncio.run(measure.measure_limiter(name, process, pairs, args, ssl))
+            else:
+                out = asyncio.run(measure.measure_sendapp(name, process, pairs, catch_pairs[0],
+                                                          args, ssl, database_pids))
         finally:
             code, seconds = process.stop()
             tracebacks = process.count_in_log("Traceback")
@@ -227,9 +190,11 @@ def _run_target(name, args, folder, cert_dir, ca, core, run_index):
         if "sigterm" in out:  # the server was stopped under load already
             out["stop"].update(exit=out["sigterm"].get("exit"),
                                seconds=out["sigterm"].get("seconds"), under_load=True)
-        out["integrity_throughput"] = integrity(out, ["tput_1", "tput_n"])
-        out["integrity_all"] = integrity(out, ["tput_1", "tput_n", "lone", "half_rate",
-                                               "overload", "sigterm"])
+        closed = [k for k in out if k.startswith("tput_")] + ["polling"]
+        out["integrity_throughput"] = integrity(out, closed)
+        out["integrity_all"] = integrity(out, closed + [
+            k for k in out if k.startswith("overload_")] + [
+            "lone", "polling_lone", "half_rate", "sigterm"])
         return out
     finally:
         if context:
@@ -290,13 +255,23 @@ def main(argv=None):
         print(f"The browser figures cannot be taken: {reason}; run with "
               "BENCH_ARGS='--no-browser' to leave them out.", file=sys.stderr)
         return 2
+    open_files = targets.raise_open_files()
+    wanted_files = max(args.idle_counts or [0]) + 2 * args.users_pairs + 200
+    if open_files[0] != -1 and open_files[0] < wanted_files:
+        log(f"the open-file limit ({open_files[0]}, hard {open_files[1]}) is below the "
+            f"{wanted_files} sockets wanted: the largest idle pass cannot open them all")
     pinned = not args.no_pin and targets.can_pin() and targets.pin_self(GENERATOR_CORE)
     server_core = SERVER_CORE if pinned else None
     meta = {"started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "machine": machine(), "load_average_at_start": os.getloadavg(),
             "pinned": pinned, "server_core": server_core,
             "generator_core": GENERATOR_CORE if pinned else None,
-            "options": {k: v for k, v in vars(args).items() if k != "postgres"}}
+            "open_files_limit": open_files,
+            "harness_commit": targets.git_head(targets.ROOT),
+            "server_root": str(args.server_root.resolve()),
+            "server_commit": targets.git_head(args.server_root),
+            "options": {k: (str(v) if isinstance(v, Path) else v)
+                        for k, v in vars(args).items() if k != "postgres"}}
     runs = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="sendapp-bench-") as tmp:
@@ -315,10 +290,9 @@ def main(argv=None):
                                                                 server_core)
     meta["seconds"] = round(time.perf_counter() - started, 1)
     meta["load_average_at_end"] = os.getloadavg()
-    median = report.medians([{k: v for k, v in r.items() if k in BACKENDS} for r in runs])
-    goals = report.targets(median)
-    result = {"meta": meta, "median": median, "targets": goals, "runs": runs,
-              "browser": figures}
+    result = {"meta": meta, "runs": runs, "browser": figures}
+    result["median"] = report.run_medians(result)
+    result["targets"] = report.targets(result["median"], report.table_options(meta["options"]))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, default=str) + "\n")

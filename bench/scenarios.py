@@ -13,7 +13,7 @@ from collections import Counter
 
 import sqlalchemy
 
-from . import people, wire
+from . import people, polling, wire
 from .targets import cpu_of, cpu_seconds
 
 now = time.perf_counter
@@ -77,11 +77,40 @@ class Meter:
 
 
 # --- the sockets of a target ----------------------------------------------------------------------
-class Target:
-    """A running server, its pairs of friends and one open socket per person."""
+TRANSPORTS = {"websocket": wire.Socket, "polling": polling.PollingSocket}
 
-    def __init__(self, name, process, pairs, ssl_context, compress=0, database_pids=None):
+
+async def open_many(sockets, concurrency=16, timeout=180.0):
+    """Connect `sockets` a few at a time, bounded in time; return (opened, failure texts)."""
+    opened, failures = [], []
+    slots = asyncio.Semaphore(concurrency)
+    deadline = now() + timeout
+
+    async def open_one(sock):
+        async with slots:
+            if now() >= deadline:
+                failures.append("out of time")
+                return
+            try:
+                await sock.connect(min(30.0, max(deadline - now(), 0.1)))
+                opened.append(sock)
+            except wire.WireError as error:
+                failures.append(str(error))
+
+    await asyncio.gather(*(open_one(sock) for sock in sockets))
+    return opened, failures
+
+
+class Target:
+    """A running server, its pairs of friends and one open socket per person.
+
+    :param transport: "websocket" or "polling" (Engine.IO long-polling), for every socket.
+    """
+
+    def __init__(self, name, process, pairs, ssl_context, compress=0, database_pids=None,
+                 transport="websocket"):
         self.name = name
+        self.socket_class = TRANSPORTS[transport]
         self.database_pids = database_pids  # PostgreSQL: the backends' pids, for Meter
         self.process = process
         self.url = process.url
@@ -94,23 +123,24 @@ class Target:
 
     def new_socket(self, person, on_message=None, compress=None):
         compress = self.compress if compress is None else compress
-        return wire.Socket(self.http, self.url, self.ssl_context, cookie=person.cookie,
+        return self.socket_class(self.http, self.url, self.ssl_context, cookie=person.cookie,
                            query=person.query, on_message=on_message, compress=compress)
 
-    async def open(self, timeout=60.0):
+    async def open(self, timeout=120.0):
         """Open the sender's and the receiver's socket of every pair (a few at a time)."""
         self.http = wire.http_session()
-        deadline = now() + timeout
-        for pair in self.pairs:
-            sender, receiver = self.new_socket(pair.sender), self.new_socket(pair.receiver)
-            await sender.connect(max(deadline - now(), 0.1))
-            await receiver.connect(max(deadline - now(), 0.1))
-            self.sockets.append((sender, receiver))
+        wanted = [(self.new_socket(p.sender), self.new_socket(p.receiver)) for p in self.pairs]
+        self.sockets = wanted
+        _opened, failures = await open_many([s for both in wanted for s in both],
+                                            timeout=timeout)
+        if failures:
+            raise wire.WireError(f"{len(failures)} of {2 * len(wanted)} sockets did not open: "
+                                 f"{failures[0]}")
 
     async def close(self):
-        for sender, receiver in self.sockets:
-            await sender.close()
-            await receiver.close()
+        for start in range(0, len(self.sockets), 50):
+            await asyncio.gather(*(s.close() for both in self.sockets[start:start + 50]
+                                   for s in both))
         self.sockets = []
         if self.http is not None:
             await self.http.close()
@@ -226,6 +256,7 @@ def verify_stored(database_url, flow, chunk=500):
     unanswered_stored = sum(1 for cid in flow.due
                             if cid in stored and cid not in flow.acks and cid not in flow.nacks)
     return {"acked": len(flow.acks), "stored": len(stored), "missing": missing,
+            "not_stored": len(cids) - len(stored),
             "duplicated": duplicated, "wrong_id": wrong_id, "wrong_sender": wrong_sender,
             "nacked_but_stored": nacked_stored, "unanswered_but_stored": unanswered_stored,
             "ok": missing == duplicated == wrong_id == wrong_sender == nacked_stored == 0}
@@ -279,7 +310,7 @@ async def throughput(target, pair_count, pools, window=8, warmup=1.0, duration=5
     meter.stop()
     try:
         await asyncio.wait_for(asyncio.shield(tasks), drain_timeout)  # they stop at the deadline
-        await flow.drain(drain_timeout)
+        await flow.drain(backlog_timeout(flow, meter, drain_timeout))
     finally:
         finished.cancel()
         await asyncio.gather(finished, return_exceptions=True)
@@ -296,6 +327,15 @@ async def throughput(target, pair_count, pools, window=8, warmup=1.0, duration=5
                 1e6 * meter.result["database_cpu_s"] / result["acked_in_window"], 1)
     result["stored"] = verify_stored(target.database_url, flow)
     return result
+
+
+def backlog_timeout(flow, meter, floor, ceiling=300.0):
+    """Seconds to wait for what is still in flight: at the measured rate, with a margin.
+
+    Many pairs × the window can queue more than a slow server answers in `floor` s."""
+    wall = meter.result["wall_s"]
+    rate = len(flow.acks) / wall if wall else 0.0
+    return min(ceiling, floor + 1.5 * flow.outstanding() / max(rate, 1.0))
 
 
 async def _until_answered(senders, flow):
@@ -362,13 +402,15 @@ async def _paced(used, pools, rate, total, start):
         yield due, sender, pair, pools[which][index // pair_count]
 
 
-async def open_loop(target, pools, rate, duration=5.0, ack_timeout=30.0):
+async def open_loop(target, pools, rate, duration=5.0, ack_timeout=30.0, outbox=None):
     """Offer `rate` messages per second, spread over every pair in turn, for `duration` s.
 
     Latencies count from when each message was due. The answers are awaited at most
     `ack_timeout` s after the last message was due; what is still unanswered is a timeout.
+    `outbox` (bench/outbox.py's class) resends `retry` nacks as a client does.
     """
     flow = Flow()
+    outbox = outbox(flow) if outbox else None
     pair_count = len(pools)
     used = list(zip(target.sockets[:pair_count], target.pairs[:pair_count]))
     for (_sender, receiver), _pair in used:
@@ -379,7 +421,9 @@ async def open_loop(target, pools, rate, duration=5.0, ack_timeout=30.0):
     start = now() + 0.01
     async for due, sender, pair, envelope in _paced(used, pools, rate, total, start):
         flow.record(envelope.cid, pair.sender.id, due)
-        await sender.emit("send", envelope.wire, _ack_handler(flow, envelope.cid))
+        handler = outbox.ack_handler(sender, envelope) if outbox else \
+            _ack_handler(flow, envelope.cid)
+        await sender.emit("send", envelope.wire, handler)
     offered_for = now() - start
     await flow.drain(ack_timeout)
     meter.stop()
@@ -388,6 +432,8 @@ async def open_loop(target, pools, rate, duration=5.0, ack_timeout=30.0):
     result = {"offered_per_s": round(rate, 1), "offered_for_s": round(offered_for, 3),
               **flow.report(), **meter.result}
     result["stored"] = verify_stored(target.database_url, flow)
+    if outbox:
+        result.update(await outbox.report(result["stored"]))
     return result
 
 
@@ -493,31 +539,19 @@ async def idle_sockets(target, count=1000, concurrency=16, timeout=180.0, chat_m
     everyone = [p for pair in target.pairs for p in (pair.sender, pair.receiver)]
     await asyncio.sleep(settle)
     rss_before = target.process.rss_kb()
-    sockets, failures = [], []
-    slots = asyncio.Semaphore(concurrency)
-    deadline = now() + timeout
-    started = now()
-
-    async def open_one(index):
-        async with slots:
-            if now() >= deadline:
-                failures.append("out of time")
-                return
-            sock = target.new_socket(everyone[index % len(everyone)], compress=compress)
-            try:
-                await sock.connect(min(30.0, max(deadline - now(), 0.1)))
-                sockets.append(sock)
-            except wire.WireError as error:
-                failures.append(str(error))
-
-    await asyncio.gather(*(open_one(i) for i in range(count)))
-    opening = now() - started
+    meter = Meter(target.process.pid, target.database_pids)
+    meter.start()
+    sockets, failures = await open_many(
+        [target.new_socket(everyone[i % len(everyone)], compress=compress) for i in range(count)],
+        concurrency, timeout)
+    opening = meter.stop()["wall_s"]
     await asyncio.sleep(2 * settle)
     rss_open = target.process.rss_kb()
     alive = sum(1 for s in sockets if not s.closed)
     result = {"sockets": count, "opened": len(sockets), "still_open": alive,
+              "all_opened": len(sockets) == count and alive == count,
               "failures": len(failures), "first_failure": failures[0] if failures else None,
-              "open_seconds": round(opening, 2),
+              "open_seconds": round(opening, 2), "opening": meter.result,
               "deflate_negotiated": sum(1 for s in sockets if s.deflate),
               "rss_before_kb": rss_before, "rss_open_kb": rss_open,
               "kb_per_socket": round((rss_open - rss_before) / max(len(sockets), 1), 1)}

@@ -1,4 +1,5 @@
-"""The servers under test: SendApp (`python app.py`) and the bare relay, each pinned to one core.
+"""The servers under test: SendApp (`python app.py`) and the bare relays (Python and Node),
+each pinned to one core.
 
 Each is started as its own process (by `taskset -c <core>` when the machine has the
 cores), waited for with a bound, measured through /proc (CPU time, RSS) and stopped by
@@ -6,6 +7,7 @@ its pid: SIGTERM, then SIGKILL after a bound. PostgreSQL runs get a scratch data
 that is dropped afterwards, as tests/support/services.py does for the tests.
 """
 import os
+import resource
 import secrets
 import shutil
 import signal
@@ -80,8 +82,9 @@ class Process:
     :param argv: the command (without pinning); `core` prefixes `taskset -c core`.
     """
 
-    def __init__(self, name, argv, env, log_path, ready_text, core=None):
+    def __init__(self, name, argv, env, log_path, ready_text, core=None, cwd=ROOT):
         self.name = name
+        self.cwd = cwd
         self.argv = (["taskset", "-c", str(core)] if core is not None else []) + list(argv)
         self.env = env
         self.log_path = Path(log_path)
@@ -96,7 +99,7 @@ class Process:
         """Start the process and wait (bounded) for its ready line; stop it if that fails."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(self.argv, cwd=ROOT, env=self.env,
+            self.process = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env,
                                             stdin=subprocess.DEVNULL, stdout=log,
                                             stderr=subprocess.STDOUT,
                                             preexec_fn=_end_with_parent)
@@ -157,8 +160,15 @@ def base_env():
     return env
 
 
-def sendapp_process(folder, cert_dir, core, database_url=None, extra_env=None):
-    """`python app.py` on a free port with its own instance folder and the run's certificate."""
+def sendapp_process(folder, cert_dir, core, database_url=None, extra_env=None,
+                    server_root=ROOT, max_connections=4096):
+    """`python app.py` on a free port with its own instance folder and the run's certificate.
+
+    :param server_root: the checkout whose app.py runs (an older commit's worktree for
+        "before" figures), with this harness's Python.
+    :param max_connections: SendApp's connection caps, total and per IP (one IP, the
+        generator, opens every socket).
+    """
     port = free_port()
     folder = Path(folder)
     env = base_env()
@@ -170,15 +180,14 @@ def sendapp_process(folder, cert_dir, core, database_url=None, extra_env=None):
         "SENDAPP_KDF_ITERATIONS": str(KDF_ITERATIONS),
         "SENDAPP_RATELIMIT": "off",
         "SENDAPP_SECRET_KEY": secrets.token_urlsafe(32),
-        # One IP (the generator) opens every socket: lift the per-IP cap (default 256).
-        "SENDAPP_MAX_CONNECTIONS_PER_IP": "4096",
-        "SENDAPP_MAX_CONNECTIONS": "4096",
+        "SENDAPP_MAX_CONNECTIONS_PER_IP": str(max_connections),
+        "SENDAPP_MAX_CONNECTIONS": str(max_connections),
     })
     if database_url:
         env["SENDAPP_DATABASE_URL"] = database_url
     env.update(extra_env or {})
     process = Process("sendapp", [sys.executable, "app.py"], env, folder / "server.log",
-                      f"SendApp ready on https://{HOST}:{port}", core)
+                      f"SendApp ready on https://{HOST}:{port}", core, cwd=Path(server_root))
     process.url = f"https://{HOST}:{port}"
     process.database_url = database_url or f"sqlite:///{folder / 'instance' / 'sendapp.sqlite3'}"
     return process
@@ -195,6 +204,46 @@ def bare_process(folder, cert_dir, core, nagle=False, to="pair"):
     process.url = f"https://{HOST}:{port}"
     process.database_url = None
     return process
+
+
+def node_process(folder, cert_dir, core, nagle=False, to="pair"):
+    """bench/bare_relay.mjs (socket.io on Node) on a free port with the run's certificate."""
+    node = shutil.which("node")
+    if node is None:
+        raise TargetFailed("the node backend needs `node` on the PATH")
+    if not (ROOT / "node_modules" / "socket.io").is_dir():
+        raise TargetFailed("the node backend needs socket.io: run `npm ci` (devDependencies)")
+    port = free_port()
+    argv = [node, str(ROOT / "bench" / "bare_relay.mjs"), "--host", HOST, "--port", str(port),
+            "--cert-dir", str(cert_dir), "--to", to]
+    argv += ["--nagle"] if nagle else []
+    process = Process("bare node relay", argv, base_env(), Path(folder) / "node.log",
+                      f"bare node relay ready on https://{HOST}:{port}", core)
+    process.url = f"https://{HOST}:{port}"
+    process.database_url = None
+    return process
+
+
+def raise_open_files():
+    """Raise this process's open-file limit to the hard limit; return (soft, hard).
+
+    The servers started afterwards inherit it (app.py raises its own as well)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            pass
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+def git_head(folder):
+    """`git rev-parse --short HEAD` of a checkout, or None when it is not one."""
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=folder, text=True,
+                              capture_output=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 class PostgresUnavailable(RuntimeError):

@@ -3,7 +3,8 @@
 python-socketio's AsyncClient parses every packet into objects and runs each handler in
 a task; at thousands of packets per second that costs more CPU than the server it is
 meant to measure. This client speaks only what the benchmark needs: the WebSocket
-transport (no long-polling), the default namespace, text packets, acks. Outgoing
+transport (long-polling: bench/polling.py, on the same `SocketIO` layer), the default
+namespace, text packets, acks. Outgoing
 payloads are JSON text made before the timed part; an incoming `message` event is not
 parsed, only its `cid` is sliced out (PROTOCOL §5 puts it right after `"cid":"`).
 Pings are answered by the reader, so idle sockets stay open as long as needed.
@@ -34,28 +35,30 @@ def cid_of(packet):
     return packet[start:start + CID_CHARS]
 
 
-class Socket:
-    """One logged-in Socket.IO connection.
+class SocketIO:
+    """Socket.IO 5 over one Engine.IO 4 transport: namespace connect, events, acks, pongs.
+
+    A transport subclass opens the Engine.IO session (`_open`), reads packets into
+    `_packet` (`_read`), writes one packet (`_write`) and shuts (`_shut`).
 
     :param http: an aiohttp.ClientSession (with a DummyCookieJar: the cookie is given here).
     :param base_url: ``https://127.0.0.1:<port>``.
     :param cookie: the `Cookie` header that authenticates the socket (PROTOCOL §8).
-    :param query: extra query parameters (the bare relay names user and peer there).
+    :param query: extra query parameters (the bare relays name user and peer there).
     :param on_message: called as ``on_message(cid, received_at, packet)`` for `message` events.
-    :param compress: offer permessage-deflate (window bits, 0 = do not offer).
     """
 
-    def __init__(self, http, base_url, ssl_context, cookie=None, query=None,
-                 on_message=None, compress=0):
-        params = {"EIO": "4", "transport": "websocket", **(query or {})}
+    transport = None
+
+    def __init__(self, http, base_url, ssl_context, cookie=None, query=None, on_message=None):
+        params = {"EIO": "4", "transport": self.transport, **(query or {})}
         self.url = f"{base_url}/socket.io/?{urlencode(params)}"
         self.http = http
         self.ssl_context = ssl_context
         self.cookie = cookie
-        self.compress = compress
+        self.headers = {"Cookie": cookie} if cookie else None
         self.on_message = on_message
         self.events = []  # (name, data) of events other than `message`, for checks
-        self.ws = None
         self.deflate = False
         self.closed = False
         self.close_reason = None
@@ -65,22 +68,11 @@ class Socket:
         self._reader = None
 
     async def connect(self, timeout=10.0):
-        """Open the WebSocket, connect the default namespace; raise WireError when refused."""
-        headers = {"Cookie": self.cookie} if self.cookie else None
-        loop = asyncio.get_running_loop()
-        self._connected = loop.create_future()
-        try:
-            self.ws = await asyncio.wait_for(self.http.ws_connect(
-                self.url, headers=headers, ssl=self.ssl_context, autoping=True,
-                compress=self.compress, max_msg_size=0), timeout)
-            opening = await asyncio.wait_for(self.ws.receive(), timeout)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
-            raise WireError(f"cannot open {self.url}: {error!r}") from None
-        self.deflate = bool(self.ws.compress)  # permessage-deflate negotiated
-        if opening.type != aiohttp.WSMsgType.TEXT or not opening.data.startswith("0"):
-            raise WireError(f"no Engine.IO open packet: {opening.data!r}")
+        """Open the transport, connect the default namespace; raise WireError when refused."""
+        self._connected = asyncio.get_running_loop().create_future()
+        await self._open(timeout)
         self._reader = asyncio.ensure_future(self._read())
-        await self.ws.send_str("40")
+        await self._write("40")
         try:
             await asyncio.wait_for(asyncio.shield(self._connected), timeout)
         except asyncio.TimeoutError:
@@ -88,20 +80,12 @@ class Socket:
             raise WireError("no Socket.IO connect answer in time") from None
         return self
 
-    async def _read(self):
-        ws = self.ws
-        try:
-            async for frame in ws:
-                if frame.type != aiohttp.WSMsgType.TEXT:
-                    break
-                self._packet(frame.data)
-        except (aiohttp.ClientError, OSError, asyncio.CancelledError) as error:
-            self.close_reason = self.close_reason or repr(error)
-        finally:
-            self.closed = True
-            self.close_reason = self.close_reason or "closed by the server"
-            if self._connected is not None and not self._connected.done():
-                self._connected.set_exception(WireError(self.close_reason))
+    def _ended(self, reason):
+        """The transport is gone: mark the socket closed, fail a pending connect."""
+        self.closed = True
+        self.close_reason = self.close_reason or reason
+        if self._connected is not None and not self._connected.done():
+            self._connected.set_exception(WireError(self.close_reason))
 
     def _packet(self, data):
         now = time.perf_counter()
@@ -131,10 +115,11 @@ class Socket:
             self.close_reason = "disconnected by the server"
 
     async def _send(self, text):
+        """Write one packet, noting (not raising) a failure: for pongs."""
         if not self.closed:
             try:
-                await self.ws.send_str(text)
-            except (aiohttp.ClientError, OSError, ConnectionError) as error:
+                await self._write(text)
+            except (WireError, aiohttp.ClientError, OSError, ConnectionError) as error:
                 self.close_reason = self.close_reason or repr(error)
 
     async def emit(self, event, payload_json, on_ack):
@@ -143,7 +128,7 @@ class Socket:
             raise WireError(f"socket closed: {self.close_reason}")
         ack_id = next(self._ack_ids)
         self._pending[ack_id] = on_ack
-        await self.ws.send_str(f'42{ack_id}["{event}",{payload_json}]')
+        await self._write(f'42{ack_id}["{event}",{payload_json}]')
         return ack_id
 
     def forget(self, ack_id):
@@ -169,16 +154,61 @@ class Socket:
         return len(self._pending)
 
     async def close(self):
-        """Close the WebSocket and stop the reader (bounded)."""
+        """Shut the transport and stop the reader (bounded)."""
+        await self._shut()
+        if self._reader is not None:
+            self._reader.cancel()
+            await asyncio.gather(self._reader, return_exceptions=True)
+        self.closed = True
+
+
+class Socket(SocketIO):
+    """One logged-in Socket.IO connection over a WebSocket.
+
+    :param compress: offer permessage-deflate (window bits, 0 = do not offer).
+    """
+
+    transport = "websocket"
+
+    def __init__(self, http, base_url, ssl_context, cookie=None, query=None,
+                 on_message=None, compress=0):
+        super().__init__(http, base_url, ssl_context, cookie, query, on_message)
+        self.compress = compress
+        self.ws = None
+
+    async def _open(self, timeout):
+        try:
+            self.ws = await asyncio.wait_for(self.http.ws_connect(
+                self.url, headers=self.headers, ssl=self.ssl_context, autoping=True,
+                compress=self.compress, max_msg_size=0), timeout)
+            opening = await asyncio.wait_for(self.ws.receive(), timeout)
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+            raise WireError(f"cannot open {self.url}: {error!r}") from None
+        self.deflate = bool(self.ws.compress)  # permessage-deflate negotiated
+        if opening.type != aiohttp.WSMsgType.TEXT or not opening.data.startswith("0"):
+            raise WireError(f"no Engine.IO open packet: {opening.data!r}")
+
+    async def _read(self):
+        ws = self.ws
+        try:
+            async for frame in ws:
+                if frame.type != aiohttp.WSMsgType.TEXT:
+                    break
+                self._packet(frame.data)
+        except (aiohttp.ClientError, OSError, asyncio.CancelledError) as error:
+            self.close_reason = self.close_reason or repr(error)
+        finally:
+            self._ended("closed by the server")
+
+    async def _write(self, text):
+        await self.ws.send_str(text)
+
+    async def _shut(self):
         if self.ws is not None and not self.ws.closed:
             try:
                 await asyncio.wait_for(self.ws.close(), 5)
             except (asyncio.TimeoutError, aiohttp.ClientError, OSError):
                 pass
-        if self._reader is not None:
-            self._reader.cancel()
-            await asyncio.gather(self._reader, return_exceptions=True)
-        self.closed = True
 
 
 def http_session(limit=0):

@@ -59,24 +59,34 @@ def test_tiny_benchmark_acks_stores_and_delivers_every_message_once(tmp_path):
     bare, sqlite = result["median"]["bare"], result["median"]["sqlite"]
 
     for target in (bare, sqlite):
-        assert_every_message_answered_once(target["tput_1"], 20)
-        assert target["tput_1"]["rate_per_s"] > 0
+        for pairs in (1, 2):  # --tiny's pair counts
+            assert_every_message_answered_once(target[f"tput_{pairs}"], 20 * pairs)
+            assert target[f"tput_{pairs}"]["rate_per_s"] > 0
         assert_every_message_answered_once(target["lone"], 5)
+        assert_every_message_answered_once(target["polling"], 20)  # Engine.IO long-polling
+        assert_every_message_answered_once(target["polling_lone"], 5)
     assert bare["tput_1"]["stored"] is None  # the bare relay stores nothing
 
     assert_stored_once(sqlite["tput_1"]["stored"], 20)
     assert_stored_once(sqlite["lone"]["stored"], 5)
-    for name in ("half_rate", "overload"):
+    assert_stored_once(sqlite["polling"]["stored"], 20)
+    for name in ("half_rate", "overload_2x", "overload_4x"):
         flow = sqlite[name]
         assert flow["sent"] > 0
         assert flow["acked"] + sum(flow["nacked"].values()) + flow["timeouts"] == flow["sent"]
         assert flow["stored"]["ok"] is True, flow["stored"]
         assert flow["stored"]["acked"] == flow["acked"]
+    for name in ("overload_2x", "overload_4x"):  # retry nacks resent: every cid stored once
+        flow = sqlite[name]
+        assert flow["lost"] == flow["doubled"] == 0, flow
+        assert flow["resent"] >= 0 and flow["retry_nacks"] >= flow["gave_up"]
     assert sqlite["catch_up"]["received"] == sqlite["catch_up"]["messages"] == 300
-    idle = sqlite["idle"]
+    idle = sqlite["idle_5"]
     assert idle["opened"] == idle["sockets"] == 5 and idle["failures"] == 0
+    assert idle["all_opened"] is True and idle["chat_meanwhile"]["stored_ok"] is True
     assert idle["rss_open_kb"] > 0
     assert sqlite["sigterm"]["stored"]["ok"] is True  # SIGTERM under load lost no ack
     assert sqlite["integrity_all"] is True
     assert sqlite["stop"]["exit"] == 0 and sqlite["stop"]["tracebacks"] == 0
     assert result["targets"], "the issue-8 target check produced no lines"
+    assert len(result["meta"]["server_commit"]) >= 7  # --server-root's commit, here ours

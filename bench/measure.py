@@ -1,0 +1,168 @@
+"""Which scenarios run against which server, in what order, with which pools (see run.py).
+
+The bare relays (Python and Node) get throughput, lone messages and long-polling;
+SendApp gets those and the rest (fixed rate, catch-up, idle sockets, overload with an
+outbox, SIGTERM under load). The rate-limiter run gets throughput at `--pairs` only.
+"""
+import math
+import time
+
+from . import people, scenarios
+from .outbox import Outbox
+from .report import pairs_text
+
+
+def log(text):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+def pool_size(args, pairs, rate_hint=None):
+    """Envelopes per sender for a closed-loop run: enough for `rate_hint` msg/s, bounded."""
+    if args.tiny_messages:
+        return args.tiny_messages
+    rate = rate_hint or args.rate_hint
+    return math.ceil(rate * (args.warmup + args.duration) * 1.2 / pairs) + args.window
+
+
+def seal_pools(pairs, per_pair, body):
+    return [people.seal(pair, per_pair, body) for pair in pairs]
+
+
+def open_loop_pools(pairs, rate, seconds, body):
+    """Enough envelopes per pair to offer `rate` msg/s for `seconds` round-robin."""
+    return seal_pools(pairs, math.ceil(rate * seconds / len(pairs)) + 1, body)
+
+
+async def throughput_at(target, args, body, count):
+    """Closed-loop throughput over the first `count` pairs."""
+    hint = args.node_rate_hint if target.name == "node" else None
+    pools = seal_pools(target.pairs[:count], pool_size(args, count, hint), body)
+    return await scenarios.throughput(target, count, pools, args.window, args.warmup,
+                                      args.duration)
+
+
+async def closed_and_lone(target, args, body, name, counts):
+    """Throughput at each pair count in `counts` (key `tput_<n>`), then lone messages."""
+    out = {}
+    for count in counts:
+        log(f"{name}: throughput, {pairs_text(count)}")
+        out[f"tput_{count}"] = await throughput_at(target, args, body, count)
+    log(f"{name}: {args.lone} lone messages")
+    out["lone"] = await scenarios.lone(target, seal_pools(target.pairs[:1], args.lone, body)[0],
+                                       args.lone)
+    return out
+
+
+async def over_polling(name, process, pairs, args, ssl, body, database_pids=None):
+    """Throughput and lone messages with every socket on Engine.IO long-polling."""
+    count = min(args.polling_pairs, len(pairs))
+    target = scenarios.Target(name, process, pairs[:count], ssl, 0, database_pids,
+                              transport="polling")
+    await target.open()
+    try:
+        log(f"{name}: long-polling throughput, {pairs_text(count)}")
+        out = {"polling": await throughput_at(target, args, body, count)}
+        log(f"{name}: long-polling, {args.polling_lone} lone messages")
+        out["polling_lone"] = await scenarios.lone(
+            target, seal_pools(pairs[:1], args.polling_lone, body)[0], args.polling_lone)
+        return out
+    finally:
+        await target.close()
+
+
+async def measure_bare(name, process, args, ssl):
+    """A bare relay (Python or Node): throughput, lone, long-polling."""
+    pairs = people.bare_pairs(max(args.pair_counts))
+    body = people.text_body()
+    target = scenarios.Target(name, process, pairs, ssl, args.ws_compress)
+    await target.open()
+    try:
+        out = await closed_and_lone(target, args, body, name, args.pair_counts)
+    finally:
+        await target.close()
+    if args.polling_pairs:
+        out.update(await over_polling(name, process, pairs, args, ssl, body))
+    return out
+
+
+async def measure_limiter(name, process, pairs, args, ssl):
+    """SendApp with its rate limiter on: throughput at `--pairs` only."""
+    target = scenarios.Target(name, process, pairs[:args.pairs], ssl, args.ws_compress)
+    await target.open()
+    try:
+        log(f"{name}: throughput, {pairs_text(args.pairs)}, rate limiter on")
+        return {f"tput_{args.pairs}": await throughput_at(target, args, people.text_body(),
+                                                          args.pairs)}
+    finally:
+        await target.close()
+
+
+def max_rate_of(out, pairs):
+    """The throughput the open-loop scenarios scale from: at `pairs` pairs, else the best."""
+    rates = {key: (value or {}).get("rate_per_s") for key, value in out.items()
+             if key.startswith("tput_")}
+    return rates.get(f"tput_{pairs}") or max([r for r in rates.values() if r] or [1.0])
+
+
+async def measure_sendapp(name, process, pairs, catch_pair, args, ssl, database_pids=None):
+    """Every scenario, SIGTERM under load last (it stops the server)."""
+    body = people.text_body()
+    target = scenarios.Target(name, process, pairs, ssl, args.ws_compress, database_pids)
+    await target.open()
+    try:
+        out = await closed_and_lone(target, args, body, name, args.pair_counts)
+        loop_pairs = pairs[:args.pairs]
+        max_rate = max_rate_of(out, args.pairs)
+        rate = max_rate / 2
+        log(f"{name}: fixed rate {rate:.0f} msg/s (half the max) for {args.rate_seconds} s")
+        out["half_rate"] = await scenarios.open_loop(
+            target, open_loop_pools(loop_pairs, rate, args.rate_seconds, body), rate,
+            args.rate_seconds)
+        if args.catch_up:
+            log(f"{name}: catch-up of {args.catch_up} messages by sync")
+            out["catch_up"] = await scenarios.catch_up(target, catch_pair, args.catch_up)
+        out.update(await idle_passes(target, args, body, name))
+        for factor in args.overload:
+            rate = max_rate * factor
+            log(f"{name}: overload {rate:.0f} msg/s ({factor:g}x max) for {args.rate_seconds} s,"
+                " retry nacks resent")
+            out[f"overload_{factor:g}x"] = await scenarios.open_loop(
+                target, open_loop_pools(loop_pairs, rate, args.rate_seconds, body), rate,
+                args.rate_seconds, ack_timeout=60.0, outbox=Outbox)
+    finally:
+        await target.close()
+    if args.polling_pairs:
+        out.update(await over_polling(name, process, pairs, args, ssl, body, database_pids))
+    if not args.no_sigterm:
+        out["sigterm"] = await sigterm_pass(name, process, loop_pairs, args, ssl, body,
+                                            max_rate, database_pids)
+    return out
+
+
+async def idle_passes(target, args, body, name):
+    """Idle sockets at each `--idle-counts` (one pair chatting meanwhile), then deflate once."""
+    out = {}
+    for count in args.idle_counts:
+        log(f"{name}: {count} idle sockets")
+        out[f"idle_{count}"] = await scenarios.idle_sockets(
+            target, count, chat_messages=min(50, args.lone), settle=args.settle,
+            chat_pool=seal_pools(target.pairs[:1], 50, body)[0], timeout=60 + 0.05 * count)
+    if args.idle_counts and not args.no_idle_deflate:
+        count = args.idle_counts[0]
+        log(f"{name}: {count} idle sockets offering permessage-deflate")
+        out["idle_deflate"] = await scenarios.idle_sockets(
+            target, count, chat_messages=0, settle=args.settle, compress=15)
+    return out
+
+
+async def sigterm_pass(name, process, pairs, args, ssl, body, rate, database_pids):
+    """SIGTERM under full load, on fresh sockets (the server stays stopped)."""
+    target = scenarios.Target(name, process, pairs, ssl, args.ws_compress, database_pids)
+    await target.open()
+    try:
+        log(f"{name}: SIGTERM under full load ({rate:.0f} msg/s)")
+        return await scenarios.sigterm_under_load(
+            target, open_loop_pools(pairs, rate, args.rate_seconds, body), rate,
+            after=min(2.0, args.rate_seconds / 2), duration=args.rate_seconds)
+    finally:
+        await target.close()

@@ -1,0 +1,67 @@
+"""A client outbox for the overload scenario: a `retry` nack is resent, same cid, after a pause.
+
+The server answers `retry` when it could not store a message (PROTOCOL: nothing was
+stored); a browser's outbox keeps the message and sends it again with the same cid, so
+the server may store it once. Under overload this tells whether retried messages end up
+stored exactly once: none lost, none doubled.
+"""
+import asyncio
+import time
+from collections import Counter
+
+from . import wire
+
+RETRYABLE = "retry"
+
+
+class Outbox:
+    """Resends of one open-loop run, bounded: at most `max_resends` per cid, `pause` s apart.
+
+    :param flow: the run's scenarios.Flow; only final answers are recorded in it (an
+        acked resend is one ack, its latency counted from when the message first was due).
+    """
+
+    def __init__(self, flow, pause=0.25, max_resends=5):
+        self.flow = flow
+        self.pause = pause
+        self.max_resends = max_resends
+        self.resends = Counter()  # cid → times resent
+        self.retry_nacks = 0  # every `retry` nack, the resent messages' included
+        self.tasks = set()
+
+    def ack_handler(self, sock, envelope):
+        """The ack callback of one send of `envelope` on `sock`."""
+
+        def handle(answer, at):
+            code = answer.get("error") if isinstance(answer, dict) else None
+            if code == RETRYABLE:
+                self.retry_nacks += 1
+                if self.resends[envelope.cid] < self.max_resends:
+                    self.resends[envelope.cid] += 1
+                    task = asyncio.ensure_future(self._resend(sock, envelope))
+                    self.tasks.add(task)
+                    task.add_done_callback(self.tasks.discard)
+                    return
+            self.flow.answer(envelope.cid, answer, at)
+
+        return handle
+
+    async def _resend(self, sock, envelope):
+        await asyncio.sleep(self.pause)
+        try:
+            await sock.emit("send", envelope.wire, self.ack_handler(sock, envelope))
+        except (wire.WireError, ConnectionError, OSError):
+            self.flow.answer(envelope.cid, {"ok": False, "error": "socket_closed"},
+                             time.perf_counter())
+
+    async def report(self, stored):
+        """Resend counts; with `stored` (verify_stored), every cid stored once: lost, doubled."""
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        out = {"retry_nacks": self.retry_nacks, "resent": sum(self.resends.values()),
+               "resent_cids": len(self.resends),
+               "gave_up": sum(1 for code, _at in self.flow.nacks.values() if code == RETRYABLE)}
+        if stored is not None:
+            out.update(lost=stored["not_stored"], doubled=stored["duplicated"])
+        return out

@@ -10,6 +10,9 @@ the peer's user room) and acked `{ok, id, ts}`.
 As the stack's ceiling it sets TCP_NODELAY on every accepted socket (issue 8 asks the
 same of SendApp): without it the ack, written right after the echo of the message on the
 same socket, waits for the client's delayed ACK (~40 ms). `--nagle` leaves it off.
+For the same reason it unmasks WebSocket frames as SendApp's edge does
+(sendapp/websocket_mask.py, a fifth of eventlet's CPU per message); `--stock-mask` keeps
+eventlet's own byte-by-byte loop (the stack as shipped).
 
 Run by the harness: `python bench/bare_relay.py --port P --cert-dir DIR` (127.0.0.1).
 """
@@ -117,10 +120,19 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--cert-dir", required=True)
     parser.add_argument("--nagle", action="store_true", help="leave TCP_NODELAY off")
+    parser.add_argument("--stock-mask", action="store_true",
+                        help="keep eventlet's own WebSocket unmasking")
     parser.add_argument("--to", choices=("pair", "peer"), default="pair",
                         help="emit each message to the pair room (default) or the peer only")
     args = parser.parse_args()
     _fanout["to"] = args.to
+    if not args.stock_mask:
+        import eventlet.websocket
+
+        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        from sendapp.websocket_mask import unmask
+
+        eventlet.websocket.RFC6455WebSocket._apply_mask = staticmethod(unmask)
     sock = listen(args.host, args.port, args.cert_dir)
     if not args.nagle:
         sock = NoDelayListener(sock)

@@ -1,0 +1,186 @@
+"""The message writer (chat/writer.py) in-process on SQLite, with its real background task.
+
+The writer is held by another connection's write lock (a plain sqlite3 connection, as a
+backup or a second process would hold it): its current batch waits inside its transaction
+while the next envelopes queue up behind it. DB_LOCK_WAIT is raised so the held batch waits
+instead of answering `retry`.
+"""
+import concurrent.futures
+import contextlib
+import sqlite3
+import time
+
+import pytest
+from sqlalchemy import event
+
+from sendapp.chat import envelope as envelopes
+from sendapp.chat.writer import MessageWriter
+from sendapp.errors import ApiError
+from sendapp.extensions import db, socketio
+from sendapp.models import Message
+from support.messages import text_envelope
+
+LOCK_WAIT = 20.0  # seconds a held batch may wait for the test's lock
+WAIT = 10.0
+INSTANT = 0.2  # seconds: what "at once" means for a refusal
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app(DB_LOCK_WAIT=LOCK_WAIT)
+
+
+@pytest.fixture
+def trio(make_user, make_friends):
+    """alice, bob and carol; alice is friends with both."""
+    alice, bob, carol = make_user("alice"), make_user("bob"), make_user("carol")
+    make_friends(alice, bob)
+    make_friends(alice, carol)
+    return alice, bob, carol
+
+
+@pytest.fixture
+def pool():
+    with concurrent.futures.ThreadPoolExecutor(64) as workers:
+        yield workers
+
+
+def make_writer(app, limit=512, max_wait=30.0):
+    with app.app_context():
+        return MessageWriter(db.engine, socketio.start_background_task, socketio.sleep,
+                             limit, max_wait)
+
+
+def envelope(app, sender, recipient, body):
+    with app.app_context():
+        return envelopes.parse(text_envelope(sender, recipient, body))
+
+
+def wait_until(condition, within=WAIT):
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.005)
+
+
+@contextlib.contextmanager
+def write_lock(app):
+    """Hold SQLite's write lock from another connection; yields it (commit releases it)."""
+    path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+    other = sqlite3.connect(path, isolation_level=None, timeout=WAIT)
+    try:
+        other.execute("BEGIN EXCLUSIVE")
+        yield other
+        if other.in_transaction:
+            other.execute("COMMIT")
+    finally:
+        other.close()
+
+
+def hold_writer(app, writer, pool, sender, recipient):
+    """Queue one envelope and wait until the writer has taken it into its (blocked) batch."""
+    future = pool.submit(writer.write, sender.id, envelope(app, sender, recipient, "blocker"))
+    wait_until(lambda: writer.running and not writer.queue)
+    time.sleep(0.1)  # the batch is now inside its transaction, waiting for the lock
+    assert not future.done()
+    return future
+
+
+@contextlib.contextmanager
+def counted(app, name):
+    """Record each `name` event (commit, rollback) of the app's engine while the block runs."""
+    seen = []
+
+    def record(_connection):
+        seen.append(name)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, name, record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, name, record)
+
+
+def stored_cids(app):
+    with app.app_context():
+        return set(db.session.execute(db.select(Message.cid)).scalars())
+
+
+def test_a_full_queue_is_answered_retry_at_once_and_nothing_is_stored(app, trio, pool):
+    alice, bob, _carol = trio
+    writer = make_writer(app, limit=1)
+    with write_lock(app):
+        blocker = hold_writer(app, writer, pool, alice, bob)
+        queued = pool.submit(writer.write, alice.id, envelope(app, alice, bob, "queued"))
+        wait_until(lambda: len(writer.queue) == 1)
+        refused = envelope(app, alice, bob, "refused")
+        started = time.monotonic()
+        with pytest.raises(ApiError) as error:
+            writer.write(alice.id, refused)
+        assert time.monotonic() - started < INSTANT
+        assert error.value.code == "retry"
+    assert blocker.result(WAIT) is not None
+    assert queued.result(WAIT) is not None
+    cids = stored_cids(app)
+    assert refused.cid not in cids and len(cids) == 2
+
+
+def test_an_envelope_older_than_max_wait_is_answered_retry_and_not_stored(app, trio, pool):
+    alice, bob, _carol = trio
+    writer = make_writer(app, max_wait=0.2)
+    with write_lock(app):
+        blocker = hold_writer(app, writer, pool, alice, bob)
+        late = envelope(app, alice, bob, "late")
+        queued = pool.submit(writer.write, alice.id, late)
+        wait_until(lambda: len(writer.queue) == 1)
+        time.sleep(0.5)  # older than max_wait before its batch can start
+    assert blocker.result(WAIT) is not None
+    with pytest.raises(ApiError) as error:
+        queued.result(WAIT)
+    assert error.value.code == "retry"
+    assert late.cid not in stored_cids(app)
+
+
+def test_one_envelope_failing_at_the_database_does_not_refuse_its_batch(app, trio, pool):
+    """Carol's user row goes between queueing and writing (deleted by a connection that does
+    not cascade, so her friendship and key rows stay and only the foreign key fails)."""
+    alice, bob, carol = trio
+    writer = make_writer(app)
+    good = [envelope(app, alice, bob, "good 1"), envelope(app, bob, alice, "good 2")]
+    bad = envelope(app, alice, carol, "to someone deleted")
+    with counted(app, "rollback") as rollbacks:
+        with write_lock(app) as other:
+            blocker = hold_writer(app, writer, pool, alice, bob)
+            futures = [pool.submit(writer.write, alice.id, good[0]),
+                       pool.submit(writer.write, alice.id, bad),
+                       pool.submit(writer.write, bob.id, good[1])]
+            wait_until(lambda: len(writer.queue) == 3)  # one batch: MAX_BATCH is far above 3
+            other.execute("DELETE FROM users WHERE id = ?", (carol.id,))
+        assert blocker.result(WAIT) is not None
+        first, refused, second = (f.result(WAIT) for f in futures)
+    assert rollbacks  # the batch really failed at the database (not the insert's checks)
+    assert refused is None  # "not inserted": the caller explains why
+    assert first is not None and second is not None and first[0] != second[0]
+    with app.app_context():
+        rows = {m.cid: m.id for m in db.session.execute(db.select(Message)).scalars()}
+    assert rows[good[0].cid] == first[0] and rows[good[1].cid] == second[0]
+    assert bad.cid not in rows
+
+
+def test_envelopes_queued_while_a_batch_runs_are_written_in_one_transaction(app, trio, pool):
+    alice, bob, _carol = trio
+    writer = make_writer(app)
+    many = [envelope(app, alice, bob, f"message {i}") for i in range(50)]
+    with counted(app, "commit") as commits:
+        with write_lock(app):
+            blocker = hold_writer(app, writer, pool, alice, bob)
+            futures = [pool.submit(writer.write, alice.id, e) for e in many]
+            wait_until(lambda: len(writer.queue) == len(many))
+        assert blocker.result(WAIT) is not None
+        outcomes = [f.result(WAIT) for f in futures]
+    assert all(o is not None for o in outcomes)
+    assert len({stored_id for stored_id, _ts in outcomes}) == len(many)
+    assert len({ts for _id, ts in outcomes}) == 1  # one transaction stamps one ts
+    assert len(commits) <= 2, f"{len(commits)} commits for the blocker and 50 envelopes"

@@ -8,6 +8,7 @@
   real `Admission`) is run in-process on a real TCP connection and the accepted socket's
   option is read with getsockopt; a plain accept is the control that shows it starts off.
 """
+import asyncio
 import base64
 import hashlib
 import logging
@@ -15,7 +16,6 @@ import os
 import socket
 
 import aiohttp
-import asyncio
 import pytest
 
 import app as server_module

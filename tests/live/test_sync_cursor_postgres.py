@@ -111,8 +111,11 @@ def send_in_thread(app, person, envelope):
 
 
 def waiting_advisory_locks(url):
+    """Advisory lock requests waiting in this test's database (other databases may have theirs)."""
     with psycopg2.connect(url) as admin, admin.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        cursor.execute("SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
+                       " WHERE d.datname = current_database() AND l.locktype = 'advisory'"
+                       " AND NOT l.granted")
         return cursor.fetchone()[0]
 
 

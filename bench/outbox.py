@@ -10,19 +10,22 @@ import time
 from collections import Counter
 
 from . import wire
+from .scenarios import latency_summary
 
 RETRYABLE = "retry"
 
 
 class Outbox:
-    """Resends of one open-loop run, bounded: at most `max_resends` per cid, `pause` s apart.
+    """Resends of one open-loop run, bounded: at most `max_resends` per cid, `pause` s apart
+    (3 s, as a browser's outbox waits; a shorter pause only adds load to the overload).
 
     :param flow: the run's scenarios.Flow; only final answers are recorded in it (an
         acked resend is one ack, its latency counted from when the message first was due).
     """
 
-    def __init__(self, flow, pause=0.25, max_resends=5):
+    def __init__(self, flow, pause=3.0, max_resends=15):
         self.flow = flow
+        self.attempts = []  # seconds from the accepted attempt's send to its ack
         self.pause = pause
         self.max_resends = max_resends
         self.resends = Counter()  # cid → times resent
@@ -30,10 +33,13 @@ class Outbox:
         self.tasks = set()
 
     def ack_handler(self, sock, envelope):
-        """The ack callback of one send of `envelope` on `sock`."""
+        """The ack callback of one send of `envelope` on `sock` (sent now)."""
+        sent = time.perf_counter()
 
         def handle(answer, at):
             code = answer.get("error") if isinstance(answer, dict) else None
+            if isinstance(answer, dict) and answer.get("ok"):
+                self.attempts.append(at - sent)
             if code == RETRYABLE:
                 self.retry_nacks += 1
                 if self.resends[envelope.cid] < self.max_resends:
@@ -61,7 +67,8 @@ class Outbox:
         await asyncio.gather(*self.tasks, return_exceptions=True)
         out = {"retry_nacks": self.retry_nacks, "resent": sum(self.resends.values()),
                "resent_cids": len(self.resends),
-               "gave_up": sum(1 for code, _at in self.flow.nacks.values() if code == RETRYABLE)}
+               "gave_up": sum(1 for code, _at in self.flow.nacks.values() if code == RETRYABLE),
+               "attempt": latency_summary(self.attempts)}
         if stored is not None:
             out.update(lost=stored["not_stored"], doubled=stored["duplicated"])
         return out

@@ -146,11 +146,14 @@ def rows(o):
     for f in o["overload"]:
         v = f"overload_{f:g}x"
         out += [(f"{f:g}x max: offered msg/s", f"{v}.offered_per_s", False),
-                (f"{f:g}x max: accepted p50/p99 ms", (f"{v}.ack.p50_ms", f"{v}.ack.p99_ms"),
-                 False),
+                (f"{f:g}x max: accepted send→ack p50/p99 ms",
+                 (f"{v}.attempt.p50_ms", f"{v}.attempt.p99_ms"), False),
+                (f"{f:g}x max: first send→final ack p50/p99 ms (resends included)",
+                 (f"{v}.ack.p50_ms", f"{v}.ack.p99_ms"), False),
                 (f"{f:g}x max: accepted / retry nacks / resent / timeouts",
                  (f"{v}.acked", f"{v}.retry_nacks", f"{v}.resent", f"{v}.timeouts"), False),
-                (f"{f:g}x max: cids lost / stored twice", (f"{v}.lost", f"{v}.doubled"), False),
+                (f"{f:g}x max: cids never stored (outbox gave up) / stored twice",
+                 (f"{v}.lost", f"{v}.doubled"), False),
                 (f"{f:g}x max: server / generator CPU %",
                  (f"{v}.server_cpu_pct", f"{v}.generator_cpu_pct"), False)]
     out += [
@@ -266,13 +269,16 @@ def _sendapp_targets(add, name, tree, o):
         add(f"{name}: p99 ≤ 10 ms at half the max rate (ack)", f"{p99:.1f} ms", p99 <= 10)
     for factor in o["overload"]:
         over = _get(tree, f"overload_{factor:g}x")
-        if not over or _get(over, "ack.p99_ms") is None:
+        p99 = _get(over or {}, "attempt.p99_ms")
+        if p99 is None:
+            p99 = _get(over or {}, "ack.p99_ms")  # files from before per-attempt latencies
+        if p99 is None:
             continue
-        p99, timeouts = over["ack"]["p99_ms"], over.get("timeouts") or 0
+        timeouts = over.get("timeouts") or 0
         lost, doubled = over.get("lost"), over.get("doubled")
         add(f"{name}: {over['offered_per_s']:,.0f} msg/s offered ({factor:g}x max): p99 of "
             "accepted ≤ 1 s, no timeouts, every cid stored once after resends",
-            f"{p99:,.0f} ms, {timeouts} timeouts, {_fmt(lost)} lost, {_fmt(doubled)} doubled",
+            f"{p99:,.0f} ms, {timeouts} timeouts, {_fmt(lost)} never stored, {_fmt(doubled)} doubled",
             p99 <= 1000 and timeouts == 0 and not lost and not doubled)
     passes = [(f"idle_{n}", f"{n:,} sockets, not offering permessage-deflate")
               for n in o["idle_counts"]]

@@ -73,18 +73,29 @@ def _limit(value, default, maximum):
     return min(require_int(value, "limit", minimum=1), maximum)
 
 
+_COLUMNS = Message.__table__.c  # reads return plain rows, never ORM objects (as_wire takes both)
+
+
 def sync(user_id, after, limit=None):
-    """Messages to or from the user with id > after, oldest first (PROTOCOL §8)."""
+    """Messages to or from the user with id > after, oldest first (PROTOCOL §8).
+
+    `last` (the newest id visible to the user) is the last row's id when this page holds
+    everything after `after`; a separate max(id) runs only for a partial or empty page.
+    """
     after = require_int(after, "after")
     limit = _limit(limit, SYNC_DEFAULT, SYNC_MAX)
     rows = db.session.execute(
-        db.select(Message).where(_involving(user_id), Message.id > after)
+        db.select(*_COLUMNS).where(_involving(user_id), Message.id > after)
         .order_by(Message.id).limit(limit + 1)
-    ).scalars().all()
+    ).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if rows and not more:
+        return rows, False, rows[-1].id
     last = db.session.execute(
         db.select(func.max(Message.id)).where(_involving(user_id))
     ).scalar() or 0
-    return rows[:limit], len(rows) > limit, last
+    return rows, more, last
 
 
 def history(user_id, friend_id, before=None, limit=None):
@@ -92,10 +103,10 @@ def history(user_id, friend_id, before=None, limit=None):
     require_friend(user_id, friend_id)
     limit = _limit(limit, HISTORY_DEFAULT, HISTORY_MAX)
     lo, hi = ordered(user_id, friend_id)
-    query = db.select(Message).where(Message.lo_id == lo, Message.hi_id == hi)
+    query = db.select(*_COLUMNS).where(Message.lo_id == lo, Message.hi_id == hi)
     if before is not None:
         query = query.where(Message.id < require_int(before, "before", minimum=1))
-    rows = db.session.execute(query.order_by(Message.id.desc()).limit(limit + 1)).scalars().all()
+    rows = db.session.execute(query.order_by(Message.id.desc()).limit(limit + 1)).all()
     return list(reversed(rows[:limit])), len(rows) > limit
 
 

@@ -37,6 +37,7 @@ from ..rooms import ordered
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 256  # envelopes per transaction
+IDLE_STOP = 10.0  # seconds without envelopes after which the writer task ends (restarts on demand)
 OUTCOME_WAIT = 30.0  # seconds a handler waits for its batch; the writer is stuck past that
 WRITER_ORDER_LOCK = 727274  # PostgreSQL advisory lock id (the one the per-message lock used)
 
@@ -120,8 +121,14 @@ class MessageWriter:
         return None if item.stored_id is None else (item.stored_id, item.ts)
 
     def _run(self):
+        """Write batches while envelopes come; end after IDLE_STOP seconds without any."""
         while True:
-            self.wake.wait()
+            if not self.wake.wait(IDLE_STOP):
+                with self.lock:
+                    if not self.queue:
+                        self.running = False
+                        return
+                continue
             self.wake.clear()
             self.sleep(0)  # let handlers that are ready queue theirs: one transaction for all
             while True:

@@ -2,8 +2,13 @@
 import os
 import random
 
+import warnings
+
 import pytest
-from eventlet.websocket import RFC6455WebSocket
+
+with warnings.catch_warnings():  # eventlet announces its deprecation on import
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from eventlet.websocket import RFC6455WebSocket
 
 from sendapp.websocket_mask import unmask
 

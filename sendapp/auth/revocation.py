@@ -102,7 +102,6 @@ class SocketWatch:
                 _sign_out(sid)
         return ended
 
-
     def _touch_used(self, live):
         """Write last_seen for live sessions used over a socket (the idle lifetime), at most
         once per `sessions.touch_interval_ms()` each: socket events never write it themselves."""

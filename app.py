@@ -423,10 +423,36 @@ def fast_websocket_unmasking():
     eventlet.websocket.RFC6455WebSocket._apply_mask = staticmethod(unmask)
 
 
+def timer_pings():
+    """Have Engine.IO ping each socket from a timer instead of a sleeping greenthread.
+
+    python-engineio keeps one greenthread per socket asleep for the whole ping interval,
+    and a started greenthread holds its own stacks (CPython's frame chunk alone is 16 KB);
+    a timer holds a not-yet-started greenthread until the ping is due (docs/BENCHMARKS.md).
+    The ping itself is engineio's `Socket._send_ping` after its sleep.
+    """
+    import eventlet
+    from engineio import packet
+    from engineio.socket import Socket
+
+    def ping_now(sock):
+        if not sock.closing and not sock.closed:
+            sock.last_ping = time.time()
+            sock.send(packet.Packet(packet.PING))
+
+    def schedule_ping(sock):
+        if sock.last_ping:  # only after the previous ping was answered, as engineio does
+            sock.last_ping = None
+            eventlet.spawn_after(sock.server.ping_interval, ping_now, sock)
+
+    Socket.schedule_ping = schedule_ping
+
+
 def main():
     """Run the server: certificate, migrations, listen, serve until SIGINT/SIGTERM."""
     configure_logging()
     fast_websocket_unmasking()
+    timer_pings()
     signals = []
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda number, _frame: signals.append(number))

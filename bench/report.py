@@ -325,28 +325,30 @@ def run_medians(result):
                     for run in result["runs"]])
 
 
-def compare(before, after):
-    """A Markdown table of two results files, figure by figure: before, after, change."""
-    a, b = run_medians(before), run_medians(after)
-    opts = merged_options(table_options(before["meta"]["options"]),
-                          table_options(after["meta"]["options"]))
-    commits = [r["meta"].get("server_commit") or "?" for r in (before, after)]
-    lines = [f"Server before: {commits[0]}, after: {commits[1]}", "",
-             "| figure | target | before | after | change |", "|---|---|---|---|---|"]
+def compare(*results):
+    """A Markdown table of results files (a lever's before and after, or each step of a
+    series), figure by figure, one column per file, and the change from the first to the last."""
+    medians_of = [run_medians(r) for r in results]
+    opts = merged_options(*(table_options(r["meta"]["options"]) for r in results))
+    commits = [r["meta"].get("server_commit") or "?" for r in results]
+    lines = [f"Servers: {', '.join(commits)}", "",
+             "| figure | target | " + " | ".join(commits) + " | change |",
+             "|---|---|" + "---|" * len(commits) + "---|"]
     for label, path, _compare in rows(opts):
         for name in TARGETS:
-            if name not in a or name not in b:
+            if any(name not in m for m in medians_of):
                 continue
             for one in (path if isinstance(path, tuple) else (path,)):
-                old, new = _get(a[name] or {}, one), _get(b[name] or {}, one)
-                if old is None and new is None:
+                values = [_get(m[name] or {}, one) for m in medians_of]
+                if all(v is None for v in values):
                     continue
+                old, new = values[0], values[-1]
                 change = ""
                 if isinstance(old, (int, float)) and isinstance(new, (int, float)) \
                         and not isinstance(old, bool) and old:
                     change = f"{100 * (new - old) / old:+.0f} %"
-                lines.append(f"| {label} [{one}] | {name} "
-                             f"| {_fmt(old)} | {_fmt(new)} | {change} |")
+                lines.append(f"| {label} [{one}] | {name} | "
+                             + " | ".join(_fmt(v) for v in values) + f" | {change} |")
     return "\n".join(lines)
 
 

@@ -99,8 +99,8 @@ def options(argv=None):
     parser.add_argument("--out", default=str(Path("bench") / "results" / "latest.json"))
     parser.add_argument("--table", metavar="FILE",
                         help="only print the table of an earlier results file")
-    parser.add_argument("--compare", nargs=2, metavar=("BEFORE", "AFTER"),
-                        help="only print two results files side by side (a lever's effect)")
+    parser.add_argument("--compare", nargs="+", metavar="FILE",
+                        help="only print results files side by side: a lever's before and after, or a series")
     args = parser.parse_args(argv)
     if args.tiny:
         args.pairs, args.pair_counts, args.lone, args.catch_up = 1, [1, 2], 5, 300
@@ -240,8 +240,10 @@ def main(argv=None):
         report.print_results(json.loads(Path(args.table).read_text()))
         return 0
     if args.compare:
-        before, after = (json.loads(Path(f).read_text()) for f in args.compare)
-        print(report.compare(before, after))
+        if len(args.compare) < 2:
+            print("--compare needs at least two results files", file=sys.stderr)
+            return 2
+        print(report.compare(*(json.loads(Path(f).read_text()) for f in args.compare)))
         return 0
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     if "postgres" in args.backends:

@@ -77,10 +77,9 @@ def _bind_extensions(app):
 
     bind_events(app, socketio.server)
     guard_messages(socketio.server)
-    from .load import LoopLag, shed_sends
+    from .load import sends_in_hand, shed_sends
 
-    shed_sends(socketio.server, LoopLag(socketio.start_background_task, socketio.sleep,
-                                        app.config["OVERLOAD_LAG"]))
+    shed_sends(socketio.server, sends_in_hand(app))
     close_unbound_sessions(socketio.server, app.config["HEADER_TIMEOUT"])
     app.wsgi_app = EngineIOGate(app.wsgi_app, socketio.server.eio, packet_limit)
     from .auth import sessions

@@ -88,9 +88,9 @@ class Config:
         # longer than WRITE_MAX_WAIT seconds for its batch, is answered `retry` at once.
         self.WRITE_QUEUE = int(env.get("SENDAPP_WRITE_QUEUE") or 512)
         self.WRITE_MAX_WAIT = float(env.get("SENDAPP_WRITE_MAX_WAIT") or 0.2)
-        # Sends are answered `retry` before any work while the process is this many seconds
-        # behind (sendapp/load.py).
-        self.OVERLOAD_LAG = float(env.get("SENDAPP_OVERLOAD_LAG") or 0.05)
+        # Sends handled at once at most; more are answered `retry` before any work
+        # (sendapp/load.py).
+        self.SEND_CONCURRENCY = int(env.get("SENDAPP_SEND_CONCURRENCY") or 128)
         # Flask refuses (413) any body larger than this before reading it; uploads raise it
         # for their own request to MAX_BLOB_BYTES.
         self.MAX_CONTENT_LENGTH = self.MAX_JSON_BYTES

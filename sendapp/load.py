@@ -1,76 +1,65 @@
-"""Refusing sends early when this process is behind, so overload costs a cheap `retry`.
+"""Refusing sends early when this process has enough of them in hand, so overload costs a
+cheap `retry` instead of a wait that grows without end.
 
-On one core the server's CPU is the queue: when more sends arrive than it can handle,
-every packet waits for its turn, and the wait grows without bound. The message writer
-bounds its own queue (chat/writer.py), but by the time a send reaches it most of its cost
-(decoding, dispatch, validation) is spent. So:
-
-- `LoopLag` measures how late a short cooperative sleep wakes up: the time any ready work
-  waits for the CPU in this process. It runs only while sends arrive.
-- `shed_sends` answers a `send` packet `retry` right where Engine.IO hands it over, before
-  Socket.IO decodes it, while that lag is above `OVERLOAD_LAG`. The client's outbox resends
-  the same cid; nothing was stored, so nothing can be doubled.
-
-Async-mode neutral: the task uses the server's start_background_task and sleep.
+By Little's law the time a send spends in the server is the number of sends in hand
+divided by the rate they are finished at. Bounding that number (`SEND_CONCURRENCY`)
+bounds the wait: past it, `shed_sends` answers a `send` packet `retry` right where
+Engine.IO hands it over, before Socket.IO decodes it, so a refusal costs a fraction of a
+message. The client's outbox resends the same cid; nothing was stored, so nothing can be
+doubled. The message writer also bounds its own queue (chat/writer.py).
 """
 import json
 import logging
 import re
 import threading
-import time
+from contextlib import contextmanager
+
+from flask import current_app
 
 from .admission import Notices
 
 log = logging.getLogger(__name__)
 
-PERIOD = 0.005  # seconds between lag probes
-IDLE_STOP = 2.0  # the probe stops this long after the last send
+_EXTENSION = "sendapp_sends_in_hand"
 # A Socket.IO EVENT packet for the default namespace, with an ack id, naming `send`.
 SEND_PACKET = re.compile(r'2(\d+)\["send"')
 RETRY_ACK = json.dumps([{"ok": False, "error": "retry",
                          "message": "the server is busy; nothing was stored, try again"}])
 
 
-class LoopLag:
-    """How far behind this process is (seconds), probed while there is traffic.
+class SendsInHand:
+    """How many sends this process is handling (from dispatch to ack), against a bound."""
 
-    :param start_task: the async mode's start_background_task.
-    :param sleep: the async mode's cooperative sleep.
-    :param limit: seconds of lag past which `behind()` is true.
-    """
-
-    def __init__(self, start_task, sleep, limit):
-        self.start_task = start_task
-        self.sleep = sleep
+    def __init__(self, limit):
         self.limit = limit
-        self.lag = 0.0
-        self.last_activity = 0.0
-        self.running = False
+        self.count = 0
         self.lock = threading.Lock()
 
-    def note_activity(self):
-        self.last_activity = time.monotonic()
+    def full(self):
+        return self.count >= self.limit
+
+    @contextmanager
+    def one(self):
         with self.lock:
-            start = not self.running
-            self.running = True
-        if start:
-            self.start_task(self._run)
-
-    def behind(self):
-        return self.lag > self.limit
-
-    def _run(self):
-        while time.monotonic() - self.last_activity < IDLE_STOP:
-            before = time.monotonic()
-            self.sleep(PERIOD)
-            self.lag = max(time.monotonic() - before - PERIOD, 0.0)
-        with self.lock:
-            self.lag = 0.0
-            self.running = False
+            self.count += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.count -= 1
 
 
-def shed_sends(server, lag):
-    """Answer `send` packets `retry` at the Engine.IO edge while `lag` says the process is behind.
+def sends_in_hand(app=None):
+    """This app's SendsInHand (one per server process and app)."""
+    app = app or current_app._get_current_object()
+    found = app.extensions.get(_EXTENSION)
+    if found is None:
+        found = app.extensions.setdefault(_EXTENSION, SendsInHand(app.config["SEND_CONCURRENCY"]))
+    return found
+
+
+def shed_sends(server, in_hand):
+    """Answer `send` packets `retry` at the Engine.IO edge while `in_hand` is full.
 
     :param server: the socketio.Server Flask-SocketIO made (`socketio.server`).
     """
@@ -79,15 +68,12 @@ def shed_sends(server, lag):
     notices = Notices(log)
 
     def shed(eio_sid, data):
-        if isinstance(data, str) and data.startswith('2'):
+        if in_hand.full() and isinstance(data, str) and data.startswith("2"):
             found = SEND_PACKET.match(data)
             if found is not None:
-                lag.note_activity()
-                if lag.behind():
-                    notices.note("shed", "busy: sends answered retry (the server is %.0f ms behind)",
-                                 lag.lag * 1000)
-                    eio.send(eio_sid, "3" + found.group(1) + RETRY_ACK)
-                    return None
+                notices.note("shed", "busy: sends answered retry (%d in hand)", in_hand.count)
+                eio.send(eio_sid, "3" + found.group(1) + RETRY_ACK)
+                return None
         return handle(eio_sid, data)
 
     eio.on("message", shed)

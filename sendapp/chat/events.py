@@ -4,6 +4,7 @@ from .. import notify
 from ..errors import ApiError
 from ..extensions import socketio
 from ..friends.service import require_friend, require_friend_of_socket
+from ..load import sends_in_hand
 from ..realtime import socket_event
 from ..rooms import pair_room
 from ..validation import require_object
@@ -14,11 +15,12 @@ from . import service
 @socket_event("send")
 def on_send(caller, data=None):
     """Sender → server. Validate, store (committed before the ack), relay to the pair room."""
-    env = envelopes.parse(data)
-    message, created = service.store(caller.user_id, env)
-    if created:
-        notify.to_pair(caller.user_id, env.to, "message", envelopes.as_wire(message))
-    return {"ok": True, "id": message.id, "ts": message.ts}
+    with sends_in_hand().one():  # the bound the edge sheds by (sendapp/load.py)
+        env = envelopes.parse(data)
+        message, created = service.store(caller.user_id, env)
+        if created:
+            notify.to_pair(caller.user_id, env.to, "message", envelopes.as_wire(message))
+        return {"ok": True, "id": message.id, "ts": message.ts}
 
 
 @socket_event("sync")

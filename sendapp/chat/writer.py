@@ -1,7 +1,8 @@
-"""The message write path: one statement per message, one transaction per batch, ack after commit.
+"""The message write path: one statement and one transaction per batch, ack after commit.
 
-- Each envelope is ONE statement, `INSERT … SELECT … WHERE <the pair are friends, sk is the
-  sender's key, rk the recipient's> ON CONFLICT (sender_id, cid) DO NOTHING RETURNING id`.
+- A batch of envelopes is ONE statement, `WITH v AS (VALUES …) INSERT … SELECT … FROM v
+  WHERE <the pair are friends, sk is the sender's key, rk the recipient's> ON CONFLICT
+  (sender_id, cid) DO NOTHING RETURNING id`: one round trip to PostgreSQL per batch.
   The checks ride in the write, so they are exactly as fresh as the transaction (right across
   processes, with no cache to keep in step), and idempotency is the unique constraint's job:
   insert first, and only when nothing was inserted find out why (`service.explain_refusal`).
@@ -20,6 +21,7 @@
 Background work uses the async mode's `start_background_task`/`sleep` only (eventlet in
 app.py, threads in the tests); `threading.Event` is green under eventlet's monkey-patching.
 """
+import functools
 import logging
 import threading
 import time
@@ -41,16 +43,30 @@ IDLE_STOP = 10.0  # seconds without envelopes after which the writer task ends (
 OUTCOME_WAIT = 30.0  # seconds a handler waits for its batch; the writer is stuck past that
 WRITER_ORDER_LOCK = 727274  # PostgreSQL advisory lock id (the one the per-message lock used)
 
-INSERT = text("""
+_FIELDS = ("ord", "sender", "recipient", "lo", "hi", "cid", "sk", "rk", "n", "ct")
+_INSERT_MANY = """
+    WITH v ({fields}) AS (VALUES {rows})
     INSERT INTO messages (sender_id, recipient_id, lo_id, hi_id, cid, sk, rk, n, ct, ts)
-    SELECT :sender, :to, :lo, :hi, :cid, :sk, :rk, :n, :ct, :ts
+    SELECT v.sender, v.recipient, v.lo, v.hi, v.cid, v.sk, v.rk, v.n, v.ct, :ts FROM v
     WHERE EXISTS (SELECT 1 FROM friendships f
-                  WHERE f.lo_id = :lo AND f.hi_id = :hi AND f.accepted)
-      AND EXISTS (SELECT 1 FROM identity_keys k WHERE k.user_id = :sender AND k.key_id = :sk)
-      AND EXISTS (SELECT 1 FROM identity_keys k WHERE k.user_id = :to AND k.key_id = :rk)
+                  WHERE f.lo_id = v.lo AND f.hi_id = v.hi AND f.accepted)
+      AND EXISTS (SELECT 1 FROM identity_keys k WHERE k.user_id = v.sender AND k.key_id = v.sk)
+      AND EXISTS (SELECT 1 FROM identity_keys k WHERE k.user_id = v.recipient AND k.key_id = v.rk)
+    ORDER BY v.ord
     ON CONFLICT (sender_id, cid) DO NOTHING
-    RETURNING id
-""")
+    RETURNING id, sender_id, cid
+"""
+
+
+@functools.lru_cache(maxsize=MAX_BATCH)
+def insert_statement(count):
+    """The one statement that writes a batch of `count` envelopes (one round trip): each row
+    only if the pair are friends and both key ids hold, ids in batch order, a cid already
+    stored (or twice in the batch) skipped. Bound parameters only, named `<field><index>`."""
+    rows = ", ".join("(" + ", ".join(f":{field}{i}" for field in _FIELDS) + ")"
+                     for i in range(count))
+    return text(_INSERT_MANY.format(fields=", ".join(_FIELDS), rows=rows))
+
 
 BUSY = ApiError("retry", "the server is busy; nothing was stored, try again in a moment")
 
@@ -67,11 +83,12 @@ class _Pending:
     ts: int = None
     error: ApiError = None
 
-    def params(self, ts):
+    def params(self, index):
+        """This envelope's row of the batch statement."""
         env = self.envelope
         lo, hi = ordered(self.sender_id, env.to)
-        return {"sender": self.sender_id, "to": env.to, "lo": lo, "hi": hi, "cid": env.cid,
-                "sk": env.sk, "rk": env.rk, "n": env.n, "ct": env.ct, "ts": ts}
+        values = (index, self.sender_id, env.to, lo, hi, env.cid, env.sk, env.rk, env.n, env.ct)
+        return {f"{field}{index}": value for field, value in zip(_FIELDS, values)}
 
     def finish(self, stored_id=None, ts=None, error=None):
         self.stored_id, self.ts, self.error = stored_id, ts, error
@@ -167,12 +184,20 @@ class MessageWriter:
             item.finish(stored_id, ts)
 
     def _transaction(self, batch):
+        """Write the batch in one transaction; answers (id or None, ts) per envelope."""
         ts = now_ms()
+        params = {"ts": ts}
+        for index, item in enumerate(batch):
+            params.update(item.params(index))
         with self.engine.begin() as connection:
             if self.order_writers:
                 connection.execute(text("SELECT pg_advisory_xact_lock(:id)"),
                                    {"id": WRITER_ORDER_LOCK})
-            return [(connection.execute(INSERT, item.params(ts)).scalar(), ts) for item in batch]
+            stored = {(sender, cid): stored_id for stored_id, sender, cid
+                      in connection.execute(insert_statement(len(batch)), params)}
+        # A cid twice in one batch is stored once: the first envelope gets the id, the
+        # other is explained as a retry of it.
+        return [(stored.pop((item.sender_id, item.envelope.cid), None), ts) for item in batch]
 
 
 def _transient(error):

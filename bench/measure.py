@@ -140,13 +140,18 @@ async def measure_sendapp(name, process, pairs, catch_pair, args, ssl, database_
 
 
 async def idle_passes(target, args, body, name):
-    """Idle sockets at each `--idle-counts` (one pair chatting meanwhile), then deflate once."""
+    """Idle sockets at each `--idle-counts`, growing (the smaller passes' sockets stay open,
+    one pair chatting meanwhile), then once offering permessage-deflate, on fresh sockets."""
     out = {}
-    for count in args.idle_counts:
+    held = scenarios.IdleHold()
+    for count in sorted(args.idle_counts):
         log(f"{name}: {count} idle sockets")
         out[f"idle_{count}"] = await scenarios.idle_sockets(
             target, count, chat_messages=min(50, args.lone), settle=args.settle,
-            chat_pool=seal_pools(target.pairs[:1], 50, body)[0], timeout=60 + 0.05 * count)
+            chat_pool=seal_pools(target.pairs[:1], 50, body)[0], timeout=60 + 0.05 * count,
+            held=held)
+    if held.sockets:
+        out["idle_closed"] = await held.close(target, args.settle)
     if args.idle_counts and not args.no_idle_deflate:
         count = args.idle_counts[0]
         log(f"{name}: {count} idle sockets offering permessage-deflate")

@@ -529,40 +529,64 @@ async def catch_up(target, pair, count=10_000, page=200, timeout=120.0):
 
 
 async def idle_sockets(target, count=1000, concurrency=16, timeout=180.0, chat_messages=50,
-                       chat_pool=None, settle=1.0, compress=None):
-    """RSS of the server before and after `count` idle logged-in sockets (of the run's users).
+                       chat_pool=None, settle=1.0, compress=None, held=None):
+    """RSS of the server with `count` idle logged-in sockets (of the run's users) open.
 
     While they are open, the first pair chats `chat_messages` lone messages. `settle` s
     pass before each RSS reading (twice that once the sockets are open). `compress` 15
-    offers permessage-deflate as browsers do.
+    offers permessage-deflate as browsers do. With `held` (an IdleHold), the sockets of the
+    earlier, smaller passes stay open: only the missing ones are opened, RSS counts from
+    before the first pass (memory a closed pass freed would be reused and flatter the
+    figure), and the caller closes them all at the end (`IdleHold.close`).
     """
     everyone = [p for pair in target.pairs for p in (pair.sender, pair.receiver)]
-    await asyncio.sleep(settle)
-    rss_before = target.process.rss_kb()
+    own = held is None
+    if own:
+        held = IdleHold()
+    if held.rss_before_kb is None:
+        await asyncio.sleep(settle)
+        held.rss_before_kb = target.process.rss_kb()
     meter = Meter(target.process.pid, target.database_pids)
     meter.start()
+    missing = max(count - len(held.sockets), 0)
     sockets, failures = await open_many(
-        [target.new_socket(everyone[i % len(everyone)], compress=compress) for i in range(count)],
+        [target.new_socket(everyone[i % len(everyone)], compress=compress) for i in range(missing)],
         concurrency, timeout)
+    held.sockets += sockets
     opening = meter.stop()["wall_s"]
     await asyncio.sleep(2 * settle)
     rss_open = target.process.rss_kb()
-    alive = sum(1 for s in sockets if not s.closed)
-    result = {"sockets": count, "opened": len(sockets), "still_open": alive,
-              "all_opened": len(sockets) == count and alive == count,
+    alive = sum(1 for s in held.sockets if not s.closed)
+    result = {"sockets": count, "opened": len(held.sockets), "still_open": alive,
+              "all_opened": len(held.sockets) == count and alive == count,
               "failures": len(failures), "first_failure": failures[0] if failures else None,
               "open_seconds": round(opening, 2), "opening": meter.result,
-              "deflate_negotiated": sum(1 for s in sockets if s.deflate),
-              "rss_before_kb": rss_before, "rss_open_kb": rss_open,
-              "kb_per_socket": round((rss_open - rss_before) / max(len(sockets), 1), 1)}
+              "deflate_negotiated": sum(1 for s in held.sockets if s.deflate),
+              "rss_before_kb": held.rss_before_kb, "rss_open_kb": rss_open,
+              "kb_per_socket": round((rss_open - held.rss_before_kb)
+                                     / max(len(held.sockets), 1), 1)}
     if chat_messages and chat_pool:
         chat = await lone(target, chat_pool, count=chat_messages)
         result["chat_meanwhile"] = {"ack": chat["ack"], "receive": chat["receive"],
                                     "stored_ok": (chat["stored"] or {}).get("ok")}
-    closing = now()
-    for start in range(0, len(sockets), 50):
-        await asyncio.gather(*(s.close() for s in sockets[start:start + 50]))
-    result["close_seconds"] = round(now() - closing, 2)
-    await asyncio.sleep(settle)
-    result["rss_after_close_kb"] = target.process.rss_kb()
+    if own:
+        result.update(await held.close(target, settle))
     return result
+
+
+class IdleHold:
+    """Idle sockets kept open across passes of growing size, and the RSS before the first."""
+
+    def __init__(self):
+        self.sockets = []
+        self.rss_before_kb = None
+
+    async def close(self, target, settle):
+        closing = now()
+        for start in range(0, len(self.sockets), 50):
+            await asyncio.gather(*(s.close() for s in self.sockets[start:start + 50]))
+        self.sockets = []
+        out = {"close_seconds": round(now() - closing, 2)}
+        await asyncio.sleep(settle)
+        out["rss_after_close_kb"] = target.process.rss_kb()
+        return out

@@ -111,7 +111,8 @@ def rows(o):
                  False),
                 (f"server / generator CPU % ({pairs})",
                  (f"{t}.server_cpu_pct", f"{t}.generator_cpu_pct"), False),
-                (f"ack p50/p99 ms ({pairs})", (f"{t}.ack.p50_ms", f"{t}.ack.p99_ms"), False)]
+                (f"ack p50/p99 ms ({pairs})", (f"{t}.ack.p50_ms", f"{t}.ack.p99_ms"), False),
+                (f"`retry` nacks sent again ({pairs})", f"{t}.retry_resent", False)]
     out += [
         ("all acked stored once (throughput)", "integrity_throughput", False),
         ("lone: send→ack p50/p99 ms", ("lone.ack.p50_ms", "lone.ack.p99_ms"), False),

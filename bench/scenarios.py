@@ -155,6 +155,7 @@ class Flow:
         self.emitted = {}  # cid → when it was emitted
         self.acks = {}  # cid → (message id, acked at)
         self.nacks = {}  # cid → (error code, answered at)
+        self.retried = 0  # `retry` nacks resent by a closed loop (throughput)
         self.delivered = Counter()  # cid → deliveries to the receiver's socket
         self.delivered_at = {}  # cid → first delivery
         self.sender_of = {}  # cid → sender id
@@ -287,20 +288,44 @@ async def throughput(target, pair_count, pools, window=8, warmup=1.0, duration=5
     measure_from, deadline = started + warmup, started + warmup + duration
 
     async def sender_loop(sock, pair, pool):
+        """`window` in flight; a `retry` nack sends the same envelope again (as an outbox
+        does, but at once: the window is the client's pacing) before any new one."""
         slots = asyncio.Semaphore(window)
-        for envelope in pool:
-            left = deadline - now()
-            if left <= 0:
-                return
-            try:
-                await asyncio.wait_for(slots.acquire(), left)
-            except asyncio.TimeoutError:
-                return
-            if now() >= deadline:
-                return
-            flow.record(envelope.cid, pair.sender.id)
-            await sock.emit("send", envelope.wire,
-                            _ack_handler(flow, envelope.cid, slots.release))
+        again = []
+        fresh = iter(pool)
+        stopped = []
+
+        def answered(envelope):
+            def handle(answer, at):
+                if isinstance(answer, dict) and answer.get("error") == "retry" and not stopped:
+                    flow.retried += 1
+                    again.append(envelope)
+                else:
+                    flow.answer(envelope.cid, answer, at)
+                slots.release()
+            return handle
+
+        try:
+            while True:
+                left = deadline - now()
+                if left <= 0:
+                    return
+                try:
+                    await asyncio.wait_for(slots.acquire(), left)
+                except asyncio.TimeoutError:
+                    return
+                if now() >= deadline:
+                    return
+                envelope = again.pop(0) if again else next(fresh, None)
+                if envelope is None:
+                    return
+                if envelope.cid not in flow.due:
+                    flow.record(envelope.cid, pair.sender.id)
+                await sock.emit("send", envelope.wire, answered(envelope))
+        finally:  # nacked and not sent again before the deadline: their answer stands
+            stopped.append(True)
+            for envelope in again:
+                flow.answer(envelope.cid, {"ok": False, "error": "retry"}, now())
 
     tasks = asyncio.gather(*(sender_loop(s, p, pool) for (s, _r), p, pool in used))
     finished = asyncio.ensure_future(_until_answered(tasks, flow))
@@ -318,7 +343,7 @@ async def throughput(target, pair_count, pools, window=8, warmup=1.0, duration=5
     for (_sender, receiver), _pair, _pool in used:
         receiver.on_message = None
     result = {"pairs": pair_count, "window": window, **flow.report(meter.window),
-              **meter.result, "pools_exhausted": exhausted}
+              **meter.result, "pools_exhausted": exhausted, "retry_resent": flow.retried}
     if result["rate_per_s"]:
         result["server_cpu_us_per_msg"] = round(
             1e6 * meter.result["server_cpu_s"] / result["acked_in_window"], 1)

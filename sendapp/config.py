@@ -90,7 +90,7 @@ class Config:
         self.WRITE_MAX_WAIT = float(env.get("SENDAPP_WRITE_MAX_WAIT") or 0.2)
         # Sends handled at once at most; more are answered `retry` before any work
         # (sendapp/load.py).
-        self.SEND_CONCURRENCY = int(env.get("SENDAPP_SEND_CONCURRENCY") or 128)
+        self.SEND_CONCURRENCY = int(env.get("SENDAPP_SEND_CONCURRENCY") or 1024)
         # Flask refuses (413) any body larger than this before reading it; uploads raise it
         # for their own request to MAX_BLOB_BYTES.
         self.MAX_CONTENT_LENGTH = self.MAX_JSON_BYTES

@@ -1,4 +1,4 @@
-"""Ended sessions lose their sockets within a second, in every server process.
+"""Ended sessions lose their sockets within a second (up to 1,000 sessions), in every process.
 
 The watch is also each socket's identity: a socket is authenticated once, at connect, and
 its events are answered for the user recorded here (`socket_user`), with no database read.
@@ -42,6 +42,7 @@ class SocketWatch:
         self.touched = {}  # token hash → when its last_seen was last written (ms)
         self.lock = threading.Lock()
         self.running = False
+        self.turn = 0  # where the next rotating check starts, in the sorted session hashes
 
     def track(self, sid, token_hash, user_id):
         """Watch a socket's session; start the check task if it is not running."""
@@ -65,7 +66,12 @@ class SocketWatch:
         return watched[1]
 
     def _run(self):
-        """Check every interval while this process has sockets; end when it has none."""
+        """Check every interval while this process has sockets; end when it has none.
+
+        Each check covers at most _CHUNK sessions (one query), taking them in turn, so the
+        cost of a check stays flat however many sockets are open: with S sessions, one
+        ended elsewhere loses its sockets within ceil(S / _CHUNK) intervals.
+        """
         while True:
             socketio.sleep(self.app.config["REVOCATION_INTERVAL"])
             with self.lock:
@@ -74,18 +80,26 @@ class SocketWatch:
                     return
             try:
                 with self.app.app_context():
-                    self.sweep()
+                    self.sweep(rotating=True)
             except Exception as error:  # noqa: BLE001 - the watch must outlive a busy database
                 log.warning("session check failed (%s); trying again", error.__class__.__name__)
 
-    def sweep(self):
-        """Disconnect every watched socket whose session ended; answers their sids."""
+    def sweep(self, rotating=False):
+        """Disconnect every watched socket whose session ended; answers their sids.
+
+        :param rotating: check only the next _CHUNK sessions after the last check's (the
+            periodic task), instead of all of them (after a change made in this process).
+        """
         with self.lock:
             watched = dict(self.sockets)
         if not watched:
             return []
         hashes = sorted({token for token, _user in watched.values() if token})
-        live = set()
+        if rotating:
+            start = self.turn % len(hashes)
+            hashes = (hashes[start:] + hashes[:start])[:_CHUNK]
+            self.turn = start + len(hashes)
+        checked, live = set(hashes), set()
         for start in range(0, len(hashes), _CHUNK):
             live.update(db.session.execute(
                 db.select(LoginSession.token_hash)
@@ -93,8 +107,9 @@ class SocketWatch:
                 .where(LoginSession.token_hash.in_(hashes[start:start + _CHUNK]),
                        *sessions.live_conditions())
             ).scalars())
-        self._touch_used(live)
-        ended = [sid for sid, (token, _user) in watched.items() if token not in live]
+        self._touch_used(checked, live)
+        ended = [sid for sid, (token, _user) in watched.items()
+                 if token in checked and token not in live or not token]
         for sid in ended:
             # A fresh app context: the disconnect handler ends its database session, which
             # must not be the caller's (a view still answering with its user object).
@@ -102,22 +117,24 @@ class SocketWatch:
                 _sign_out(sid)
         return ended
 
-    def _touch_used(self, live):
-        """Write last_seen for live sessions used over a socket (the idle lifetime), at most
-        once per `sessions.touch_interval_ms()` each: socket events never write it themselves."""
+    def _touch_used(self, checked, live):
+        """Write last_seen for the checked live sessions used over a socket since (the idle
+        lifetime), at most once per `sessions.touch_interval_ms()` each: socket events never
+        write it themselves."""
         now = now_ms()
         interval = sessions.touch_interval_ms()
         with self.lock:
-            used, self.used = self.used, set()
+            used = self.used & checked
+            self.used -= checked
         due = sorted(token for token in used & live
                      if now - self.touched.get(token, 0) >= interval)
+        for token in (checked - live) & set(self.touched):
+            del self.touched[token]
         if not due:
             return
         sessions.touch_tokens(due, now)
         for token in due:
             self.touched[token] = now
-        for token in set(self.touched) - live:
-            del self.touched[token]
 
 
 def _sign_out(sid):

@@ -68,7 +68,9 @@ def insert_statement(count):
     return text(_INSERT_MANY.format(fields=", ".join(_FIELDS), rows=rows))
 
 
-BUSY = ApiError("retry", "the server is busy; nothing was stored, try again in a moment")
+def _busy():
+    """A fresh `retry` refusal (an exception instance is not shared between handlers)."""
+    return ApiError("retry", "the server is busy; nothing was stored, try again in a moment")
 
 
 @dataclass
@@ -123,7 +125,7 @@ class MessageWriter:
         item = _Pending(sender_id, envelope)
         with self.lock:
             if len(self.queue) >= self.limit:
-                raise BUSY
+                raise _busy()
             self.queue.append(item)
             start = not self.running
             self.running = True
@@ -132,7 +134,7 @@ class MessageWriter:
             self.start_task(self._run)
         if not item.done.wait(OUTCOME_WAIT):
             log.error("no outcome from the message writer within %ss", OUTCOME_WAIT)
-            raise BUSY
+            raise _busy()
         if item.error is not None:
             raise item.error
         return None if item.stored_id is None else (item.stored_id, item.ts)
@@ -162,7 +164,7 @@ class MessageWriter:
             while self.queue and len(batch) < MAX_BATCH:
                 item = self.queue.popleft()
                 if item.queued < oldest:
-                    item.finish(error=BUSY)
+                    item.finish(error=_busy())
                 else:
                     batch.append(item)
         return batch
@@ -216,4 +218,4 @@ def _refusal(error):
         log.warning("message write answered retry: the database connection was lost")
     else:
         log.error("message write failed", exc_info=error)
-    return BUSY
+    return _busy()

@@ -157,3 +157,35 @@ def test_session_lifetimes_default_to_30_and_7_days_and_read_the_environment():
     with pytest.raises(ValueError):
         Config({"SENDAPP_SECRET_KEY": "x", "SENDAPP_INSTANCE_PATH": "/tmp/unused",
                 "SENDAPP_SESSION_IDLE": "0"})
+
+
+def test_the_periodic_check_takes_sessions_in_turn_one_query_each(app, make_user, socket_client, monkeypatch):
+    """Its cost stays flat with many sockets: one query of at most _CHUNK sessions per tick,
+    and a session ended elsewhere is still found within ceil(sessions / _CHUNK) ticks."""
+    from sqlalchemy import event
+
+    from sendapp.auth import revocation
+
+    monkeypatch.setattr(revocation, "_CHUNK", 2)
+    people = [make_user(f"user{i}") for i in range(5)]
+    sockets = [socket_client(person) for person in people]
+    queries = []
+    with app.app_context():
+        engine = db.engine
+        listen = lambda *args: queries.append(args[2])  # noqa: E731 - statement text
+        event.listen(engine, "before_cursor_execute", listen)
+        try:
+            watch = revocation.watch()
+            db.session.execute(db.delete(LoginSession).where(LoginSession.user_id == people[3].id))
+            db.session.commit()
+            queries.clear()
+            closed = []
+            for tick in range(3):  # 5 sessions, 2 per tick
+                closed += watch.sweep(rotating=True)
+            checks = [q for q in queries if "login_sessions" in q and "SELECT" in q]
+            assert len(checks) == 3
+        finally:
+            event.remove(engine, "before_cursor_execute", listen)
+    assert not sockets[3].is_connected()
+    assert [s.is_connected() for i, s in enumerate(sockets) if i != 3] == [True] * 4
+    assert len(closed) == 1

@@ -423,6 +423,30 @@ def fast_websocket_unmasking():
     eventlet.websocket.RFC6455WebSocket._apply_mask = staticmethod(unmask)
 
 
+GC_PAUSE_NOTICE = 0.05  # seconds: a garbage collection this long shows in every latency
+
+
+def log_long_collections():
+    """Log each garbage collection that stopped the server for GC_PAUSE_NOTICE or more.
+
+    With thousands of sockets open a full collection walks every one of their objects
+    while nothing else runs; this makes those pauses visible (docs/BENCHMARKS.md).
+    """
+    started = {}
+
+    def note(phase, info):
+        if phase == "start":
+            started["at"] = time.perf_counter()
+        elif "at" in started:
+            seconds = time.perf_counter() - started.pop("at")
+            if seconds >= GC_PAUSE_NOTICE:
+                log.info("garbage collection of generation %d paused the server %.0f ms "
+                         "(%d objects tracked)", info["generation"], seconds * 1000,
+                         len(gc.get_objects(info["generation"])))
+
+    gc.callbacks.append(note)
+
+
 def timer_pings():
     """Have Engine.IO ping each socket from a timer instead of a sleeping greenthread.
 
@@ -480,6 +504,7 @@ def main():
     # every later garbage collection, which otherwise walks it again and again under load.
     gc.collect()
     gc.freeze()
+    log_long_collections()
     code = 0 if signals else serve(sock, lambda: bool(signals))
     with app.app_context():
         db.session.remove()

@@ -193,17 +193,22 @@ def sendapp_process(folder, cert_dir, core, database_url=None, extra_env=None,
     return process
 
 
-def bare_process(folder, cert_dir, core, nagle=False, to="pair"):
-    """bench/bare_relay.py on a free port with the run's certificate."""
+def _relay_process(label, command, log_name, folder, cert_dir, core, nagle, to):
+    """A bare relay (`command` + its options) on a free port with the run's certificate."""
     port = free_port()
-    argv = [sys.executable, str(ROOT / "bench" / "bare_relay.py"), "--host", HOST,
-            "--port", str(port), "--cert-dir", str(cert_dir), "--to", to]
-    argv += ["--nagle"] if nagle else []
-    process = Process("bare relay", argv, base_env(), Path(folder) / "bare.log",
-                      f"bare relay ready on https://{HOST}:{port}", core)
+    argv = command + ["--host", HOST, "--port", str(port), "--cert-dir", str(cert_dir),
+                      "--to", to] + (["--nagle"] if nagle else [])
+    process = Process(label, argv, base_env(), Path(folder) / log_name,
+                      f"{label} ready on https://{HOST}:{port}", core)
     process.url = f"https://{HOST}:{port}"
     process.database_url = None
     return process
+
+
+def bare_process(folder, cert_dir, core, nagle=False, to="pair"):
+    """bench/bare_relay.py on a free port with the run's certificate."""
+    return _relay_process("bare relay", [sys.executable, str(ROOT / "bench" / "bare_relay.py")],
+                          "bare.log", folder, cert_dir, core, nagle, to)
 
 
 def node_process(folder, cert_dir, core, nagle=False, to="pair"):
@@ -213,15 +218,8 @@ def node_process(folder, cert_dir, core, nagle=False, to="pair"):
         raise TargetFailed("the node backend needs `node` on the PATH")
     if not (ROOT / "node_modules" / "socket.io").is_dir():
         raise TargetFailed("the node backend needs socket.io: run `npm ci` (devDependencies)")
-    port = free_port()
-    argv = [node, str(ROOT / "bench" / "bare_relay.mjs"), "--host", HOST, "--port", str(port),
-            "--cert-dir", str(cert_dir), "--to", to]
-    argv += ["--nagle"] if nagle else []
-    process = Process("bare node relay", argv, base_env(), Path(folder) / "node.log",
-                      f"bare node relay ready on https://{HOST}:{port}", core)
-    process.url = f"https://{HOST}:{port}"
-    process.database_url = None
-    return process
+    return _relay_process("bare node relay", [node, str(ROOT / "bench" / "bare_relay.mjs")],
+                          "node.log", folder, cert_dir, core, nagle, to)
 
 
 def raise_open_files():

@@ -6,7 +6,7 @@ from ..errors import ApiError
 from ..extensions import db, socketio
 from ..friends.service import require_friend
 from ..keys.service import key_belongs_to
-from ..models import Message, ReadMarker, now_ms
+from ..models import Message, ReadMarker
 from ..rooms import ordered
 from ..validation import require_int
 from . import envelope as envelopes

@@ -504,6 +504,7 @@ def main():
     # every later garbage collection, which otherwise walks it again and again under load.
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*app.config["GC_THRESHOLDS"])
     log_long_collections()
     code = 0 if signals else serve(sock, lambda: bool(signals))
     with app.app_context():

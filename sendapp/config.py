@@ -32,6 +32,16 @@ def _seconds(value, default):
     return seconds
 
 
+def _thresholds(value, default):
+    """Three positive integers "young,middle,old" from the environment, else the default."""
+    if value is None or value.strip() == "":
+        return default
+    parts = value.split(",")
+    if len(parts) != 3 or not all(part.strip().isdigit() and int(part) > 0 for part in parts):
+        raise ValueError(f"expected three positive integers like 700,10,10, got {value!r}")
+    return tuple(int(part) for part in parts)
+
+
 def _database_url(url):
     """Use the installed psycopg2 driver for plain postgresql:// URLs (SQLAlchemy 2.1 defaults
     to psycopg 3)."""
@@ -91,6 +101,8 @@ class Config:
         # Sends handled at once at most; more are answered `retry` before any work
         # (sendapp/load.py).
         self.SEND_CONCURRENCY = int(env.get("SENDAPP_SEND_CONCURRENCY") or 1024)
+        # The garbage collector's generation thresholds (app.py sets them after start-up).
+        self.GC_THRESHOLDS = _thresholds(env.get("SENDAPP_GC_THRESHOLDS"), (700, 10, 10))
         # Flask refuses (413) any body larger than this before reading it; uploads raise it
         # for their own request to MAX_BLOB_BYTES.
         self.MAX_CONTENT_LENGTH = self.MAX_JSON_BYTES

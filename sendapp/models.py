@@ -97,7 +97,12 @@ class Friendship(db.Model):
 
 
 class Message(db.Model):
-    """A stored envelope (PROTOCOL §5): routing fields, key ids and ciphertext."""
+    """A stored envelope (PROTOCOL §5, §9.4): routing fields, key ids and ciphertext.
+
+    A pair message has `recipient_id`, `lo_id`, `hi_id` and `rk`; a group message has
+    `group_id` instead and one MessageKey per member it was wrapped for. Both kinds share
+    the id sequence (the §8 sync cursor) and the (sender, cid) idempotency key.
+    """
 
     __tablename__ = "messages"
     __table_args__ = (
@@ -105,21 +110,72 @@ class Message(db.Model):
         Index("ix_messages_pair_id", "lo_id", "hi_id", "id"),
         Index("ix_messages_recipient_id", "recipient_id", "id"),
         Index("ix_messages_sender_id", "sender_id", "id"),
+        Index("ix_messages_group_id", "group_id", "id"),
+        CheckConstraint("(group_id IS NULL) = (recipient_id IS NOT NULL)",
+                        name="ck_message_kind"),
         {"sqlite_autoincrement": True},  # ids never reused: they are sync cursors
     )
 
     id = db.Column(db.Integer, primary_key=True, autoincrement=True)
     sender_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
     recipient_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"),
-                             nullable=False)
-    lo_id = db.Column(db.Integer, nullable=False)
-    hi_id = db.Column(db.Integer, nullable=False)
+                             nullable=True)
+    group_id = db.Column(db.Integer, db.ForeignKey("groups.id", ondelete="CASCADE"),
+                         nullable=True)
+    lo_id = db.Column(db.Integer, nullable=True)
+    hi_id = db.Column(db.Integer, nullable=True)
     cid = db.Column(db.String(22), nullable=False)
     sk = db.Column(db.String(12), nullable=False)
-    rk = db.Column(db.String(12), nullable=False)
+    rk = db.Column(db.String(12), nullable=True)
     n = db.Column(db.String(16), nullable=False)
     ct = db.Column(db.Text, nullable=False)
     ts = db.Column(db.BigInteger, nullable=False, default=now_ms)
+
+
+class MessageKey(db.Model):
+    """A group message's key K wrapped for one member (PROTOCOL §9.4): what that member
+    receives, and the index by which sync and history find the member's group messages."""
+
+    __tablename__ = "message_keys"
+    __table_args__ = (Index("ix_message_keys_user_id", "user_id", "message_id"),)
+
+    message_id = db.Column(db.Integer, db.ForeignKey("messages.id", ondelete="CASCADE"),
+                           primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"),
+                        primary_key=True)
+    rk = db.Column(db.String(12), nullable=False)
+    n = db.Column(db.String(16), nullable=False)
+    w = db.Column(db.String(64), nullable=False)
+
+
+class Group(db.Model):
+    """A group conversation (PROTOCOL §9.1). Its name lives only in encrypted messages."""
+
+    __tablename__ = "groups"
+    __table_args__ = ({"sqlite_autoincrement": True},)  # ids never reused
+
+    id = db.Column(db.Integer, primary_key=True, autoincrement=True)
+    created_by = db.Column(db.Integer, nullable=False)  # kept after the creator leaves
+    created = db.Column(db.BigInteger, nullable=False, default=now_ms)
+
+
+class GroupMember(db.Model):
+    """One current member of a group, with its role and the group read marker."""
+
+    __tablename__ = "group_members"
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'member')", name="ck_group_member_role"),
+        Index("ix_group_members_user_id", "user_id"),
+    )
+
+    group_id = db.Column(db.Integer, db.ForeignKey("groups.id", ondelete="CASCADE"),
+                         primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"),
+                        primary_key=True)
+    role = db.Column(db.String(8), nullable=False)
+    added_by = db.Column(db.Integer, nullable=False)
+    added = db.Column(db.BigInteger, nullable=False, default=now_ms)
+    read_up_to = db.Column(db.Integer, nullable=False, default=0)
 
 
 class ReadMarker(db.Model):
@@ -135,14 +191,17 @@ class ReadMarker(db.Model):
 
 
 class Blob(db.Model):
-    """An encrypted attachment on disk, readable by the two people of one pair."""
+    """An encrypted attachment on disk, readable by the two people of one pair, or by the
+    current members of one group (`group_id`, PROTOCOL §9.2)."""
 
     __tablename__ = "blobs"
 
     id = db.Column(db.String(22), primary_key=True)
     uploader_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"),
                             nullable=False, index=True)  # the quota sums per uploader
-    lo_id = db.Column(db.Integer, nullable=False)
-    hi_id = db.Column(db.Integer, nullable=False)
+    lo_id = db.Column(db.Integer, nullable=True)
+    hi_id = db.Column(db.Integer, nullable=True)
+    group_id = db.Column(db.Integer, db.ForeignKey("groups.id", ondelete="CASCADE"),
+                         nullable=True, index=True)
     size = db.Column(db.BigInteger, nullable=False)
     created = db.Column(db.BigInteger, nullable=False, default=now_ms)

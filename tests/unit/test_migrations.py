@@ -28,7 +28,8 @@ def _upgrade_and_diff(app):
 
 
 EXPECTED_TABLES = {"users", "identity_keys", "login_sessions", "friendships", "messages",
-                   "read_markers", "blobs", "alembic_version"}
+                   "read_markers", "blobs", "groups", "group_members", "message_keys",
+                   "alembic_version"}
 
 
 def test_sqlite_upgrade_matches_models(tmp_path):
@@ -58,3 +59,29 @@ def test_flask_db_upgrade_command_creates_the_schema(tmp_path):
     with app.app_context():
         assert EXPECTED_TABLES <= set(db.inspect(db.engine).get_table_names())
         db.engine.dispose()
+
+
+def test_groups_upgrade_keeps_pair_messages_and_never_reuses_their_ids(tmp_path):
+    """The groups migration rebuilds `messages` on SQLite: rows, ids and AUTOINCREMENT stay."""
+    app = _app(tmp_path, f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    with app.app_context():
+        upgrade(revision="4c1d7e9a2b50")
+        with db.engine.begin() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO users (id, username, auth_hash, kdf_iterations, created, disabled) "
+                "VALUES (1, 'alice', 'h', 1000, 0, 0), (2, 'bob', 'h', 1000, 0, 0)")
+            connection.exec_driver_sql(
+                "INSERT INTO messages (id, sender_id, recipient_id, lo_id, hi_id, cid, sk, rk, "
+                "n, ct, ts) VALUES (41, 1, 2, 1, 2, 'c41', 'k', 'k', 'n', 'ct', 0), "
+                "(42, 1, 2, 1, 2, 'c42', 'k', 'k', 'n', 'ct', 0)")
+            connection.exec_driver_sql("DELETE FROM messages WHERE id = 42")
+        upgrade()
+        with db.engine.begin() as connection:
+            kept = connection.exec_driver_sql("SELECT id, cid FROM messages").all()
+            connection.exec_driver_sql(
+                "INSERT INTO messages (sender_id, recipient_id, lo_id, hi_id, cid, sk, rk, n, "
+                "ct, ts) VALUES (2, 1, 1, 2, 'c43', 'k', 'k', 'n', 'ct', 0)")
+            newest = connection.exec_driver_sql("SELECT max(id) FROM messages").scalar()
+        db.engine.dispose()
+    assert kept == [(41, "c41")]
+    assert newest == 43

@@ -1,0 +1,1 @@
+"""Group conversations (PROTOCOL §9): membership, roles and their routes."""

@@ -101,6 +101,8 @@ class Config:
         # Sends handled at once at most; more are answered `retry` before any work
         # (sendapp/load.py).
         self.SEND_CONCURRENCY = int(env.get("SENDAPP_SEND_CONCURRENCY") or 1024)
+        # Members of one group at most, its creator included (PROTOCOL §9.1).
+        self.GROUP_MAX_MEMBERS = int(env.get("SENDAPP_GROUP_MAX_MEMBERS") or 64)
         # The garbage collector's generation thresholds (app.py sets them after start-up).
         self.GC_THRESHOLDS = _thresholds(env.get("SENDAPP_GC_THRESHOLDS"), (700, 10, 10))
         # Flask refuses (413) any body larger than this before reading it; uploads raise it

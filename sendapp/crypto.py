@@ -238,15 +238,25 @@ def decrypt_vault(vault_key: bytes, username: str, vault: dict) -> dict:
 
 # --- §4 Pair key -----------------------------------------------------------------------
 def _pair_info(lo: int, hi: int, lo_public: bytes, hi_public: bytes) -> str:
-    """Bind the pair key to both ids and both key pairs in use (§4)."""
-    lo_text, hi_text = _ordered(lo, hi)
+    """Bind the pair key to both ids and both key pairs in use (§4).
+
+    `lo` = `hi` is allowed only with one key on both sides: the self pair that
+    wraps a group message key for the sender's own devices (§9.4).
+    """
+    if lo == hi and bytes(lo_public) == bytes(hi_public):
+        lo_text = hi_text = _u(lo)
+    else:
+        lo_text, hi_text = _ordered(lo, hi)
     return (INFO_PAIR_PREFIX + lo_text + "|" + hi_text + "|"
             + b64url_encode(lo_public) + "|" + b64url_encode(hi_public))
 
 
 def pair_key(own_private: bytes, peer_public: bytes, lo: int, hi: int,
              lo_public: bytes, hi_public: bytes) -> bytes:
-    """Derive the 32-byte AES key two friends share for one pair of key pairs (§4)."""
+    """Derive the 32-byte AES key two friends share for one pair of key pairs (§4).
+
+    With `lo` = `hi` and one key on both sides this is the self pair key (§9.4).
+    """
     _require_len(own_private, KEY_BYTES, "private key")
     _require_len(peer_public, KEY_BYTES, "peer public key")
     info = _pair_info(lo, hi, lo_public, hi_public)

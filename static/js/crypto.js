@@ -1,21 +1,23 @@
 // Protocol cryptography for the browser (PROTOCOL §1-§6).
 // Pure: WebCrypto in, bytes out. No DOM, no network, no storage, no logging.
 // Every algorithm choice and domain-separation label is named once, below.
+// The few low-level helpers marked "shared with groupcrypto.js" are exported for §9 only, so
+// group messages reuse these primitives instead of copying them; UI code has no use for them.
 
 import { b64urlDecode, b64urlEncode, concatBytes, utf8Decode, utf8Encode } from './encoding.js';
 
 // --- Algorithm choices (named once) ---------------------------------------------------
-const VERSION = 1;
-const KEY_BYTES = 32; // AES-256 keys, PBKDF2/HKDF outputs, X25519 keys
+export const VERSION = 1; // shared with groupcrypto.js
+export const KEY_BYTES = 32; // AES-256 keys, PBKDF2/HKDF outputs, X25519 keys
 const KEY_BITS = KEY_BYTES * 8;
-const NONCE_BYTES = 12; // AES-GCM nonce, fresh and random for every encryption
+export const NONCE_BYTES = 12; // AES-GCM nonce, fresh and random for every encryption
 const CID_BYTES = 16;
 const KEY_ID_BYTES = 9; // SHA-256 prefix naming a public key (12 base64url chars)
 const PAD_BLOCK = 32;
 const PAD_MARK = 0x80;
 const SAFETY_GROUPS = 12;
 const SAFETY_MODULUS = 100000;
-const HASH = 'SHA-256'; // PBKDF2, HKDF, key ids, file digests
+export const HASH = 'SHA-256'; // PBKDF2, HKDF, key ids, file digests
 const SAFETY_HASH = 'SHA-512';
 const AES = { name: 'AES-GCM', length: KEY_BITS };
 const AES_TAG_BITS = 128;
@@ -26,7 +28,7 @@ const TOKEN_RE = /^[A-Za-z0-9_-]+$/;
 const MIN_PASSWORD_CHARS = 8;
 
 // --- Domain-separation labels (PROTOCOL §2-§6) ------------------------------------------
-const LABEL = 'sendapp/v1/';
+export const LABEL = 'sendapp/v1/'; // shared with groupcrypto.js
 const SALT_PREFIX = `${LABEL}user:`;
 const INFO_AUTH = `${LABEL}auth`;
 const INFO_VAULT = `${LABEL}vault`;
@@ -62,23 +64,23 @@ export function assertWebCrypto() {
   }
 }
 
-/** Draw n bytes from the platform CSPRNG. */
-function randomBytes(n) {
+/** Draw n bytes from the platform CSPRNG (shared with groupcrypto.js). */
+export function randomBytes(n) {
   subtle();
   return globalThis.crypto.getRandomValues(new Uint8Array(n));
 }
 
 // --- Small helpers ---------------------------------------------------------------------------
-/** Require a Uint8Array of an exact length before it reaches a primitive. */
-function requireBytes(value, length, what) {
+/** Require a Uint8Array of an exact length before it reaches a primitive (shared with groupcrypto.js). */
+export function requireBytes(value, length, what) {
   if (!(value instanceof Uint8Array) || (length !== undefined && value.length !== length)) {
     throw new TypeError(`${what} must be a Uint8Array${length === undefined ? '' : ` of ${length} bytes`}`);
   }
   return value;
 }
 
-/** Render a user id as decimal ASCII, u(x) in the protocol (§1). */
-function u(id) {
+/** Render a user id as decimal ASCII, u(x) in the protocol (§1) (shared with groupcrypto.js). */
+export function u(id) {
   if (!Number.isSafeInteger(id) || id < 0) throw new TypeError('user ids must be non-negative integers');
   return String(id);
 }
@@ -90,27 +92,27 @@ function ordered(lo, hi) {
   return pair;
 }
 
-/** Accept a non-empty base64url token, which can never contain the AAD separator. */
-function token(value, what) {
+/** Accept a non-empty base64url token, which can never contain the AAD separator (shared with groupcrypto.js). */
+export function token(value, what) {
   if (typeof value !== 'string' || !TOKEN_RE.test(value)) throw new TypeError(`${what} must be a base64url string`);
   return value;
 }
 
-/** Compare two byte arrays without an early exit. */
-function bytesEqual(a, b) {
+/** Compare two byte arrays without an early exit (shared with groupcrypto.js). */
+export function bytesEqual(a, b) {
   if (a.length !== b.length) return false;
   let diff = 0;
   for (let i = 0; i < a.length; i += 1) diff |= a[i] ^ b[i];
   return diff === 0;
 }
 
-/** True for a JSON object (not null, not an array). */
-function isObject(value) {
+/** True for a JSON object (not null, not an array) (shared with groupcrypto.js). */
+export function isObject(value) {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Decode one base64url field of a received object, or throw CryptoError. */
-function field(container, name, length) {
+/** Decode one base64url field of a received object, or throw CryptoError (shared with groupcrypto.js). */
+export function field(container, name, length) {
   try {
     return b64urlDecode(container[name], length);
   } catch (err) {
@@ -118,8 +120,8 @@ function field(container, name, length) {
   }
 }
 
-/** Parse UTF-8 JSON that must be an object, or throw CryptoError. */
-function jsonObject(bytes) {
+/** Parse UTF-8 JSON that must be an object, or throw CryptoError (shared with groupcrypto.js). */
+export function jsonObject(bytes) {
   let value;
   try {
     value = JSON.parse(utf8Decode(bytes));
@@ -130,32 +132,32 @@ function jsonObject(bytes) {
   return value;
 }
 
-/** Serialise compact UTF-8 JSON, byte-identical to Python's compact ensure_ascii=False form (§1). */
-function jsonBytes(value) {
+/** Serialise compact UTF-8 JSON, byte-identical to Python's compact ensure_ascii=False form (§1) (shared with groupcrypto.js). */
+export function jsonBytes(value) {
   return utf8Encode(JSON.stringify(value));
 }
 
-/** Digest bytes with the named hash. */
-async function digest(hash, bytes) {
+/** Digest bytes with the named hash (shared with groupcrypto.js). */
+export async function digest(hash, bytes) {
   return new Uint8Array(await subtle().digest(hash, bytes));
 }
 
 // --- AES-256-GCM: the protocol's only cipher ---------------------------------------------------
-/** Import 32 raw bytes as an AES-GCM key. */
-async function importAesKey(raw, extractable = false) {
+/** Import 32 raw bytes as an AES-GCM key (shared with groupcrypto.js). */
+export async function importAesKey(raw, extractable = false) {
   requireBytes(raw, KEY_BYTES, 'AES key');
   return subtle().importKey('raw', raw, AES, extractable, AES_USAGES);
 }
 
-/** Encrypt with a fresh random nonce unless a test passes one; returns {nonce, ct}. */
-async function seal(key, plain, aad, nonce) {
+/** Encrypt with a fresh random nonce unless a test passes one; returns {nonce, ct} (shared with groupcrypto.js). */
+export async function seal(key, plain, aad, nonce) {
   const iv = nonce === undefined || nonce === null ? randomBytes(NONCE_BYTES) : requireBytes(nonce, NONCE_BYTES, 'nonce');
   const ct = await subtle().encrypt({ name: AES.name, iv, additionalData: aad, tagLength: AES_TAG_BITS }, key, plain);
   return { nonce: iv, ct: new Uint8Array(ct) };
 }
 
-/** Decrypt, turning every failure into CryptoError. */
-async function open(key, nonce, ct, aad) {
+/** Decrypt, turning every failure into CryptoError (shared with groupcrypto.js). */
+export async function open(key, nonce, ct, aad) {
   try {
     const plain = await subtle().decrypt({ name: AES.name, iv: nonce, additionalData: aad, tagLength: AES_TAG_BITS }, key, ct);
     return new Uint8Array(plain);
@@ -308,11 +310,16 @@ export async function decryptVault(vaultKey, username, vault) {
 }
 
 // --- §4 Pair key --------------------------------------------------------------------------------------------------
-/** Bind the pair key to both ids and both key pairs in use (§4). */
+/**
+ * Bind the pair key to both ids and both key pairs in use (§4). `lo` = `hi` is allowed only
+ * with one key on both sides: the self pair that wraps a group message key for the sender's
+ * own devices (§9.4).
+ */
 function pairInfo(lo, hi, loPublicRaw, hiPublicRaw) {
-  const [loText, hiText] = ordered(lo, hi);
   requireBytes(loPublicRaw, KEY_BYTES, 'lo public key');
   requireBytes(hiPublicRaw, KEY_BYTES, 'hi public key');
+  const self = lo === hi && bytesEqual(loPublicRaw, hiPublicRaw);
+  const [loText, hiText] = self ? [u(lo), u(hi)] : ordered(lo, hi);
   return `${INFO_PAIR_PREFIX}${loText}|${hiText}|${b64urlEncode(loPublicRaw)}|${b64urlEncode(hiPublicRaw)}`;
 }
 
@@ -330,8 +337,9 @@ async function x25519(ownPrivateKey, peerPublicRaw) {
 }
 
 /**
- * Derive the AES-GCM key two friends share for one pair of key pairs (§4).
- * Non-extractable unless a test asks to compare bytes.
+ * Derive the AES-GCM key two friends share for one pair of key pairs (§4); with `lo` = `hi`
+ * and one key on both sides, the self pair key (§9.4). Non-extractable unless a test asks to
+ * compare bytes.
  */
 export async function derivePairKey(ownPrivateKey, peerPublicRaw, lo, hi, loPublicRaw, hiPublicRaw, { extractable = false } = {}) {
   requireBytes(peerPublicRaw, KEY_BYTES, 'peer public key');

@@ -212,6 +212,8 @@ def group_plaintext(name: str, members: Iterable[int], admins: Iterable[int], se
     """
     if not isinstance(name, str):
         raise TypeError("name must be a str")
+    if not name.isascii() and any(0xD800 <= ord(ch) <= 0xDFFF for ch in name):
+        raise ValueError("name contains a lone surrogate")
     if len(name) > MAX_NAME_CODE_POINTS:  # a str's length counts code points
         raise ValueError(f"a group name has at most {MAX_NAME_CODE_POINTS} characters")
     member_ids = sorted(set(_ids(members, "members")))

@@ -503,7 +503,9 @@ def test_read_refuses_a_non_object():
 @pytest.mark.parametrize("args, error", [
     ((None, [1], [1], 1), TypeError), (("n", [1], [2], 1), ValueError), (("n", [1, "2"], [1], 1), ValueError),
     (("n", 1, [1], 1), TypeError), (("n", [1], [1], -1), ValueError), (("n", [True], [1], 1), ValueError),
-], ids=["name-none", "admin-not-member", "string-id", "not-a-list", "negative-time", "bool-id"])
+    (("\ud800", [1], [1], 1), ValueError),
+], ids=["name-none", "admin-not-member", "string-id", "not-a-list", "negative-time", "bool-id",
+        "lone-surrogate"])
 def test_build_refuses_bad_input(args, error):
     with pytest.raises(error):
         gc.group_plaintext(*args)

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { ChatClient, readPlain } from '../../static/js/chat.js';
+import { ChatClient } from '../../static/js/chat/client.js';
+import { readPlain } from '../../static/js/chat/plaintext.js';
 import * as crypto from '../../static/js/crypto.js';
 import { b64urlEncode } from '../../static/js/encoding.js';
 import { Keyring } from '../../static/js/keyring.js';

@@ -2,7 +2,7 @@
 // outbox (in IndexedDB) intact. It never caches API answers, sockets or attachments.
 // Served at /sw.js (scope /). Bump VERSION when the list of shell files changes.
 
-const VERSION = 'v2';
+const VERSION = 'v3';
 const SHELL = `sendapp-shell-${VERSION}`;
 const PAGES = 'sendapp-pages'; // the chat page (names the user; deleted at logout)
 
@@ -10,7 +10,18 @@ const SHELL_FILES = [
   '/static/css/app.css',
   '/static/js/main.js',
   '/static/js/api.js',
-  '/static/js/chat.js',
+  '/static/js/chat/client.js',
+  '/static/js/chat/conversations.js',
+  '/static/js/chat/files.js',
+  '/static/js/chat/friends.js',
+  '/static/js/chat/keys.js',
+  '/static/js/chat/pairs.js',
+  '/static/js/chat/plaintext.js',
+  '/static/js/chat/presence.js',
+  '/static/js/chat/reads.js',
+  '/static/js/chat/receiving.js',
+  '/static/js/chat/sending.js',
+  '/static/js/chat/typing.js',
   '/static/js/crypto.js',
   '/static/js/encoding.js',
   '/static/js/keyring.js',

@@ -2,7 +2,7 @@
 // from the API (remembered in the store for offline use), and pair keys cached per
 // (own key, peer key) as non-extractable AES-GCM CryptoKeys. No DOM.
 // A friend's key is kept only when its id is the hash of its bytes (pins.js), and a key once
-// known under an id is never replaced: which ids to trust is chat.js's decision (pins.js).
+// known under an id is never replaced: which ids to trust is chat/keys.js's decision (pins.js).
 
 import * as defaultCrypto from './crypto.js';
 import { verifiedKey } from './pins.js';

@@ -3,7 +3,7 @@
 // the page named by <body data-page>.
 
 import { Api, csrfFromDocument } from './api.js';
-import { ChatClient } from './chat.js';
+import { ChatClient } from './chat/client.js';
 import { assertWebCrypto } from './crypto.js';
 import { Keyring } from './keyring.js';
 import * as session from './session.js';

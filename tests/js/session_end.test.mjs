@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { readPlain } from '../../static/js/chat.js';
+import { readPlain } from '../../static/js/chat/plaintext.js';
 import { safeFileName } from '../../static/js/encoding.js';
 import { Outbox, STALE_KEY, STATUS } from '../../static/js/outbox.js';
 import { checkIterations, kdfFloor, login, logout, MIN_KDF_ITERATIONS, register, SessionError } from '../../static/js/session.js';

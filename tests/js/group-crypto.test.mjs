@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 
 import * as c from '../../static/js/crypto.js';
-import { b64urlDecode, b64urlEncode, utf8Encode } from '../../static/js/encoding.js';
+import { b64urlEncode, utf8Encode } from '../../static/js/encoding.js';
 import * as g from '../../static/js/groupcrypto.js';
 import { d, flip, flipB64 } from './helpers/tamper.mjs';
 

@@ -242,6 +242,7 @@ class ConnectionMixin:
         answer = answer_future.result()
         if not isinstance(answer, dict) or not answer.get("ok"):
             answer = answer if isinstance(answer, dict) else {}
+            details = {k: v for k, v in answer.items() if k not in ("ok", "error", "message")}
             raise RealtimeError(answer.get("message") or f"{event} was refused",
-                                code=answer.get("error") or "bad_response")
+                                code=answer.get("error") or "bad_response", details=details)
         return answer

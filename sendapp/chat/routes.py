@@ -2,6 +2,7 @@
 from flask import Blueprint, jsonify
 from flask_login import current_user, login_required
 
+from ..conversations import Conversation, require_access
 from ..friends.service import friend_ids
 from ..validation import query_int
 from . import envelope as envelopes
@@ -23,7 +24,8 @@ def messages(friend_id):
 @login_required
 def group_messages(group_id):
     """A page of one group's envelopes wrapped for the caller, oldest first; ids < before;
-    404 for a non-member first (§9.2)."""
+    404 for a non-member first (§9.2), before the query is even read."""
+    require_access(current_user.id, Conversation(group=group_id))
     rows, more = service.group_history(current_user.id, group_id, query_int("before"),
                                        query_int("limit"))
     return jsonify(messages=[envelopes.as_wire(m) for m in rows], more=more)

@@ -76,10 +76,9 @@ def explain_group_refusal(sender_id, envelope):
         raise ApiError("stale_members", "the group's members changed: fetch the group and its"
                        " members' keys, then seal the message again with the same cid",
                        members=members)
-    keys = set(db.session.execute(
+    keys = {tuple(row) for row in db.session.execute(
         db.select(IdentityKey.user_id, IdentityKey.key_id)
-        .where(IdentityKey.user_id.in_(members))
-    ).tuples())
+        .where(IdentityKey.user_id.in_(members)))}
     for entry in envelope.keys:
         if (entry.to, entry.rk) not in keys:
             raise ApiError("bad_request", f"rk {entry.rk} is not a key of user {entry.to}")

@@ -74,7 +74,7 @@ _ENTRY_FIELDS = ("ord", "member", "rk")
 _GROUP_PARAMS = len(_GROUP_FIELDS) + 1  # one envelope's own parameters, with :ts
 # `entries` distinct members (envelope.py), each a member of the group with a key of its own,
 # and the group has exactly `entries` members: the entries name exactly the members. The
-# sender's own entry (rk = sk) is checked before the statement (`_group_rows`).
+# sender's own entry (rk = sk) is checked before the statement (`_own_entry_holds`).
 _INSERT_GROUP = """
     WITH v ({fields}) AS (VALUES {rows}),
          e ({entry_fields}) AS (VALUES {entry_rows})
@@ -102,7 +102,7 @@ def insert_statement(count):
     return text(_INSERT_MANY.format(fields=", ".join(_FIELDS), rows=rows))
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=64)  # keyed by two sizes: keep the most used texts only
 def insert_group_statement(count, entry_count):
     """The statement that writes `count` group envelopes holding `entry_count` entries in all
     (one round trip), each only if sk is the sender's key and its entries name exactly the

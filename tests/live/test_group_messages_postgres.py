@@ -46,7 +46,9 @@ def connect(app, person):
 
 
 def messages(sio):
-    return [e["args"][0] for e in sio.get_received() if e["name"] == "message"]
+    """Payloads of `message` events (the test client unwraps single arguments)."""
+    return [e["args"][0] if isinstance(e["args"], list) else e["args"]
+            for e in sio.get_received() if e["name"] == "message"]
 
 
 def test_group_messages_are_stored_synced_and_listed_on_postgresql(pg):

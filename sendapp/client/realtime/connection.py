@@ -12,12 +12,21 @@ import time
 
 import aiohttp
 import socketio
+from engineio import payload as engineio_payload
 
 from .errors import RealtimeError
 
 log = logging.getLogger("sendapp.client")
 
 CALL_POLL = 0.25  # seconds between connection checks while an ack is awaited
+# Long-polling batches every queued packet into one HTTP body, both ways (python-engineio).
+# The server answers a poll with all it has queued, and python-engineio's decoder refuses
+# more than 16 packets (a guard meant for servers), after which its client hangs, connected
+# but deaf; a burst of messages (a group of three is enough) queues more. So a polling
+# client accepts larger batches, and keeps at most POLLING_WINDOW sends unacknowledged,
+# since the server's edge refuses a POST of more than 16 packets (sendapp/edge.py).
+POLLING_DECODE_PACKETS = 4096
+POLLING_WINDOW = 8
 
 
 def ssl_context(ca=None, insecure=False):
@@ -53,6 +62,8 @@ class ConnectionMixin:
         self._tasks = set()
         self._fatal = None
         self._connect_error = None
+        # Sends awaiting their ack, bounded over long-polling (see POLLING_WINDOW).
+        self._in_flight = asyncio.Semaphore(POLLING_WINDOW) if polling else None
 
     @property
     def connected(self):
@@ -82,6 +93,9 @@ class ConnectionMixin:
         self._connect_error = None
         self._ready.clear()
         self._settled.clear()
+        if self.polling:  # process-wide: python-engineio reads it from the class
+            engineio_payload.Payload.max_decode_packets = max(
+                engineio_payload.Payload.max_decode_packets, POLLING_DECODE_PACKETS)
         connector = aiohttp.TCPConnector(ssl=ssl_context(self.api.ca, self.api.insecure))
         self._http = aiohttp.ClientSession(connector=connector,
                                            cookie_jar=aiohttp.CookieJar(unsafe=True))

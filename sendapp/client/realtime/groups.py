@@ -49,12 +49,15 @@ class GroupMixin:
         """The group as the server lists it (§9.2), fetched once per connection or on `refresh`.
 
         Kept current by `group` events; a reconnect fetches again, since the
-        events missed meanwhile are not replayed (§9.5).
+        events missed meanwhile are not replayed (§9.5). While the connection is
+        down the last list is used: what it seals waits in the outbox, and a
+        stale list is corrected by `stale_members` when it is sent.
         """
         if not is_id(group_id):
             raise ValueError("a group id is a positive integer")
         cached = self._groups.get(group_id)
-        if refresh or cached is None or cached[0] != self._epoch:
+        outdated = cached is None or (cached[0] != self._epoch and self.connected)
+        if refresh or outdated:
             group = await asyncio.to_thread(self.api.group, group_id)
             self._remember_group(group)
             return group

@@ -20,7 +20,8 @@ MAX_REPLACEMENTS = 5  # re-seals of one cid before its refusal counts as final
 class OutboxMixin:
     """Send queued envelopes in order, settle each from its ack, resend after a reconnect.
 
-    Uses from the client: `state`, `ready`, `_call`, `_epoch` and `_spawn` (connection.py).
+    Uses from the client: `state`, `ready`, `_call`, `_epoch`, `_in_flight` and `_spawn`
+    (connection.py).
     """
 
     def _init_outbox(self):
@@ -110,7 +111,11 @@ class OutboxMixin:
         """Emit one envelope and settle its outbox entry from the ack."""
         cid = envelope["cid"]
         try:
-            ack = await self._call("send", envelope)
+            if self._in_flight is None:
+                ack = await self._call("send", envelope)
+            else:
+                async with self._in_flight:
+                    ack = await self._call("send", envelope)
         except RealtimeError as error:
             if error.code in ("disconnected", "timeout"):
                 return  # stays queued: the next connect resends it

@@ -360,18 +360,6 @@ def cmd_follow(args):
 
 
 # --- groups (§9) --------------------------------------------------------------------------------
-def group_name(account, group_id, limit=50):
-    """The name in the newest readable `group` message among the group's recent ones."""
-    for envelope in reversed(history_messages(account, group_id, limit, group=True)):
-        try:
-            plain = groups.open_envelope(account, envelope)
-        except (CryptoError, ApiFailure):
-            continue
-        if plain.get("t") == "group" and isinstance(plain.get("name"), str):
-            return plain["name"][:100]
-    return ""
-
-
 def member_names(group):
     return {member["id"]: member["username"] for member in group["members"]}
 
@@ -383,7 +371,8 @@ def cmd_groups(args):
     if not listing["groups"]:
         out("no groups yet: make one with `group-create --name NAME FRIEND...`")
     for group in listing["groups"]:
-        name = group_name(account, group["id"]) or "(unnamed)"
+        newest = groups.newest_group_plain(account, group["id"])
+        name = (newest or {}).get("name") or "(unnamed)"
         members = ", ".join(safe(m["username"]) + ("*" if m["role"] == "admin" else "")
                             for m in group["members"])
         out(f"#{group['id']} {safe(name)}: {members}")

@@ -12,9 +12,13 @@ from ..group_crypto import (
     group_entry,
     group_plaintext,
     open_group_message,
+    read_group_plaintext,
     seal_group_message,
 )
 from .account import MAX_CIPHERTEXT_CHARS, AccountError, file_plain, now_ms
+from .http import ApiFailure
+
+NAME_SEARCH = 200  # recent messages searched for the group's name when none was seen live
 
 
 def is_group_envelope(envelope):
@@ -130,3 +134,21 @@ def roster_plain(account, group, name, leaving=False):
         if not admins and members:
             admins = [members[0]]  # members are listed oldest first
     return group_plaintext(name, members, admins, now_ms())
+
+
+def newest_group_plain(account, group_id, limit=NAME_SEARCH):
+    """The newest readable `group` message among a group's recent ones (§9.3), or None.
+
+    A client that was not listening when the group was named (a new device, a
+    command line run) learns the name here before it announces a change, so an
+    announcement never renames the group by accident.
+    """
+    page = account.api.group_history(group_id, limit=limit)
+    for envelope in reversed(page["messages"]):
+        try:
+            plain = open_envelope(account, envelope)
+            if plain.get("t") == "group":
+                return read_group_plaintext(plain)
+        except (crypto.CryptoError, ApiFailure, TypeError, ValueError):
+            continue
+    return None

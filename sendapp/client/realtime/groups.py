@@ -81,6 +81,13 @@ class GroupMixin:
         roster = self.rosters.get(group_id)
         return roster.name if roster else ""
 
+    async def _known_name(self, group_id):
+        """The applied roster's name, else the newest readable one in the group's history."""
+        if group_id in self.rosters:
+            return self.rosters[group_id].name
+        found = await asyncio.to_thread(groups.newest_group_plain, self.account, group_id)
+        return found["name"] if found else ""
+
     # --- sending -------------------------------------------------------------------------------
     async def queue_group_plain(self, group_id, plain, confirm_key_change=False):
         """Seal a plaintext for every current member and queue it; return its cid (§9.4)."""
@@ -153,7 +160,8 @@ class GroupMixin:
         :param name: the name to announce; None keeps the current one (a rename passes it).
         """
         group = await self.group(group_id, refresh=True)
-        name = self.group_name(group_id) if name is None else name
+        if name is None:
+            name = await self._known_name(group_id)
         plain = groups.roster_plain(self.account, group, name, leaving=leaving)
         return await self.send_group_plain(group_id, plain, timeout)
 

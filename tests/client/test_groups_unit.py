@@ -320,7 +320,8 @@ def test_group_event_updates_the_cached_group_and_null_drops_it(world):
 
     fetched = api.group_fetches
     run(scenario())
-    assert api.group_fetches == fetched + 2  # one by the client, one by the test: the event's copy was used
+    # one fetch by the client, one by the test: the event's copy was used, not fetched
+    assert api.group_fetches == fetched + 2
 
 
 def test_typing_and_read_name_the_group():

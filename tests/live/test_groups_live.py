@@ -234,7 +234,7 @@ def test_leaving_as_the_only_admin_hands_the_roster_to_the_successor(trio):
     run(scenario())
 
 
-# --- a server killed mid-burst ----------------------------------------------------------------------
+# --- a server killed mid-burst -------------------------------------------------------------------
 def test_server_killed_mid_burst_every_message_is_stored_and_shown_once(tmp_path):
     """Three members send at once; `kill -9`, restart on the same database; clients
     reconnect, sync and resend: each message is stored once and shown once to each member."""

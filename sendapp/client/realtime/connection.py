@@ -62,8 +62,8 @@ class ConnectionMixin:
         self._tasks = set()
         self._fatal = None
         self._connect_error = None
-        # Sends awaiting their ack, bounded over long-polling (see POLLING_WINDOW).
-        self._in_flight = asyncio.Semaphore(POLLING_WINDOW) if polling else None
+        # Sends awaiting their ack while the transport is long-polling (see POLLING_WINDOW).
+        self._in_flight = asyncio.Semaphore(POLLING_WINDOW)
 
     @property
     def connected(self):
@@ -93,9 +93,10 @@ class ConnectionMixin:
         self._connect_error = None
         self._ready.clear()
         self._settled.clear()
-        if self.polling:  # process-wide: python-engineio reads it from the class
-            engineio_payload.Payload.max_decode_packets = max(
-                engineio_payload.Payload.max_decode_packets, POLLING_DECODE_PACKETS)
+        # Process-wide (python-engineio reads it from the class), and for every client: one
+        # that may upgrade also polls until the upgrade, or for good where it is blocked.
+        engineio_payload.Payload.max_decode_packets = max(
+            engineio_payload.Payload.max_decode_packets, POLLING_DECODE_PACKETS)
         connector = aiohttp.TCPConnector(ssl=ssl_context(self.api.ca, self.api.insecure))
         self._http = aiohttp.ClientSession(connector=connector,
                                            cookie_jar=aiohttp.CookieJar(unsafe=True))

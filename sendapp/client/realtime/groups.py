@@ -202,7 +202,7 @@ class GroupMixin:
         await asyncio.to_thread(self.api.remove_group_member, group_id, me)
         self._groups.pop(group_id, None)
 
-    # --- rosters from received `group` messages (§9.6) ---------------------------------------------
+    # --- rosters from received `group` messages (§9.6) -----------------------------------------
     async def _note_group_message(self, message):
         """Apply a readable `group` message to its group's roster when its sender may set it."""
         if message.group is None or message.kind != "group":

@@ -20,8 +20,8 @@ MAX_REPLACEMENTS = 5  # re-seals of one cid before its refusal counts as final
 class OutboxMixin:
     """Send queued envelopes in order, settle each from its ack, resend after a reconnect.
 
-    Uses from the client: `state`, `ready`, `_call`, `_epoch`, `_in_flight` and `_spawn`
-    (connection.py).
+    Uses from the client: `state`, `ready`, `transport`, `_call`, `_epoch`, `_in_flight` and
+    `_spawn` (connection.py).
     """
 
     def _init_outbox(self):
@@ -111,11 +111,11 @@ class OutboxMixin:
         """Emit one envelope and settle its outbox entry from the ack."""
         cid = envelope["cid"]
         try:
-            if self._in_flight is None:
-                ack = await self._call("send", envelope)
-            else:
+            if self.transport == "polling":
                 async with self._in_flight:
                     ack = await self._call("send", envelope)
+            else:
+                ack = await self._call("send", envelope)
         except RealtimeError as error:
             if error.code in ("disconnected", "timeout"):
                 return  # stays queued: the next connect resends it

@@ -355,6 +355,17 @@ def test_roster_trusts_the_first_then_only_admins(world):
     assert [m.id for m in drain(client)] == [10, 11, 12]  # the refused one is still shown
 
 
+def test_member_listed_by_the_server_but_in_no_roster_is_unconfirmed(world):
+    api, alice, _bob, carol = world
+    api.members = [(1, "admin"), (3, "member")]
+    client = client_for(carol)
+    named = groups.seal(alice, api.group(GID), groups.roster_plain(alice, api.group(GID), "x"))
+    run(client._receive([delivered(named, 3, 10)]))
+    assert run(client.unconfirmed_members(GID)) == set()
+    api.members.append((2, "member"))  # the server says bob joined; no admin said so yet
+    assert run(client.group(GID, refresh=True)) and run(client.unconfirmed_members(GID)) == {2}
+
+
 def test_leaving_admin_names_the_oldest_other_member_as_successor(world):
     api, alice, _bob, _carol = world
     plain = groups.roster_plain(alice, api.group(GID), "bye", leaving=True)

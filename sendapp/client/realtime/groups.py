@@ -88,6 +88,15 @@ class GroupMixin:
         found = await asyncio.to_thread(groups.newest_group_plain, self.account, group_id)
         return found["name"] if found else ""
 
+    async def unconfirmed_members(self, group_id):
+        """Members the server lists but no applied roster names: "added, not yet confirmed by
+        an admin's device" (§9.6); ask before the first send that wraps for them."""
+        listed = groups.member_ids(await self.group(group_id))
+        roster = self.rosters.get(group_id)
+        if roster is None:
+            return set()  # nothing applied yet: the first roster is trusted on first use
+        return set(listed) - set(roster.members)
+
     # --- sending -------------------------------------------------------------------------------
     async def queue_group_plain(self, group_id, plain, confirm_key_change=False):
         """Seal a plaintext for every current member and queue it; return its cid (§9.4)."""

@@ -10,11 +10,11 @@ Reads of membership live in `membership.py`; the JSON shapes in `shapes.py`.
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import func, text
+from sqlalchemy import func
 
 from .. import notify
 from ..blobs import storage
-from ..chat.writer import WRITER_ORDER_LOCK
+from ..chat.writer import hold_write_order
 from ..errors import ApiError
 from ..extensions import db
 from ..friends.service import are_friends, friend_ids
@@ -34,8 +34,7 @@ def serialize_with_writes():
     Rows loaded before (a route's own membership check) are expired, so every rule below
     reads the database as it is once the lock is held, not the session's earlier copies.
     """
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": WRITER_ORDER_LOCK})
+    hold_write_order(db.session.connection())
     db.session.expire_all()
 
 

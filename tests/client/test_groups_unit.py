@@ -46,6 +46,9 @@ class GroupApi:
     def friends(self):
         return {"friends": [], "incoming": [], "outgoing": []}
 
+    def groups(self):
+        return {"groups": [self.group(GID)] if self.members else [], "max_members": 64}
+
     def group(self, group_id):
         self.group_fetches += 1
         return {"id": group_id, "created": 1, "created_by": 1, "my_role": "admin",
@@ -322,6 +325,26 @@ def test_group_event_updates_the_cached_group_and_null_drops_it(world):
     run(scenario())
     # one fetch by the client, one by the test: the event's copy was used, not fetched
     assert api.group_fetches == fetched + 2
+
+
+def test_after_a_reconnect_the_groups_are_compared_and_changes_reported(world):
+    api, alice, _bob, _carol = world
+    events = []
+    client = client_for(alice)
+    client.on_event = lambda name, data: events.append((name, data))
+
+    async def scenario():
+        await client.group(GID)
+        await client._compare_groups(client._epoch)  # nothing changed: nothing said
+        api.members = api.members[:2]  # carol left while this client was offline
+        await client._compare_groups(client._epoch)
+        assert [m["id"] for m in (await client.group(GID))["members"]] == [1, 2]
+        api.members = []  # and then the group is gone for alice
+        await client._compare_groups(client._epoch)
+
+    run(scenario())
+    assert events == [("groups_changed", {"changed": [GID], "gone": []}),
+                      ("groups_changed", {"changed": [], "gone": [GID]})]
 
 
 def test_typing_and_read_name_the_group():

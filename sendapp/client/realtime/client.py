@@ -24,7 +24,8 @@ class RealtimeClient(ConnectionMixin, EventsMixin, CatchUpMixin, InboxMixin, Out
     :param outbox_path: JSON file keeping the outbox and the cursor across restarts.
     :param on_message: optional callback (plain or async) for each `IncomingMessage`.
     :param on_event: optional callback ``(name, data)`` for `typing`, `read`,
-        `presence`, `friends`, `key_changed`, `group`, `connected`, `disconnected` and
+        `presence`, `friends`, `key_changed`, `group`, `groups_changed` (after a
+        reconnect, §9.5), `connected`, `disconnected` and
         `connect_error`.
     :param start_at: where a client without a saved cursor starts: ``"beginning"``
         (cursor 0: sync every stored message) or ``"latest"`` (only new ones).

@@ -42,6 +42,8 @@ def ssl_context(ca=None, insecure=False):
 class ConnectionMixin:
     """Connection lifecycle, the post-connect catch-up + resend, and `_call`.
 
+    Jobs that must run after each catch-up register in `_when_ready` (groups.py does).
+
     Uses from the client: `api`, `state`, `_bind`/`_emit_event` (events.py),
     `_hold_live`/`_catch_up` (catchup.py), `_flush` (outbox.py).
     """
@@ -62,6 +64,7 @@ class ConnectionMixin:
         self._tasks = set()
         self._fatal = None
         self._connect_error = None
+        self._when_ready = []  # async (epoch) callables started after each catch-up + resend
         # Sends awaiting their ack while the transport is long-polling (see POLLING_WINDOW).
         self._in_flight = asyncio.Semaphore(POLLING_WINDOW)
 
@@ -221,6 +224,8 @@ class ConnectionMixin:
                 if epoch == self._epoch:
                     self._ready.set()
                     self._settled.set()
+                    for hook in self._when_ready:
+                        self._spawn(hook(epoch))
                 return
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)

@@ -34,7 +34,8 @@ class Roster:
 class GroupMixin:
     """Group sends, typing and read markers, admin changes with their `group` message.
 
-    Uses from the client: `account`, `api`, `_call` and `_epoch` (connection.py),
+    Uses from the client: `account`, `api`, `_call`, `_epoch`, `_when_ready` (connection.py),
+    `_emit_event` (events.py),
     `queue_envelope`/`wait_acked`/`on_refusal` (outbox.py), `_observe` (inbox.py).
     """
 
@@ -43,6 +44,7 @@ class GroupMixin:
         self.rosters = {}  # group id → Roster
         self.on_refusal("stale_members", self._reseal_stale)
         self._observe(self._note_group_message)
+        self._when_ready.append(self._compare_groups)
 
     # --- the server's view of a group --------------------------------------------------------
     async def group(self, group_id, refresh=False):
@@ -75,6 +77,34 @@ class GroupMixin:
             self._remember_group(group)
         else:  # null: I am no longer a member (or the group is gone)
             self._groups.pop(data["id"], None)
+
+    async def _compare_groups(self, epoch):
+        """After a reconnect: fetch GET /api/groups and tell `on_event` what changed (§9.5).
+
+        The `group` events missed while offline are not replayed, so the application
+        hears `groups_changed {changed: [ids], gone: [ids]}` instead. A client that
+        never looked at a group skips the request.
+        """
+        if not self._groups:
+            return
+        try:
+            listing = await asyncio.to_thread(self.api.groups)
+        except Exception as exc:  # offline again, or refused: the next reconnect retries
+            log.info("could not compare the groups after reconnecting: %s", exc)
+            return
+        if epoch != self._epoch:
+            return
+        fresh = {group["id"]: group for group in listing["groups"]}
+        changed = sorted(gid for gid, group in fresh.items() if gid in self._groups
+                         and _roles(self._groups[gid][1]) != _roles(group))
+        gone = sorted(gid for gid in self._groups if gid not in fresh)
+        for group in fresh.values():
+            if group["id"] in self._groups:
+                self._remember_group(group)
+        for gid in gone:
+            self._groups.pop(gid, None)
+        if changed or gone:
+            await self._emit_event("groups_changed", {"changed": changed, "gone": gone})
 
     def group_name(self, group_id):
         """The name of the newest applied `group` message ("" when none or unnamed, §9.3)."""
@@ -245,3 +275,8 @@ class GroupMixin:
             log.info("group %s could not be fetched: %s", group_id, exc)
             return None
         return {"members": set(groups.member_ids(group)), "admins": set(groups.admin_ids(group))}
+
+
+def _roles(group):
+    """What a group change can alter: who is a member, in which role, under which key."""
+    return sorted((m["id"], m.get("role"), m.get("key_id")) for m in group["members"])

@@ -1,6 +1,6 @@
 """The message write path: few statements and one transaction per batch, ack after commit.
 
-- A batch's 1:1 envelopes are ONE statement, `WITH v AS (VALUES …) INSERT … SELECT … FROM v
+- A batch's 1:1 envelopes are ONE statement, `INSERT … WITH v AS (VALUES …) SELECT … FROM v
   WHERE <the pair are friends, sk is the sender's key, rk the recipient's> ON CONFLICT
   (sender_id, cid) DO NOTHING RETURNING id`: one round trip to PostgreSQL per batch.
   The checks ride in the write, so they are exactly as fresh as the transaction (right across
@@ -13,6 +13,9 @@
   membership change must not commit between that check and the commit: on PostgreSQL
   membership changes take the same advisory lock (`hold_write_order`), on SQLite the
   database's write lock serialises them anyway.
+- Every statement starts with INSERT, never WITH: Python's sqlite3 opens the transaction
+  before a statement only when it starts with INSERT/UPDATE/DELETE/REPLACE, and would
+  autocommit a `WITH … INSERT` on its own, splitting a group message from its wraps.
 - One writer per process writes every envelope queued while its previous transaction ran in
   one transaction (group commit: one fsync for many messages). Each sender's handler waits
   for its own outcome, so the ack still follows the commit.
@@ -56,8 +59,8 @@ MAX_PARAMS = 30_000  # bound parameters per statement (SQLite allows 32,766)
 
 _FIELDS = ("ord", "sender", "recipient", "lo", "hi", "cid", "sk", "rk", "n", "ct")
 _INSERT_MANY = """
-    WITH v ({fields}) AS (VALUES {rows})
     INSERT INTO messages (sender_id, recipient_id, lo_id, hi_id, cid, sk, rk, n, ct, ts)
+    WITH v ({fields}) AS (VALUES {rows})
     SELECT v.sender, v.recipient, v.lo, v.hi, v.cid, v.sk, v.rk, v.n, v.ct, :ts FROM v
     WHERE EXISTS (SELECT 1 FROM friendships f
                   WHERE f.lo_id = v.lo AND f.hi_id = v.hi AND f.accepted)
@@ -76,9 +79,9 @@ _GROUP_PARAMS = len(_GROUP_FIELDS) + 1  # one envelope's own parameters, with :t
 # and the group has exactly `entries` members: the entries name exactly the members. The
 # sender's own entry (rk = sk) is checked before the statement (`_own_entry_holds`).
 _INSERT_GROUP = """
+    INSERT INTO messages (sender_id, group_id, cid, sk, n, ct, ts)
     WITH v ({fields}) AS (VALUES {rows}),
          e ({entry_fields}) AS (VALUES {entry_rows})
-    INSERT INTO messages (sender_id, group_id, cid, sk, n, ct, ts)
     SELECT v.sender, v.grp, v.cid, v.sk, v.n, v.ct, :ts FROM v
     WHERE EXISTS (SELECT 1 FROM identity_keys k WHERE k.user_id = v.sender AND k.key_id = v.sk)
       AND (SELECT count(*) FROM group_members gm WHERE gm.group_id = v.grp) = v.entries

@@ -305,3 +305,29 @@ def test_group_batches_beyond_the_parameter_bound_are_split_within_one_transacti
     ids = [stored_id for stored_id, _ts in outcomes]
     assert ids == sorted(ids) and len(set(ids)) == len(many)
     assert stored_wraps(app) == {(m, u.id) for m in ids for u in trio}
+
+
+def test_a_group_message_is_never_stored_without_its_wraps(app, trio, group_of_trio):
+    """The message row and its wraps are one transaction: if writing the wraps fails, the
+    message is not stored either (else nobody could ever read it, and every resend of its
+    cid would be `conflict`). Python's sqlite3 autocommits a statement that starts with WITH."""
+    alice, bob, carol = trio
+    writer = make_writer(app)
+    with app.app_context():
+        engine = db.engine
+
+    def fail_wraps(_conn, _cursor, statement, *_args):
+        if statement.lstrip().startswith("INSERT INTO message_keys"):
+            raise RuntimeError("the disk went away while writing the wraps")
+
+    event.listen(engine, "before_cursor_execute", fail_wraps)
+    try:
+        with pytest.raises(ApiError):
+            writer.write(alice.id, group_env(app, alice, group_of_trio, trio))
+    finally:
+        event.remove(engine, "before_cursor_execute", fail_wraps)
+    with app.app_context():
+        stored = db.session.execute(
+            db.select(Message.id).where(Message.group_id.is_not(None))).all()
+    assert stored == []
+    assert stored_wraps(app) == set()

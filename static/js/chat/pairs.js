@@ -16,6 +16,11 @@
 //   mayWrite(key), mayType(key)
 //   sealer(key, {confirmed, attachment})  check now (throws), answer (plain, cid) => envelope
 //   upload(key, ct)            store an attachment's ciphertext (§7 blobs)
+//   open(env), read(plain)     decrypt a received or own envelope; the fields a message shows
+//   received?(key, message, source)  a message just added to the conversation (optional)
+//   reseal?(envelope, ack)     seal an own envelope again after a `stale_members` ack (groups)
+
+import { readPlain } from './plaintext.js';
 
 /** A pair conversation (§8): keyed by the friend's user id. */
 export class Pairs {
@@ -88,5 +93,13 @@ export class Pairs {
 
   upload(friendId, ct) {
     return this.client.api.uploadBlob(friendId, ct);
+  }
+
+  open(env) {
+    return this.client.keyring.decrypt(env);
+  }
+
+  read(plain) {
+    return readPlain(plain);
   }
 }

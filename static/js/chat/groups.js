@@ -538,6 +538,11 @@ export class Groups {
 
   /** Groups by last activity, then by title. */
   list() {
+    const me = this.client.me.id;
+    for (const row of this.rows.values()) {
+      row.previewFrom = !row.preview || !Number.isInteger(row.previewFromId) ? null
+        : row.previewFromId === me ? t('You') : this.nameOf(row.previewFromId);
+    }
     return [...this.rows.values()].sort((a, b) => (b.lastTs || b.created || 0) - (a.lastTs || a.created || 0)
       || a.title.localeCompare(b.title));
   }

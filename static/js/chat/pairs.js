@@ -14,6 +14,7 @@
 //   history(key, opts)         one page of stored history over HTTP (§7)
 //   cached(key, opts)          the same from the local envelope cache
 //   mayWrite(key), mayType(key)
+//   sendWarning(key)           what the user must confirm before sending ({reason, names}), or null
 //   sealer(key, {confirmed, attachment})  check now (throws), answer (plain, cid) => envelope
 //   upload(key, ct)            store an attachment's ciphertext (§7 blobs)
 //   open(env), read(plain)     decrypt a received or own envelope; the fields a message shows
@@ -69,6 +70,12 @@ export class Pairs {
   mayWrite(friendId) {
     const friend = this.row(friendId);
     return Boolean(friend?.key_id && this.client.keyring.current());
+  }
+
+  /** What the user must confirm before sending: an unanswered key change (§6), or null. */
+  sendWarning(friendId) {
+    if (!this.client.parts.keys.needsConfirmation(friendId)) return null;
+    return { reason: 'key_changed', names: [this.row(friendId)?.username || this.title(friendId)] };
   }
 
   mayType(friendId) {

@@ -95,10 +95,11 @@ def _register_blueprints(app):
     from .blobs.routes import bp as blobs_bp
     from .chat.routes import bp as chat_bp
     from .friends.routes import bp as friends_bp
+    from .groups.routes import bp as groups_bp
     from .keys.routes import bp as keys_bp
     from .pages.routes import bp as pages_bp
 
-    for blueprint in (auth_bp, friends_bp, keys_bp, chat_bp, blobs_bp, pages_bp):
+    for blueprint in (auth_bp, friends_bp, keys_bp, groups_bp, chat_bp, blobs_bp, pages_bp):
         app.register_blueprint(blueprint)
 
 

@@ -17,6 +17,7 @@ STATUS = {
     "cross_origin": 403,  # a state-changing request from another site (security.py)
     "not_found": 404,
     "conflict": 409,
+    "stale_members": 409,  # a group envelope not wrapped for exactly the members (§9.5)
     "too_large": 413,
     "quota_exceeded": 413,  # the uploader's attachments fill their quota (blobs/quota.py)
     "rate_limited": 429,
@@ -31,13 +32,15 @@ _CODE_FOR_STATUS.update({405: "bad_request", 415: "bad_request", 500: "retry"})
 class ApiError(Exception):
     """A refusal with a PROTOCOL error code; HTTP and Socket.IO render it alike."""
 
-    def __init__(self, code, message):
+    def __init__(self, code, message, **details):
+        """:param details: extra fields a code defines, e.g. `members` of `stale_members`."""
         super().__init__(message)
         self.code = code
         self.message = message
+        self.details = details
 
     def as_ack(self):
-        return {"ok": False, "error": self.code, "message": self.message}
+        return {"ok": False, "error": self.code, "message": self.message, **self.details}
 
 
 def transient_refusal(error, where):
@@ -49,8 +52,8 @@ def transient_refusal(error, where):
     return ApiError("retry", "the database is busy; nothing was stored, try again in a moment")
 
 
-def error_response(code, message, status=None, headers=None):
-    response = jsonify({"error": code, "message": message})
+def error_response(code, message, status=None, headers=None, details=None):
+    response = jsonify({"error": code, "message": message, **(details or {})})
     response.status_code = status or STATUS[code]
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -66,7 +69,7 @@ def register_error_handlers(app):
 
     @app.errorhandler(ApiError)
     def _api_error(error):
-        return error_response(error.code, error.message)
+        return error_response(error.code, error.message, details=error.details)
 
     @app.errorhandler(CSRFError)
     def _csrf_error(error):

@@ -7,7 +7,9 @@ from ..blobs import storage
 from ..errors import ApiError
 from ..extensions import db
 from ..keys.service import announce_key_change
-from ..models import Blob, Friendship, IdentityKey, LoginSession, Message, ReadMarker, User
+from ..groups import service as groups
+from ..models import (Blob, Friendship, IdentityKey, LoginSession, Message, MessageKey,
+                      ReadMarker, User)
 from ..validation import normalise_username
 from . import revocation, service, sessions
 
@@ -74,16 +76,19 @@ def reset_password(username_raw, password):
 
 
 def delete_user(username_raw):
-    """Remove an account with its keys, friendships, messages and attachments."""
+    """Remove an account with its keys, friendships, messages and attachments; it leaves
+    every group first (PROTOCOL §9.1: succession, or deletion of a group it was alone in)."""
     user = get_user(username_raw)
     user_id = user.id
-    blob_ids = db.session.execute(
-        db.select(Blob.id).where(or_(Blob.lo_id == user_id, Blob.hi_id == user_id))
-    ).scalars().all()
+    departures = groups.leave_all(user_id)  # first: it takes the writers' lock
+    owned_blobs = or_(Blob.lo_id == user_id, Blob.hi_id == user_id, Blob.uploader_id == user_id)
+    blob_ids = db.session.execute(db.select(Blob.id).where(owned_blobs)).scalars().all()
+    sent = db.select(Message.id).where(Message.sender_id == user_id)
     for model, condition in (
+        (MessageKey, or_(MessageKey.user_id == user_id, MessageKey.message_id.in_(sent))),
         (Message, or_(Message.sender_id == user_id, Message.recipient_id == user_id)),
         (ReadMarker, or_(ReadMarker.user_id == user_id, ReadMarker.friend_id == user_id)),
-        (Blob, or_(Blob.lo_id == user_id, Blob.hi_id == user_id)),
+        (Blob, owned_blobs),
         (Friendship, or_(Friendship.lo_id == user_id, Friendship.hi_id == user_id)),
         (LoginSession, LoginSession.user_id == user_id),
         (IdentityKey, IdentityKey.user_id == user_id),
@@ -92,6 +97,7 @@ def delete_user(username_raw):
     db.session.delete(user)
     db.session.commit()
     revocation.sweep()
+    departures.publish()
     for blob_id in blob_ids:
         storage.delete(blob_id)
     return user_id

@@ -7,11 +7,14 @@ The server cannot tell which messages mention a blob (messages are encrypted), s
   and committing its row (or a temporary `.upload-*` file of one that died mid-stream),
   once older than UPLOAD_GRACE_SECONDS so an upload in progress is never touched;
 - a row whose file is missing (deleted by hand, a lost disk): it can only answer 404;
-- a blob whose two people are no longer friends (unfriended, or an account deleted):
-  downloads need the friendship, as history does, so no one can read it any more.
+- a pair's blob whose two people are no longer friends (unfriended, or an account
+  deleted): downloads need the friendship, as history does, so no one can read it any more.
+  A group's blob is never unreadable this way: it goes with its group, when the group's
+  last member leaves (groups/service.py), and until then its members read it.
 
 A blob uploaded but never sent in a message is not orphaned by this rule; it counts
-against its uploader's quota (quota.py) until the pair stops being friends.
+against its uploader's quota (quota.py) until the pair stops being friends (a group's:
+until the group is deleted, even after the uploader left it).
 """
 import logging
 import time
@@ -30,15 +33,16 @@ def collect(grace_seconds=UPLOAD_GRACE_SECONDS, now=None):
     """Delete orphaned blobs (rows and files); return how many of each kind went."""
     now = time.time() if now is None else now
     files = storage.files_on_disk()  # listed before the rows: a file committed meanwhile stays
-    rows = db.session.execute(db.select(Blob.id, Blob.lo_id, Blob.hi_id)).all()
+    rows = db.session.execute(db.select(Blob.id, Blob.lo_id, Blob.hi_id, Blob.group_id)).all()
     friends = set(db.session.execute(
         db.select(Friendship.lo_id, Friendship.hi_id).where(Friendship.accepted.is_(True))
     ).all())
     on_disk = {name for name, _path, _mtime in files}
-    unreadable = [row.id for row in rows if (row.lo_id, row.hi_id) not in friends]
+    unreadable = [row.id for row in rows
+                  if row.group_id is None and (row.lo_id, row.hi_id) not in friends]
     missing = [row.id for row in rows  # looked up again: a file may have been renamed in since
-               if (row.lo_id, row.hi_id) in friends and row.id not in on_disk
-               and not storage.path_for(row.id).exists()]
+               if (row.group_id is not None or (row.lo_id, row.hi_id) in friends)
+               and row.id not in on_disk and not storage.path_for(row.id).exists()]
     gone = set(unreadable) | set(missing)
     if gone:
         db.session.execute(db.delete(Blob).where(Blob.id.in_(gone)))

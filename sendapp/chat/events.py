@@ -1,9 +1,10 @@
-"""Socket.IO chat events (PROTOCOL §8). Thin: validate, call the service, emit, ack."""
+"""Socket.IO chat events (PROTOCOL §8, §9.5). Thin: validate, call the service, emit, ack."""
 
 from .. import notify
+from ..conversations import audience, named_in, require_access
 from ..errors import ApiError
 from ..extensions import socketio
-from ..friends.service import require_friend, require_friend_of_socket
+from ..friends.service import require_friend
 from ..load import sends_in_hand
 from ..realtime import socket_event
 from ..rooms import pair_room
@@ -14,18 +15,24 @@ from . import service
 
 @socket_event("send")
 def on_send(caller, data=None):
-    """Sender → server. Validate, store (committed before the ack), relay to the pair room."""
+    """Sender → server. Validate, store (committed before the ack), relay: a 1:1 message to
+    the pair room, a group message to each member named in `keys` (`user:<m>`, the sender's
+    sockets included) with that member's entry only (§9.5). A retried cid relays nothing."""
     with sends_in_hand().one():  # the bound the edge sheds by (sendapp/load.py)
         env = envelopes.parse(data)
         message, created = service.store(caller.user_id, env)
-        if created:
+        if created and isinstance(env, envelopes.GroupEnvelope):
+            for entry in env.keys:
+                notify.to_user(entry.to, "message", envelopes.as_delivered(message, entry))
+        elif created:
             notify.to_pair(caller.user_id, env.to, "message", envelopes.as_wire(message))
         return {"ok": True, "id": message.id, "ts": message.ts}
 
 
 @socket_event("sync")
 def on_sync(caller, data=None):
-    """Client → server after (re)connect. Every message to or from the caller after `after`."""
+    """Client → server after (re)connect. Every message to or from the caller, and every group
+    message wrapped for the caller, after `after` (§8, §9.5)."""
     data = require_object(data, "sync")
     if "after" not in data:
         raise ApiError("bad_request", "after is missing")
@@ -45,20 +52,36 @@ def on_join(caller, data=None):
 
 @socket_event("typing")
 def on_typing(caller, data=None):
-    """Client → server. Relayed to the friend as `typing {from, on}`; not stored."""
+    """Client → server, naming a friend (`to`) or a group. Relayed to the friend as
+    `typing {from, on}`, or to every other member as `typing {from, group, on}` (members only,
+    §9.5); not stored."""
     data = require_object(data, "typing")
-    friend = data.get("to")
-    require_friend_of_socket(caller.sid, caller.user_id, friend)
-    notify.to_user(friend, "typing", {"from": caller.user_id, "on": bool(data.get("on"))})
+    conversation = named_in(data, "to")
+    require_access(caller.user_id, conversation, caller.sid)
+    payload = {"from": caller.user_id, "on": bool(data.get("on"))}
+    if conversation.is_group:
+        payload = {"from": caller.user_id, "group": conversation.group, "on": payload["on"]}
+    for room in audience(caller.user_id, conversation):
+        socketio.emit("typing", payload, to=room)
     return {"ok": True}
 
 
 @socket_event("read")
 def on_read(caller, data=None):
-    """Client → server. Stores the read marker; the pair room gets `read {from, to, up_to}`
-    (`to` is extra: the reader's other devices learn which conversation was read)."""
+    """Client → server, naming a friend or a group. Stores the read marker (forward only).
+    Pair: the pair room gets `read {from, to, up_to}` (`to` is extra: the reader's other
+    devices learn which conversation was read). Group (§9.5): every member, the reader's
+    other devices included, gets `read {from, group, up_to}`."""
     data = require_object(data, "read")
-    friend = data.get("friend")
+    conversation = named_in(data, "friend")
+    if conversation.is_group:
+        up_to = service.mark_group_read(caller.user_id, conversation.group, data.get("up_to"))
+        payload = {"from": caller.user_id, "group": conversation.group, "up_to": up_to}
+        notify.to_user(caller.user_id, "read", payload)
+        for room in audience(caller.user_id, conversation):
+            socketio.emit("read", payload, to=room)
+        return {"ok": True, "up_to": up_to}
+    friend = conversation.friend
     up_to = service.mark_read(caller.user_id, friend, data.get("up_to"))
     notify.to_pair(caller.user_id, friend, "read",
                    {"from": caller.user_id, "to": friend, "up_to": up_to})

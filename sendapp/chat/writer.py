@@ -1,11 +1,18 @@
-"""The message write path: one statement and one transaction per batch, ack after commit.
+"""The message write path: few statements and one transaction per batch, ack after commit.
 
-- A batch of envelopes is ONE statement, `WITH v AS (VALUES …) INSERT … SELECT … FROM v
+- A batch's 1:1 envelopes are ONE statement, `WITH v AS (VALUES …) INSERT … SELECT … FROM v
   WHERE <the pair are friends, sk is the sender's key, rk the recipient's> ON CONFLICT
   (sender_id, cid) DO NOTHING RETURNING id`: one round trip to PostgreSQL per batch.
   The checks ride in the write, so they are exactly as fresh as the transaction (right across
   processes, with no cache to keep in step), and idempotency is the unique constraint's job:
   insert first, and only when nothing was inserted find out why (`service.explain_refusal`).
+- Group envelopes (PROTOCOL §9.5) ride in the same transaction: one more statement of the
+  same form for the batch's group messages (their entries in a second VALUES list; WHERE
+  <sk is the sender's key, the entries name exactly the group's members, each with a key of
+  its own>), then one executemany of the inserted messages' wraps (message_keys). A
+  membership change must not commit between that check and the commit: on PostgreSQL
+  membership changes take the same advisory lock (`hold_write_order`), on SQLite the
+  database's write lock serialises them anyway.
 - One writer per process writes every envelope queued while its previous transaction ran in
   one transaction (group commit: one fsync for many messages). Each sender's handler waits
   for its own outcome, so the ack still follows the commit.
@@ -17,6 +24,8 @@
   so ids become visible in id order across processes too (the §8 sync cursor never skips a
   late commit); within a process the single writer already commits in order. One lock per
   batch, not per message. SQLite's write lock gives the same order by itself.
+- A (sender, cid) twice in one batch is tried once, at its first place: the later copies are
+  "not inserted" and explained after the commit (the stored one's id, or `conflict`).
 
 Background work uses the async mode's `start_background_task`/`sleep` only (eventlet in
 app.py, threads in the tests); `threading.Event` is green under eventlet's monkey-patching.
@@ -33,8 +42,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ..database import is_locked
 from ..errors import ApiError, transient_refusal
-from ..models import now_ms
+from ..models import MessageKey, now_ms
 from ..rooms import ordered
+from .envelope import GroupEnvelope
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +52,7 @@ MAX_BATCH = 256  # envelopes per transaction
 IDLE_STOP = 10.0  # seconds without envelopes after which the writer task ends (restarts on demand)
 OUTCOME_WAIT = 30.0  # seconds a handler waits for its batch; the writer is stuck past that
 WRITER_ORDER_LOCK = 727274  # PostgreSQL advisory lock id (the one the per-message lock used)
+MAX_PARAMS = 30_000  # bound parameters per statement (SQLite allows 32,766)
 
 _FIELDS = ("ord", "sender", "recipient", "lo", "hi", "cid", "sk", "rk", "n", "ct")
 _INSERT_MANY = """
@@ -58,6 +69,29 @@ _INSERT_MANY = """
 """
 
 
+_GROUP_FIELDS = ("ord", "sender", "grp", "cid", "sk", "n", "ct", "entries")
+_ENTRY_FIELDS = ("ord", "member", "rk")
+_GROUP_PARAMS = len(_GROUP_FIELDS) + 1  # one envelope's own parameters, with :ts
+# `entries` distinct members (envelope.py), each a member of the group with a key of its own,
+# and the group has exactly `entries` members: the entries name exactly the members. The
+# sender's own entry (rk = sk) is checked before the statement (`_own_entry_holds`).
+_INSERT_GROUP = """
+    WITH v ({fields}) AS (VALUES {rows}),
+         e ({entry_fields}) AS (VALUES {entry_rows})
+    INSERT INTO messages (sender_id, group_id, cid, sk, n, ct, ts)
+    SELECT v.sender, v.grp, v.cid, v.sk, v.n, v.ct, :ts FROM v
+    WHERE EXISTS (SELECT 1 FROM identity_keys k WHERE k.user_id = v.sender AND k.key_id = v.sk)
+      AND (SELECT count(*) FROM group_members gm WHERE gm.group_id = v.grp) = v.entries
+      AND (SELECT count(*) FROM e
+           JOIN group_members gm ON gm.group_id = v.grp AND gm.user_id = e.member
+           JOIN identity_keys k ON k.user_id = e.member AND k.key_id = e.rk
+           WHERE e.ord = v.ord) = v.entries
+    ORDER BY v.ord
+    ON CONFLICT (sender_id, cid) DO NOTHING
+    RETURNING id, sender_id, cid
+"""
+
+
 @functools.lru_cache(maxsize=MAX_BATCH)
 def insert_statement(count):
     """The one statement that writes a batch of `count` envelopes (one round trip): each row
@@ -66,6 +100,30 @@ def insert_statement(count):
     rows = ", ".join("(" + ", ".join(f":{field}{i}" for field in _FIELDS) + ")"
                      for i in range(count))
     return text(_INSERT_MANY.format(fields=", ".join(_FIELDS), rows=rows))
+
+
+@functools.lru_cache(maxsize=64)  # keyed by two sizes: keep the most used texts only
+def insert_group_statement(count, entry_count):
+    """The statement that writes `count` group envelopes holding `entry_count` entries in all
+    (one round trip), each only if sk is the sender's key and its entries name exactly the
+    group's members with their keys; ids in batch order. Bound parameters `<field><index>`
+    for envelopes and `e<field><index>` for entries."""
+    rows = ", ".join("(" + ", ".join(f":{field}{i}" for field in _GROUP_FIELDS) + ")"
+                     for i in range(count))
+    entry_rows = ", ".join("(" + ", ".join(f":e{field}{i}" for field in _ENTRY_FIELDS) + ")"
+                           for i in range(entry_count))
+    return text(_INSERT_GROUP.format(fields=", ".join(_GROUP_FIELDS), rows=rows,
+                                     entry_fields=", ".join(_ENTRY_FIELDS),
+                                     entry_rows=entry_rows))
+
+
+def hold_write_order(connection):
+    """Wait for, then hold until the transaction ends, the writer's order lock (PostgreSQL;
+    SQLite's write lock already serialises writers). Group membership changes call this
+    before they change group_members, so no message batch checks members that change before
+    it commits (§9.5 step 5)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": WRITER_ORDER_LOCK})
 
 
 def _busy():
@@ -85,8 +143,12 @@ class _Pending:
     ts: int = None
     error: ApiError = None
 
+    @property
+    def is_group(self):
+        return isinstance(self.envelope, GroupEnvelope)
+
     def params(self, index):
-        """This envelope's row of the batch statement."""
+        """This 1:1 envelope's row of the batch statement."""
         env = self.envelope
         lo, hi = ordered(self.sender_id, env.to)
         values = (index, self.sender_id, env.to, lo, hi, env.cid, env.sk, env.rk, env.n, env.ct)
@@ -188,18 +250,76 @@ class MessageWriter:
     def _transaction(self, batch):
         """Write the batch in one transaction; answers (id or None, ts) per envelope."""
         ts = now_ms()
-        params = {"ts": ts}
-        for index, item in enumerate(batch):
-            params.update(item.params(index))
+        pairs, groups, seen = [], [], set()
+        for item in batch:
+            key = (item.sender_id, item.envelope.cid)
+            if key not in seen:  # a later copy is explained after the commit
+                seen.add(key)
+                (groups if item.is_group else pairs).append(item)
+        stored = {}
         with self.engine.begin() as connection:
             if self.order_writers:
-                connection.execute(text("SELECT pg_advisory_xact_lock(:id)"),
-                                   {"id": WRITER_ORDER_LOCK})
-            stored = {(sender, cid): stored_id for stored_id, sender, cid
-                      in connection.execute(insert_statement(len(batch)), params)}
-        # A cid twice in one batch is stored once: the first envelope gets the id, the
-        # other is explained as a retry of it.
-        return [(stored.pop((item.sender_id, item.envelope.cid), None), ts) for item in batch]
+                hold_write_order(connection)
+            if pairs:
+                params = {"ts": ts}
+                for index, item in enumerate(pairs):
+                    params.update(item.params(index))
+                stored.update(_returned(connection.execute(insert_statement(len(pairs)), params),
+                                        pairs))
+            for chunk in _chunks(groups):
+                stored.update(_write_groups(connection, chunk, ts))
+        return [(stored.get(id(item)), ts) for item in batch]
+
+
+def _returned(result, items):
+    """{id(item): stored id} from a RETURNING id, sender_id, cid (unique within the batch)."""
+    by_key = {(item.sender_id, item.envelope.cid): item for item in items}
+    return {id(by_key[(sender, cid)]): stored_id for stored_id, sender, cid in result}
+
+
+def _chunks(groups):
+    """The group envelopes in runs whose statement stays within MAX_PARAMS."""
+    chunk, size = [], 0
+    for item in groups:
+        cost = _GROUP_PARAMS + len(_ENTRY_FIELDS) * len(item.envelope.keys)
+        if chunk and size + cost > MAX_PARAMS:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(item)
+        size += cost
+    if chunk:
+        yield chunk
+
+
+def _write_groups(connection, items, ts):
+    """Insert the group messages that pass the checks, then their wraps; {id(item): id}."""
+    items = [item for item in items if _own_entry_holds(item)]
+    if not items:
+        return {}
+    params = {"ts": ts}
+    entry_index = 0
+    for index, item in enumerate(items):
+        env = item.envelope
+        values = (index, item.sender_id, env.g, env.cid, env.sk, env.n, env.ct, len(env.keys))
+        params.update({f"{field}{index}": value for field, value in zip(_GROUP_FIELDS, values)})
+        for entry in env.keys:
+            params.update({f"e{field}{entry_index}": value for field, value
+                           in zip(_ENTRY_FIELDS, (index, entry.to, entry.rk))})
+            entry_index += 1
+    result = connection.execute(insert_group_statement(len(items), entry_index), params)
+    stored = _returned(result, items)
+    wraps = [{"message_id": stored[id(item)], "user_id": entry.to, "rk": entry.rk,
+              "n": entry.n, "w": entry.w}
+             for item in items if id(item) in stored for entry in item.envelope.keys]
+    if wraps:
+        connection.execute(MessageKey.__table__.insert(), wraps)
+    return stored
+
+
+def _own_entry_holds(item):
+    """The sender's own entry exists and has rk = sk (§9.4 self wrap): else not inserted."""
+    own = item.envelope.entry_for(item.sender_id)
+    return own is not None and own.rk == item.envelope.sk
 
 
 def _transient(error):

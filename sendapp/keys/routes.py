@@ -1,4 +1,4 @@
-"""Key API (PROTOCOL §7): public keys of self and friends."""
+"""Key API (PROTOCOL §7, §9.1): public keys of self, friends and co-members."""
 from flask import Blueprint, jsonify
 from flask_login import current_user, login_required
 
@@ -10,5 +10,5 @@ bp = Blueprint("keys", __name__, url_prefix="/api")
 @bp.get("/users/<int:user_id>/keys")
 @login_required
 def user_keys(user_id):
-    """Every key (current and older) of self or a friend."""
+    """Every key (current and older) of self, a friend, a co-member or a group sender."""
     return jsonify(keys=service.keys_visible_to(current_user.id, user_id))

@@ -5,22 +5,14 @@ import { describe, test } from 'node:test';
 
 import * as c from '../../static/js/crypto.js';
 import { b64urlDecode, b64urlEncode, concatBytes, utf8Decode, utf8Encode } from '../../static/js/encoding.js';
+import { d, flip, flipB64 } from './helpers/tamper.mjs';
 
 const V = JSON.parse(readFileSync(new URL('../vectors/protocol-vectors.json', import.meta.url), 'utf8'));
 const KEYS = Object.fromEntries(V.keys.map((k) => [k.user_id, k]));
 const ALICE = KEYS[1];
 const BOB = KEYS[2];
-const d = (text) => b64urlDecode(text);
 const PAIR_RAW = d(V.pair[0].pair_key);
 
-/** Return a copy with one bit flipped. */
-function flip(bytes, index = 0, bit = 0) {
-  const out = bytes.slice();
-  const i = index < 0 ? out.length + index : index;
-  out[i] ^= 1 << bit;
-  return out;
-}
-const flipB64 = (text, index = 0) => b64urlEncode(flip(d(text), index));
 const received = (v) => ({ ...v.envelope, from: v.from, id: 7, ts: 1 });
 const exportRaw = async (key) => new Uint8Array(await crypto.subtle.exportKey('raw', key));
 

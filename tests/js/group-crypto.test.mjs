@@ -4,8 +4,9 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 
 import * as c from '../../static/js/crypto.js';
-import { b64urlDecode, b64urlEncode, utf8Encode } from '../../static/js/encoding.js';
+import { b64urlEncode, utf8Encode } from '../../static/js/encoding.js';
 import * as g from '../../static/js/groupcrypto.js';
+import { d, flip, flipB64 } from './helpers/tamper.mjs';
 
 const V = JSON.parse(readFileSync(new URL('../vectors/group-vectors.json', import.meta.url), 'utf8'));
 const KEYS = Object.fromEntries(V.keys.map((k) => [k.user_id, k]));
@@ -13,7 +14,6 @@ const MESSAGES = Object.fromEntries(V.messages.map((m) => [m.name, m]));
 const TEXT = MESSAGES.text;
 const DELIVERED = V.delivered[0];
 const MUST_FAIL = V.must_fail;
-const d = (text) => b64urlDecode(text);
 const pub = (user) => d(KEYS[user].public);
 const exportRaw = async (key) => new Uint8Array(await crypto.subtle.exportKey('raw', key));
 const clone = (value) => JSON.parse(JSON.stringify(value));
@@ -21,14 +21,6 @@ const BOB_PAIR_RAW = d(V.pairs.find((p) => p.lo === 1 && p.hi === 2).pair_key);
 const bobPair = () => c.pairKeyFromRaw(BOB_PAIR_RAW);
 const bobCopy = () => clone(DELIVERED.envelope);
 
-/** Return a copy with one bit flipped. */
-function flip(bytes, index = 0, bit = 0) {
-  const out = bytes.slice();
-  const i = index < 0 ? out.length + index : index;
-  out[i] ^= 1 << bit;
-  return out;
-}
-const flipB64 = (text, index = 0) => b64urlEncode(flip(d(text), index));
 
 const privates = new Map();
 /** The vector user's private key, imported non-extractable as a client would. */

@@ -9,29 +9,13 @@ import pytest
 from sendapp import crypto
 from sendapp.crypto import CryptoError
 from sendapp.encoding import b64url_decode, b64url_encode, utf8
+from support.tamper import d, flip, flip_b64
 
 VECTORS = json.loads(
     (Path(__file__).resolve().parents[1] / "vectors" / "protocol-vectors.json").read_text("utf-8"))
 KEYS = {k["user_id"]: k for k in VECTORS["keys"]}
 PAIR_KEY = b64url_decode(VECTORS["pair"][0]["pair_key"])
 ALICE, BOB = KEYS[1], KEYS[2]
-
-
-def d(text):
-    """Decode a vector's base64url field."""
-    return b64url_decode(text)
-
-
-def flip(data: bytes, index: int = 0, bit: int = 0) -> bytes:
-    """Return data with one bit flipped."""
-    out = bytearray(data)
-    out[index] ^= 1 << bit
-    return bytes(out)
-
-
-def flip_b64(text: str, index: int = 0) -> str:
-    """Flip one bit of a base64url value's decoded bytes."""
-    return b64url_encode(flip(d(text), index))
 
 
 def received(vector):

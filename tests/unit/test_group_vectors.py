@@ -9,6 +9,7 @@ from sendapp import crypto
 from sendapp import group_crypto as gc
 from sendapp.crypto import CryptoError
 from sendapp.encoding import b64url_decode, b64url_encode, utf8
+from support.tamper import d, flip, flip_b64
 
 VECTORS = json.loads(
     (Path(__file__).resolve().parents[1] / "vectors" / "group-vectors.json").read_text("utf-8"))
@@ -17,23 +18,6 @@ MESSAGES = {m["name"]: m for m in VECTORS["messages"]}
 TEXT = MESSAGES["text"]
 DELIVERED = VECTORS["delivered"][0]
 G = VECTORS["group"]["id"]
-
-
-def d(text):
-    """Decode a vector's base64url field."""
-    return b64url_decode(text)
-
-
-def flip(data: bytes, index: int = 0, bit: int = 0) -> bytes:
-    """Return data with one bit flipped."""
-    out = bytearray(data)
-    out[index] ^= 1 << bit
-    return bytes(out)
-
-
-def flip_b64(text: str, index: int = 0) -> str:
-    """Flip one bit of a base64url value's decoded bytes."""
-    return b64url_encode(flip(d(text), index))
 
 
 def private(user):

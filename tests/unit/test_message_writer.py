@@ -14,10 +14,12 @@ import pytest
 from sqlalchemy import event
 
 from sendapp.chat import envelope as envelopes
+from sendapp.chat import writer as writer_module
 from sendapp.chat.writer import MessageWriter
 from sendapp.errors import ApiError
 from sendapp.extensions import db, socketio
-from sendapp.models import Message
+from sendapp.models import Message, MessageKey
+from support.group_messages import group_envelope, make_group
 from support.messages import text_envelope
 
 LOCK_WAIT = 20.0  # seconds a held batch may wait for the test's lock
@@ -184,3 +186,122 @@ def test_envelopes_queued_while_a_batch_runs_are_written_in_one_transaction(app,
     assert len({stored_id for stored_id, _ts in outcomes}) == len(many)
     assert len({ts for _id, ts in outcomes}) == 1  # one transaction stamps one ts
     assert len(commits) <= 2, f"{len(commits)} commits for the blocker and 50 envelopes"
+
+
+# --- group envelopes (PROTOCOL §9.5) in the same writer --------------------------------------
+
+@pytest.fixture
+def group_of_trio(app, trio):
+    """alice, bob and carol in one group; answers its id."""
+    return make_group(app, *trio)
+
+
+def group_env(app, sender, group_id, members, cid=None):
+    with app.app_context():
+        return envelopes.parse(group_envelope(sender, group_id, members, cid=cid))
+
+
+def stored_wraps(app):
+    with app.app_context():
+        return {(k.message_id, k.user_id) for k in db.session.execute(
+            db.select(MessageKey)).scalars()}
+
+
+def test_group_and_pair_envelopes_queued_together_share_one_transaction(app, trio, pool,
+                                                                         group_of_trio):
+    alice, bob, carol = trio
+    writer = make_writer(app)
+    mixed = []
+    for i in range(20):
+        mixed.append((alice, envelope(app, alice, bob, f"pair {i}")))
+        mixed.append((bob, group_env(app, bob, group_of_trio, trio)))
+    with counted(app, "commit") as commits:
+        with write_lock(app):
+            blocker = hold_writer(app, writer, pool, alice, bob)
+            futures = [pool.submit(writer.write, sender.id, e) for sender, e in mixed]
+            wait_until(lambda: len(writer.queue) == len(mixed))
+        assert blocker.result(WAIT) is not None
+        outcomes = [f.result(WAIT) for f in futures]
+    assert all(o is not None for o in outcomes)
+    assert len({ts for _id, ts in outcomes}) == 1  # one transaction stamps one ts
+    assert len(commits) <= 2, f"{len(commits)} commits for the blocker and 40 envelopes"
+    group_ids = [stored_id for (sender, e), (stored_id, _ts) in zip(mixed, outcomes)
+                 if sender is bob]
+    assert group_ids == sorted(group_ids)  # in queue order among themselves
+    assert stored_wraps(app) == {(m, u.id) for m in group_ids for u in trio}
+
+
+def test_a_group_envelope_that_fails_its_checks_does_not_refuse_its_batch(app, trio, pool,
+                                                                         group_of_trio):
+    alice, bob, carol = trio
+    writer = make_writer(app)
+    good = group_env(app, alice, group_of_trio, trio)
+    stale = group_env(app, alice, group_of_trio, [alice, bob])
+    stranger = group_env(app, alice, group_of_trio + 1, trio)
+    with app.app_context():
+        raw = group_envelope(alice, group_of_trio, trio)
+        raw["keys"][0]["rk"] = bob.key_id  # the sender's own entry must use sk
+        not_self = envelopes.parse(raw)
+    with write_lock(app):
+        blocker = hold_writer(app, writer, pool, alice, bob)
+        futures = [pool.submit(writer.write, alice.id, e)
+                   for e in (stale, good, stranger, not_self)]
+        wait_until(lambda: len(writer.queue) == 4)
+    assert blocker.result(WAIT) is not None
+    refused_stale, stored, refused_stranger, refused_self = (f.result(WAIT) for f in futures)
+    assert (refused_stale, refused_stranger, refused_self) == (None, None, None)
+    assert stored is not None
+    assert stored_cids(app) >= {good.cid} and not stored_cids(app) & {
+        stale.cid, stranger.cid, not_self.cid}
+    assert stored_wraps(app) == {(stored[0], u.id) for u in trio}
+
+
+def test_a_cid_twice_in_one_batch_is_tried_once_across_kinds(app, trio, pool, group_of_trio):
+    """The first copy is written; the later one is "not inserted" (explained after the commit),
+    even when it is of the other kind."""
+    alice, bob, carol = trio
+    writer = make_writer(app)
+    first = group_env(app, alice, group_of_trio, trio)
+    with app.app_context():
+        second = envelopes.parse(text_envelope(alice, bob, "same cid", cid=first.cid))
+    with write_lock(app):
+        blocker = hold_writer(app, writer, pool, alice, bob)
+        futures = [pool.submit(writer.write, alice.id, e) for e in (first, second)]
+        wait_until(lambda: len(writer.queue) == 2)
+    assert blocker.result(WAIT) is not None
+    stored, skipped = (f.result(WAIT) for f in futures)
+    assert stored is not None and skipped is None
+    with app.app_context():
+        row = db.session.execute(db.select(Message).filter_by(cid=first.cid)).scalar_one()
+    assert (row.id, row.group_id) == (stored[0], group_of_trio)
+
+
+def test_group_batches_beyond_the_parameter_bound_are_split_within_one_transaction(
+        app, trio, pool, group_of_trio, monkeypatch):
+    alice, bob, carol = trio
+    monkeypatch.setattr(writer_module, "MAX_PARAMS", 40)  # about two envelopes per statement
+    writer = make_writer(app)
+    many = [group_env(app, carol, group_of_trio, trio) for _ in range(7)]
+    statements = []
+
+    def record(_conn, _cursor, statement, parameters, _context, _many):
+        if "INSERT INTO messages" in statement:
+            statements.append(len(parameters))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    with counted(app, "commit") as commits:
+        with write_lock(app):
+            blocker = hold_writer(app, writer, pool, alice, bob)
+            futures = [pool.submit(writer.write, carol.id, e) for e in many]
+            wait_until(lambda: len(writer.queue) == len(many))
+        assert blocker.result(WAIT) is not None
+        outcomes = [f.result(WAIT) for f in futures]
+    event.remove(engine, "before_cursor_execute", record)
+    assert all(o is not None for o in outcomes) and len({ts for _i, ts in outcomes}) == 1
+    assert len(commits) <= 2
+    assert len(statements) == 1 + 4 and max(statements) <= 40  # the blocker, then 2+2+2+1
+    ids = [stored_id for stored_id, _ts in outcomes]
+    assert ids == sorted(ids) and len(set(ids)) == len(many)
+    assert stored_wraps(app) == {(m, u.id) for m in ids for u in trio}

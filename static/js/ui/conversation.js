@@ -344,9 +344,13 @@ export function createConversationView(root, intents) {
         items.push(entry);
         continue;
       }
-      entry.messages.forEach((message, index) => items.push({
-        type: message.kind === 'system' ? 'system' : 'message', key: message.key, message, first: index === 0,
-        last: index === entry.messages.length - 1, readers: message.id != null ? readers.get(message.id) : null,
+      // A system line (a group's `group` message carries its admin as sender) breaks a run.
+      const run = entry.messages;
+      run.forEach((message, index) => items.push({
+        type: message.kind === 'system' ? 'system' : 'message', key: message.key, message,
+        first: index === 0 || run[index - 1].kind === 'system',
+        last: index === run.length - 1 || run[index + 1].kind === 'system',
+        readers: message.id != null ? readers.get(message.id) : null,
       }));
     }
     return items;
@@ -359,7 +363,8 @@ export function createConversationView(root, intents) {
       historyStatus.dataset.state = 'loading';
     } else if (!conv.hasMore) {
       setText(historyStatus, conv.list.size
-        ? 'This is the beginning of your conversation. Messages are end-to-end encrypted.'
+        ? (isGroup() ? t('This is the beginning of what you can read in this group. Messages are end-to-end encrypted.')
+          : 'This is the beginning of your conversation. Messages are end-to-end encrypted.')
         : isGroup() ? t('No messages yet. Only the members can read what is written here.')
           : `No messages yet. Say hello to ${friend?.username || 'your friend'} — only the two of you can read what you write.`);
       historyStatus.dataset.state = 'start';

@@ -1,0 +1,185 @@
+"""Groups (PROTOCOL §9) in real browsers through the real server.
+
+Alice (laptop), Bob (phone) and Carol (laptop) make a group and chat in it; Carol shares a
+picture and then leaves; Dave is added and sees only what follows; a second device of Bob's
+reads the whole history. Bob and Carol are not friends: they read each other through the
+group alone. The scenarios run in file order and share one server (module fixtures); each
+also runs alone (`-k`): missing steps are done first. The last one takes screenshots of the
+group screens on a phone (390×844) and a laptop (1280×800), as test_screenshots.py does.
+"""
+import os
+
+import pytest
+from playwright.sync_api import expect
+
+from browser.conftest import png_bytes
+from support.live_server import ROOT
+
+pytestmark = pytest.mark.timeout(240)
+
+PASSWORD = "group chat password 5"
+GROUP = "Hiking club"
+DOCS_SHOTS = ROOT / "docs" / "screenshots"
+
+
+class World:
+    """The people, their devices, and how far the story has got."""
+
+    def __init__(self, devices):
+        self.devices = devices
+        self.alice = self._register("alice", "laptop")
+        self.bob = self._register("bob", "phone")
+        self.carol = self._register("carol", "laptop")
+        self.dave = None
+        self.done = set()
+        self.before_dave = []  # texts sent before Dave joined
+
+    def _register(self, name, form):
+        device = self.devices(name, form)
+        device.register.create_account(name, PASSWORD)
+        return device
+
+    def befriend(self, asker, asked):
+        asker.chat.search_and_request(asked.name)
+        expect(asked.chat.incoming_request(asker.name)).to_be_visible()
+        asked.chat.accept_request(asker.name)
+        expect(asker.chat.friend(asked.name)).to_be_visible()
+
+
+@pytest.fixture(scope="module")
+def world(devices):
+    return World(devices)
+
+
+def ensure_group(world):
+    if "group" in world.done:
+        return
+    test_three_people_create_and_name_a_group(world)
+
+
+def ensure_chat(world):
+    if "chat" in world.done:
+        return
+    test_members_chat_and_share_a_picture(world)
+
+
+def ensure_dave(world):
+    if "dave" in world.done:
+        return
+    test_a_member_leaves_and_a_new_member_sees_only_what_follows(world)
+
+
+def test_three_people_create_and_name_a_group(world):
+    alice, bob, carol = world.alice, world.bob, world.carol
+    world.befriend(alice, bob)
+    world.befriend(alice, carol)
+    alice.chat.create_group(GROUP, ["bob", "carol"])
+    for device in (alice, bob, carol):
+        expect(device.chat.group(GROUP)).to_have_count(1)
+    bob.chat.open_group(GROUP)
+    bob.chat.wait_for_system_line("alice named the group “Hiking club”.")
+    assert "alice created the group." in bob.chat.system_lines()
+    panel = bob.chat.open_group_panel()
+    assert panel.usernames() == ["alice", "bob", "carol"]
+    expect(panel.member("alice")).to_have_attribute("data-role", "admin")
+    for name in ("alice", "bob", "carol"):
+        expect(panel.member(name)).to_have_attribute("data-unconfirmed", "false")
+    expect(panel.root.get_by_test_id("group-rename-form")).to_be_hidden()  # bob is no admin
+    panel.close()
+    world.done.add("group")
+
+
+def test_members_chat_and_share_a_picture(world):
+    ensure_group(world)
+    alice, bob, carol = world.alice, world.bob, world.carol
+    for device in (alice, carol):
+        if not device.chat.is_open(GROUP):
+            device.chat.open_group(GROUP)
+    if not bob.chat.is_open(GROUP):
+        bob.chat.open_group(GROUP)
+    first = alice.chat.send_text("Who is in for Saturday?")
+    world.before_dave.append("Who is in for Saturday?")
+    for device in (bob, carol):
+        expect(device.chat.message_body(first)).to_have_text("Who is in for Saturday?")
+        expect(device.chat.sender_of(first)).to_have_text("alice")
+    reply = bob.chat.send_text("Me! 🥾")
+    world.before_dave.append("Me! 🥾")
+    expect(carol.chat.message_body(reply)).to_have_text("Me! 🥾")  # carol and bob are no friends
+    expect(carol.chat.sender_of(reply)).to_have_text("bob")
+    picture = carol.chat.attach_file("trail.png", "image/png", png_bytes(96, 64, lambda x, y: (60 + x, 140, 90 + y)))
+    for device in (alice, bob, carol):
+        size = device.chat.expect_image_ready(picture)
+        assert size == (96, 64)
+    # Everyone has read alice's question: her client says so, and who read up to where.
+    alice.chat.expect_status(first, "read")
+    expect(alice.chat.page.get_by_test_id("message-readers").filter(has_text="bob")).not_to_have_count(0)
+    assert alice.chat.undecryptable().count() == 0
+    world.done.add("chat")
+
+
+def test_a_member_leaves_and_a_new_member_sees_only_what_follows(world):
+    ensure_chat(world)
+    alice, carol = world.alice, world.carol
+    if not carol.chat.is_open(GROUP):
+        carol.chat.open_group(GROUP)
+    carol.chat.open_group_panel().leave()
+    expect(carol.chat.group(GROUP)).to_have_count(0)
+    if not alice.chat.is_open(GROUP):
+        alice.chat.open_group(GROUP)
+    alice.chat.wait_for_system_line("carol left the group.")
+
+    world.dave = world._register("dave", "laptop")
+    dave = world.dave
+    world.befriend(alice, dave)
+    panel = alice.chat.open_group_panel()
+    assert "carol" not in panel.usernames()
+    panel.add("dave")
+    expect(panel.member("dave")).to_have_attribute("data-unconfirmed", "false")  # alice's group message confirms it
+    panel.close()
+    alice.chat.wait_for_system_line("You added dave.")
+    welcome = alice.chat.send_text("Welcome Dave!")
+    expect(dave.chat.group(GROUP)).to_have_count(1)
+    dave.chat.open_group(GROUP)
+    expect(dave.chat.message_body(welcome)).to_have_text("Welcome Dave!")
+    shown = dave.chat.texts()
+    assert not set(world.before_dave) & set(shown), shown
+    assert dave.chat.undecryptable().count() == 0
+    reply = dave.chat.send_text("Thanks! 👋")
+    expect(world.bob.chat.message_body(reply)).to_have_text("Thanks! 👋")
+    world.done.add("dave")
+
+
+def test_a_second_device_reads_the_group_history(world):
+    ensure_dave(world)
+    second = world.devices("bob", "laptop")
+    second.login.log_in("bob", PASSWORD)
+    expect(second.chat.group(GROUP)).to_have_count(1)
+    second.chat.open_group(GROUP)
+    for text in world.before_dave + ["Welcome Dave!", "Thanks! 👋"]:
+        second.chat.wait_for_message(text)
+    expect(second.chat.page.get_by_test_id("attachment-image")).to_have_attribute("data-state", "ready")
+    assert second.chat.undecryptable().count() == 0
+    second.close()
+
+
+def test_screenshots_of_the_group_screens(world, tmp_path):
+    ensure_dave(world)
+    update_docs = os.environ.get("SENDAPP_UPDATE_SCREENSHOTS") == "1"
+    shots = DOCS_SHOTS if update_docs else tmp_path / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    alice, bob = world.alice, world.bob
+    for device in (alice, bob):
+        if not device.chat.is_open(GROUP):
+            device.chat.open_group(GROUP)
+        device.chat.dismiss_toasts()
+    written = []
+    for device, form in ((alice, "laptop"), (bob, "phone")):
+        written.append(device.screenshot(shots / f"{form}-group.png"))
+        device.chat.open_group_panel()
+        written.append(device.screenshot(shots / f"{form}-group-members.png"))
+        device.chat.group_panel.close()
+    bob.chat.back_to_list()
+    expect(bob.chat.group(GROUP)).to_be_visible()
+    written.append(bob.screenshot(shots / "phone-group-list.png"))
+    for path in written:
+        assert path.exists() and path.stat().st_size > 10_000, path.name

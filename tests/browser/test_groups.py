@@ -12,6 +12,7 @@ import os
 import pytest
 from playwright.sync_api import expect
 
+from browser.a11y import audit
 from browser.conftest import png_bytes
 from support.live_server import ROOT
 
@@ -73,6 +74,11 @@ def test_three_people_create_and_name_a_group(world):
     alice, bob, carol = world.alice, world.bob, world.carol
     world.befriend(alice, bob)
     world.befriend(alice, carol)
+    alice.page.get_by_test_id("new-group-button").click()
+    expect(alice.page.get_by_test_id("new-group-friend")).to_have_count(2)
+    assert audit(alice.page) == [], "new group dialog"
+    alice.chat.press("Escape")
+    expect(alice.page.get_by_test_id("new-group-dialog")).to_be_hidden()
     alice.chat.create_group(GROUP, ["bob", "carol"])
     for device in (alice, bob, carol):
         expect(device.chat.group(GROUP)).to_have_count(1)
@@ -85,7 +91,9 @@ def test_three_people_create_and_name_a_group(world):
     for name in ("alice", "bob", "carol"):
         expect(panel.member(name)).to_have_attribute("data-unconfirmed", "false")
     expect(panel.root.get_by_test_id("group-rename-form")).to_be_hidden()  # bob is no admin
+    assert audit(bob.page) == [], "group panel on a phone"
     panel.close()
+    assert audit(bob.page) == [], "group conversation on a phone"
     world.done.add("group")
 
 
@@ -183,3 +191,29 @@ def test_screenshots_of_the_group_screens(world, tmp_path):
     written.append(bob.screenshot(shots / "phone-group-list.png"))
     for path in written:
         assert path.exists() and path.stat().st_size > 10_000, path.name
+
+
+def test_an_admin_renames_promotes_and_removes(world):
+    ensure_dave(world)
+    alice, bob, dave = world.alice, world.bob, world.dave
+    for device in (alice, bob, dave):
+        if not device.chat.is_open(GROUP) and not device.chat.is_open("Summit team"):
+            device.chat.open_group(GROUP)
+    panel = alice.chat.open_group_panel()
+    panel.rename("Summit team")
+    expect(panel.title).to_have_text("Summit team")
+    for device in (bob, dave):
+        expect(device.chat.title).to_have_text("Summit team")
+        device.chat.wait_for_system_line("alice named the group “Summit team”.")
+    panel.promote("bob")
+    bob_panel = bob.chat.open_group_panel()
+    expect(bob_panel.root.get_by_test_id("group-rename-form")).to_be_visible()  # bob is an admin now
+    bob_panel.remove("dave")
+    bob_panel.close()
+    expect(dave.chat.group("Summit team")).to_have_count(0)
+    expect(panel.member("dave")).to_have_count(0)
+    panel.close()
+    alice.chat.wait_for_system_line("bob removed dave.")
+    after = bob.chat.send_text("Just the two of us now")
+    expect(alice.chat.message_body(after)).to_have_text("Just the two of us now")
+    assert alice.chat.undecryptable().count() == 0

@@ -163,3 +163,27 @@ test('a second device of a member reads the group history and its name', async (
   assert.equal(second.group(key).title, 'Trip');
   assert.deepEqual(shown(second, key), [['system', 'alice named the group “Trip”.'], ['text', 'history']]);
 });
+
+test('a co-member’s key is pinned on first sight, a change warns, asks before sending, and safety numbers work', async () => {
+  const { server, users: { alice, bob, carol } } = await groupSetup();
+  const key = await alice.client.createGroup('Trip', [bob.id, carol.id]);
+  await settle();
+  await bob.client.groups.refresh(); // bob and carol are no friends: they know each other through the group
+  assert.deepEqual([...bob.client.pins.get(carol.id)], [carol.ident.id]);
+  assert.equal(bob.client.sendWarning(key), null);
+
+  const { identity } = await import('./helpers/chat_setup.mjs');
+  const { b64urlEncode } = await import('../../static/js/encoding.js');
+  const fresh = await identity();
+  server.keys.set(carol.id, [{ id: fresh.id, public_key: b64urlEncode(fresh.publicRaw), created: 2, current: true }]);
+  bob.keyring.forgetPeer(carol.id);
+  await bob.client.groups.refresh();
+  const row = bob.client.group(key);
+  assert.deepEqual(row.keyWarnings, [carol.id]);
+  assert.deepEqual(bob.client.sendWarning(key), { reason: 'key_changed', names: ['carol'] });
+  await assert.rejects(bob.client.sendText(key, 'still there?'), { code: 'key_unconfirmed' });
+  assert.match(await bob.client.safetyNumber(carol.id), /^(\d{5} ){11}\d{5}$/);
+  await bob.client.acceptKeys(carol.id, 'password');
+  assert.deepEqual(bob.client.group(key).keyWarnings, []);
+  assert.equal(bob.client.sendWarning(key), null);
+});

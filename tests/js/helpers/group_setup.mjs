@@ -158,9 +158,20 @@ export async function groupSetup() {
   return { server, users };
 }
 
-/** Let queued promise jobs (outbox flushes, live deliveries) run. */
-export async function settle(rounds = 20) {
-  for (let i = 0; i < rounds; i += 1) await new Promise((resolve) => { setImmediate(resolve); });
+/**
+ * Let queued work (outbox flushes, live deliveries, WebCrypto jobs that finish on other
+ * threads) run: wait until no conversation changes for a few timer ticks, at most ~2 s.
+ */
+export async function settle(clients = []) {
+  const tick = () => new Promise((resolve) => { setTimeout(resolve, 5); });
+  let quiet = 0;
+  let seen = -1;
+  for (let i = 0; i < 400 && quiet < 10; i += 1) {
+    await tick();
+    const now = clients.reduce((n, c) => n + [...c.conversations.values()].reduce((m, conv) => m + conv.list.size, 0), 0);
+    quiet = now === seen ? quiet + 1 : 0;
+    seen = now;
+  }
 }
 
 /** The messages of a conversation as [kind, body or text]. */

@@ -11,6 +11,7 @@
 //   'notify'       {friend, message}          an incoming message the user is not looking at (friend: its row)
 //   'error'        {message}                  something the user should know
 //   'groups'       {key, change}              a group was added, changed or is gone (PROTOCOL §9)
+//   'notice'       {message}                  news the user should see once (e.g. removed from a group)
 //   'session'      {reason}                   the session ended or this device lacks keys
 //
 // Conversation kinds: a conversation key names a conversation; kindOf(key) answers the module

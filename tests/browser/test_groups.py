@@ -217,3 +217,20 @@ def test_an_admin_renames_promotes_and_removes(world):
     after = bob.chat.send_text("Just the two of us now")
     expect(alice.chat.message_body(after)).to_have_text("Just the two of us now")
     assert alice.chat.undecryptable().count() == 0
+
+
+def test_changes_missed_while_away_show_after_a_restart(world):
+    """The `group` events missed are not replayed (§9.5): the next listing is compared with the last one."""
+    alice, bob = world.alice, world.bob
+    if "Summit team" not in (alice.chat.title.text_content() or ""):
+        test_an_admin_renames_promotes_and_removes(world)
+    bob.page.goto("about:blank")
+    alice.chat.open_group_panel().add("carol")
+    alice.chat.group_panel.close()
+    back = alice.chat.send_text("Carol is back")
+    bob.chat.open()
+    expect(bob.chat.group_unread("Summit team")).to_be_visible()
+    bob.chat.open_group("Summit team")
+    bob.chat.wait_for_system_line("carol joined the group while you were away.")
+    expect(bob.chat.message_body(back)).to_have_text("Carol is back")
+    expect(world.carol.chat.group("Summit team")).to_have_count(1)

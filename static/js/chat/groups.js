@@ -14,6 +14,7 @@ import { APPLIED, judgeGroupMessage, listingChanges, unconfirmedMembers, VERDICT
 const PREFIX = 'g:';
 const LEAVE_WAIT_STEPS = 40;
 const LEAVE_WAIT_MS = 250;
+const TYPING_SHOWN_MS = 7000; // as typing.js shows a friend's indicator
 
 /** The conversation key of group `id`. */
 export function groupKey(id) {
@@ -614,8 +615,6 @@ export class Groups {
     this.summaries.clear();
   }
 }
-
-const TYPING_SHOWN_MS = 7000;
 
 /** The system line of an applied (or older, shown only) `group` message. */
 function describeUpdate(sender, update, previousName) {

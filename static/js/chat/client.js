@@ -26,6 +26,7 @@ import { EVENTS } from '../transport.js';
 import { Conversations } from './conversations.js';
 import { Files } from './files.js';
 import { Friends } from './friends.js';
+import { GroupAdmin } from './group_admin.js';
 import { Groups } from './groups.js';
 import { KeyTrust } from './keys.js';
 import { Pairs } from './pairs.js';
@@ -56,7 +57,7 @@ export class ChatClient extends EventTarget {
     this.request = (name, data) => this.transport.request(name, data);
     this.pairs = new Pairs(this);
     this.groups = new Groups(this);
-    this.parts = { groups: this.groups };
+    this.parts = { groups: this.groups, groupAdmin: new GroupAdmin(this) };
     const vault = acceptInVault
       || ((peers, password) => acceptPeerKeys({ api, store, crypto }, { username: me.username, password, peers }));
     Object.assign(this.parts, {
@@ -266,12 +267,13 @@ export class ChatClient extends EventTarget {
   group(key) { return this.groups.row(key); }
   groupTitle(key) { return this.groups.title(key); }
   sendWarning(key) { return this.kindOf(key).sendWarning(key); }
-  createGroup(name, memberIds) { return this.groups.create(name, memberIds); }
-  renameGroup(key, name) { return this.groups.rename(key, name); }
-  addGroupMember(key, userId) { return this.groups.add(key, userId); }
-  removeGroupMember(key, userId) { return this.groups.remove(key, userId); }
-  promoteGroupMember(key, userId) { return this.groups.promote(key, userId); }
-  leaveGroup(key) { return this.groups.leave(key); }
+  // group_admin.js
+  createGroup(name, memberIds) { return this.parts.groupAdmin.create(name, memberIds); }
+  renameGroup(key, name) { return this.parts.groupAdmin.rename(key, name); }
+  addGroupMember(key, userId) { return this.parts.groupAdmin.add(key, userId); }
+  removeGroupMember(key, userId) { return this.parts.groupAdmin.remove(key, userId); }
+  promoteGroupMember(key, userId) { return this.parts.groupAdmin.promote(key, userId); }
+  leaveGroup(key) { return this.parts.groupAdmin.leave(key); }
   readersOf(key) { return this.groups.readers(key); }
   nameOf(userId) { return this.groups.nameOf(userId); }
 

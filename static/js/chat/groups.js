@@ -1,19 +1,17 @@
 // The group conversation kind (PROTOCOL §9) and the group state behind it: the groups this
 // user is in (GET /api/groups, kept current by `group` events, fetched again after every
 // reconnect with the differences shown), each group's applied roster and name (§9.6, rules
-// in roster.js), membership system lines, per-member read markers and typing, and the admin
-// intents (create, rename, add, remove, promote, leave), each followed by the `group`
-// message §9.3 asks for. A group's conversation key is 'g:<id>' (pairs.js lists the
-// questions a kind answers).
+// in roster.js), membership system lines (texts in group_lines.js), per-member read markers
+// and typing. The admin intents are group_admin.js's. A group's conversation key is
+// 'g:<id>' (pairs.js lists the questions a kind answers).
 
-import { groupPlaintext, readGroupPlaintext } from '../groupcrypto.js';
+import { readGroupPlaintext } from '../groupcrypto.js';
 import { t } from '../i18n.js';
 import { readPlain } from './plaintext.js';
-import { APPLIED, judgeGroupMessage, listingChanges, unconfirmedMembers, VERDICT } from './roster.js';
+import { eventLine, listingLine, updateLine } from './group_lines.js';
+import { APPLIED, judgeGroupMessage, listingChanges, unconfirmedMembers } from './roster.js';
 
 const PREFIX = 'g:';
-const LEAVE_WAIT_STEPS = 40;
-const LEAVE_WAIT_MS = 250;
 const TYPING_SHOWN_MS = 7000; // as typing.js shows a friend's indicator
 
 /** The conversation key of group `id`. */
@@ -191,18 +189,13 @@ export class Groups {
     const sender = message.from === c.me.id ? null : this.nameOf(message.from);
     message.verdict = verdict;
     if (!APPLIED.has(verdict)) {
-      message.text = verdict === VERDICT.NOT_ADMIN
-        ? t('{name} sent a group change but is not an admin, so it was ignored.', { name: sender || t('You') })
-        : describeUpdate(sender, update, null);
+      message.text = updateLine(verdict, sender, update, null);
       return;
     }
     const before = roster ? roster.name : null;
     this.rosters.set(id, { msgId: message.id ?? null, cid: message.cid, from: message.from,
       members: update.members, admins: update.admins, name: update.name });
-    const described = describeUpdate(sender, update, before);
-    message.text = verdict === VERDICT.SERVER_CHOSE
-      ? t('The server made {name} an admin after the last admin left. {change}', { name: sender || t('you'), change: described })
-      : described;
+    message.text = updateLine(verdict, sender, update, before);
     if (row) {
       this.decorate(row);
       this.emitChanged(row);
@@ -240,16 +233,8 @@ export class Groups {
       const before = this.rows.get(key)?.members || null;
       const row = this.applyGroup(group);
       if (!hadListing) continue;
-      if (!before) {
-        this.addLine(key, t('You were added to this group while you were away.'));
-        continue;
-      }
-      for (const { change, user } of listingChanges(before, row.members)) {
-        const name = this.nameOf(user);
-        if (change === 'added') this.addLine(key, t('{name} joined the group while you were away.', { name }));
-        else if (change === 'gone') this.addLine(key, t('{name} is no longer in the group.', { name }));
-        else this.addLine(key, t('{name} became an admin while you were away.', { name }));
-      }
+      const changes = before ? listingChanges(before, row.members) : [{ change: 'new', user: null }];
+      for (const { change, user } of changes) this.addLine(key, listingLine(change, user === null ? null : this.nameOf(user)));
     }
     for (const key of [...this.rows.keys()]) if (!seen.has(key)) this.drop(key);
     this.known = true;
@@ -444,97 +429,6 @@ export class Groups {
     }
   }
 
-  // --- intents (admins, §9.1-§9.3) --------------------------------------------------------
-
-  /** Create a group with friends and name it; answers its conversation key. */
-  async create(name, memberIds) {
-    groupPlaintext(name, [this.client.me.id], [this.client.me.id], 0); // refuse a bad name before creating
-    const { group } = await this.client.api.createGroup(memberIds);
-    const row = this.applyGroup(group);
-    await this.client.parts.keys.check();
-    await this.announce(row, { name });
-    await this.save();
-    this.emitChanged(row);
-    return row.key;
-  }
-
-  async rename(key, name) {
-    const row = this.adminRow(key);
-    await this.announce(row, { name });
-  }
-
-  async add(key, userId) {
-    const row = this.adminRow(key);
-    const { group } = await this.client.api.addGroupMember(row.id, userId);
-    this.applyGroup(group);
-    await this.client.parts.keys.check();
-    await this.announce(row);
-    this.emitChanged(row);
-  }
-
-  async remove(key, userId) {
-    const row = this.adminRow(key);
-    await this.client.api.removeGroupMember(row.id, userId);
-    const { group } = await this.client.api.group(row.id);
-    this.applyGroup(group);
-    await this.announce(row);
-    this.emitChanged(row);
-  }
-
-  async promote(key, userId) {
-    const row = this.adminRow(key);
-    const { group } = await this.client.api.promoteGroupMember(row.id, userId);
-    this.applyGroup(group);
-    await this.announce(row);
-    this.emitChanged(row);
-  }
-
-  /**
-   * Leave (§9.1). The only admin first sends a `group` message without itself and with its
-   * successor, the oldest other member, as admin (§9.3), and leaves only once it is stored.
-   */
-  async leave(key) {
-    const c = this.client;
-    const row = this.row(key);
-    if (!row) return;
-    const others = row.members.filter((m) => m.id !== c.me.id);
-    if (row.myRole === 'admin' && row.admins.length === 1 && others.length) {
-      const cid = await this.announce(row, { members: others.map((m) => m.id), admins: [others[0].id] });
-      await this.waitStored(cid);
-    }
-    await c.api.removeGroupMember(row.id, c.me.id);
-    this.drop(key);
-    await c.store.forgetConversation(key);
-    await this.save();
-    c.emit('groups', { key, change: 'left' });
-    c.emit('friends');
-  }
-
-  /** The `group` message an admin's client sends after each change and to rename (§9.3). */
-  announce(row, { name = row.name, members = null, admins = null } = {}) {
-    const c = this.client;
-    const plain = groupPlaintext(name, members || row.members.map((m) => m.id), admins || row.admins, c.now());
-    return c.parts.sending.sendPlain(row.key, plain, { confirmed: true });
-  }
-
-  async waitStored(cid) {
-    const c = this.client;
-    for (let i = 0; i < LEAVE_WAIT_STEPS; i += 1) {
-      const item = await c.store.outboxGet(cid);
-      if (!item) return;
-      if (item.status === 'failed') break;
-      await new Promise((resolve) => { setTimeout(resolve, LEAVE_WAIT_MS); });
-    }
-    throw new Error(t('The group could not be told who takes over as admin, so you are still in it. Try again when connected.'));
-  }
-
-  adminRow(key) {
-    const row = this.row(key);
-    if (!row) throw new Error(t('You are not a member of this group.'));
-    if (row.myRole !== 'admin') throw new Error(t('Only an admin can do this.'));
-    return row;
-  }
-
   // --- questions the UI and other parts ask -------------------------------------------------
 
   /** Groups by last activity, then by title. */
@@ -613,37 +507,5 @@ export class Groups {
     this.rows.clear();
     this.rosters.clear();
     this.summaries.clear();
-  }
-}
-
-/** The system line of an applied (or older, shown only) `group` message. */
-function describeUpdate(sender, update, previousName) {
-  if (update.name !== (previousName ?? '')) {
-    if (!update.name) return sender ? t('{name} removed the group name.', { name: sender }) : t('You removed the group name.');
-    return sender ? t('{name} named the group “{group}”.', { name: sender, group: update.name })
-      : t('You named the group “{group}”.', { group: update.name });
-  }
-  return sender ? t('{name} confirmed the members of the group.', { name: sender }) : t('You confirmed the members of the group.');
-}
-
-/** The system line of a `group` event (§9.5), or null. */
-function eventLine(change, { me, user, by, name, byName }) {
-  switch (change) {
-    case 'created':
-      return by === me ? t('You created the group.') : t('{by} created the group.', { by: byName });
-    case 'added':
-      if (by === me) return t('You added {name}.', { name });
-      if (user === me) return t('{by} added you.', { by: byName });
-      return t('{by} added {name}.', { by: byName, name });
-    case 'removed':
-      return by === me ? t('You removed {name}.', { name }) : t('{by} removed {name}.', { by: byName, name });
-    case 'left':
-      return by == null ? t('{name}’s account was deleted.', { name }) : t('{name} left the group.', { name });
-    case 'promoted':
-      if (by == null) return t('The server made {name} an admin because the last admin left.', { name });
-      if (user === me) return t('{by} made you an admin.', { by: byName });
-      return by === me ? t('You made {name} an admin.', { name }) : t('{by} made {name} an admin.', { by: byName, name });
-    default:
-      return null;
   }
 }

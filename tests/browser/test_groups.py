@@ -8,6 +8,7 @@ also runs alone (`-k`): missing steps are done first. The last one takes screens
 group screens on a phone (390×844) and a laptop (1280×800), as test_screenshots.py does.
 """
 import os
+import re
 
 import pytest
 from playwright.sync_api import expect
@@ -234,3 +235,32 @@ def test_changes_missed_while_away_show_after_a_restart(world):
     bob.chat.wait_for_system_line("carol joined the group while you were away.")
     expect(bob.chat.message_body(back)).to_have_text("Carol is back")
     expect(world.carol.chat.group("Summit team")).to_have_count(1)
+
+
+def test_a_message_written_offline_is_sealed_again_for_who_joined_meanwhile(world):
+    """`stale_members` against the real server (§9.5): Erin writes while offline; meanwhile
+    Carol joins; back online, Erin's outbox sends first, the server refuses the old member
+    list, and her client seals the same message again (same cid) for Carol too."""
+    from browser.test_network_drop import Network, drop
+
+    alice, carol = world.alice, world.carol
+    erin = world.devices("erin", "laptop")
+    network = Network(erin.context)  # before her page opens any socket
+    erin.register.create_account("erin", PASSWORD)
+    world.befriend(alice, erin)
+    alice.chat.create_group("Offline test", ["erin"])
+    expect(erin.chat.group("Offline test")).to_have_count(1)
+    erin.chat.open_group("Offline test")
+    erin.chat.wait_for_system_line("alice named the group “Offline test”.")
+    drop(erin, network)
+    cid = erin.chat.send_text("Written on the train")
+    erin.chat.expect_status(cid, "sending")
+    alice.chat.open_group_panel().add("carol")
+    alice.chat.group_panel.close()
+    network.restore()
+    erin.chat.wait_connected()
+    erin.chat.expect_status(cid, re.compile(r"^(sent|delivered|read)$"))
+    carol.chat.open_group("Offline test")
+    expect(carol.chat.message_body(cid)).to_have_text("Written on the train")
+    expect(alice.chat.message_body(cid)).to_have_text("Written on the train")
+    assert carol.chat.undecryptable().count() == 0

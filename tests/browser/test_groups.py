@@ -264,3 +264,30 @@ def test_a_message_written_offline_is_sealed_again_for_who_joined_meanwhile(worl
     expect(carol.chat.message_body(cid)).to_have_text("Written on the train")
     expect(alice.chat.message_body(cid)).to_have_text("Written on the train")
     assert carol.chat.undecryptable().count() == 0
+
+
+@pytest.mark.parametrize("form", ["phone", "laptop"])
+def test_group_screens_pass_the_audit_in_the_dark_scheme(devices, form):
+    """Labels and AA contrast of the group rows, header, timeline lines and panel in dark mode."""
+    hana = devices(f"hana-{form}", form, color_scheme="dark")
+    ivan = devices(f"ivan-{form}", form, color_scheme="dark")
+    hana.register.create_account(f"hana{form}", PASSWORD)
+    ivan.register.create_account(f"ivan{form}", PASSWORD)
+    hana.chat.search_and_request(f"ivan{form}")
+    ivan.chat.accept_request(f"hana{form}")
+    hana.chat.create_group("Night shift", [f"ivan{form}"])
+    ivan.chat.open_group("Night shift")
+    ivan.chat.wait_for_system_line(f"hana{form} named the group “Night shift”.")
+    cid = hana.chat.send_text("Readable in the dark?")
+    expect(ivan.chat.sender_of(cid)).to_have_text(f"hana{form}")
+    hana.chat.expect_status(cid, "read")
+    expect(hana.chat.readers_of(cid)).to_have_text(f"Read by ivan{form}")
+    for device in (hana, ivan):
+        device.chat.dismiss_toasts()
+        assert audit(device.page) == [], f"group conversation of {device.name}"
+    hana.chat.open_group_panel()
+    assert audit(hana.page) == [], "group panel of an admin"
+    hana.chat.group_panel.close()
+    if form == "phone":
+        ivan.chat.back_to_list()
+    assert audit(ivan.page) == [], "list with a group"

@@ -186,16 +186,17 @@ export class Groups {
     const roster = this.rosters.get(id) || null;
     const verdict = judgeGroupMessage(roster, message, row ? row.members : []);
     const update = message.update;
-    const sender = message.from === c.me.id ? null : this.nameOf(message.from);
+    // The sender's name is looked up when the line is shown: a message read by sync can come
+    // before the listing that names its sender.
+    const sender = () => (message.from === c.me.id ? null : this.nameOf(message.from));
     message.verdict = verdict;
-    if (!APPLIED.has(verdict)) {
-      message.text = updateLine(verdict, sender, update, null);
-      return;
-    }
-    const before = roster ? roster.name : null;
+    const before = APPLIED.has(verdict) && roster ? roster.name : null;
+    Object.defineProperty(message, 'text', {
+      get: () => updateLine(verdict, sender(), update, before), enumerable: true, configurable: true,
+    });
+    if (!APPLIED.has(verdict)) return;
     this.rosters.set(id, { msgId: message.id ?? null, cid: message.cid, from: message.from,
       members: update.members, admins: update.admins, name: update.name });
-    message.text = updateLine(verdict, sender, update, before);
     if (row) {
       this.decorate(row);
       this.emitChanged(row);

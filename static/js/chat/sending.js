@@ -38,7 +38,9 @@ export class Sending {
       const message = await c.parts.receiving.toMessage(env);
       const key = c.keyOfOwnEnvelope(item.envelope);
       const conv = c.parts.conversations.get(key);
-      conv.list.upsert({ ...message, id: null, ts: null, created: item.created, seq: item.seq, status: item.status, error: item.error });
+      const { message: shown, added } = conv.list.upsert({ ...message, id: null, ts: null, created: item.created, seq: item.seq,
+        status: item.status, error: item.error });
+      if (added) c.kindOf(key).received?.(key, shown, 'restore');
       c.parts.conversations.touch(key, conv);
     }
   }

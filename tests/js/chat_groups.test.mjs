@@ -187,3 +187,15 @@ test('a co-member’s key is pinned on first sight, a change warns, asks before 
   assert.deepEqual(bob.client.group(key).keyWarnings, []);
   assert.equal(bob.client.sendWarning(key), null);
 });
+
+test('a group message read by sync before the listing names its sender once the listing arrives', async () => {
+  const { server, users: { alice, bob, carol } } = await groupSetup();
+  server.clients.delete(carol.id); // carol's device is offline: no events, no live copies
+  const key = await alice.client.createGroup('Trip', [bob.id, carol.id]);
+  await settle();
+  await carol.client.ingest([server.copyFor(carol.id, server.messages[0])], 'sync');
+  assert.deepEqual(shown(carol.client, key), [['system', 'user 1 named the group “Trip”.']]);
+  await carol.client.groups.refresh();
+  assert.deepEqual(shown(carol.client, key), [['system', 'alice named the group “Trip”.']]);
+  assert.equal(carol.client.group(key).title, 'Trip');
+});

@@ -2,7 +2,7 @@
 // outbox (in IndexedDB) intact. It never caches API answers, sockets or attachments.
 // Served at /sw.js (scope /). Bump VERSION when the list of shell files changes.
 
-const VERSION = 'v3';
+const VERSION = 'v4';
 const SHELL = `sendapp-shell-${VERSION}`;
 const PAGES = 'sendapp-pages'; // the chat page (names the user; deleted at logout)
 
@@ -24,6 +24,7 @@ const SHELL_FILES = [
   '/static/js/chat/typing.js',
   '/static/js/crypto.js',
   '/static/js/encoding.js',
+  '/static/js/groupcrypto.js',
   '/static/js/keyring.js',
   '/static/js/outbox.js',
   '/static/js/pins.js',

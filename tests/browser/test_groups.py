@@ -190,6 +190,14 @@ def test_screenshots_of_the_group_screens(world, tmp_path):
     bob.chat.back_to_list()
     expect(bob.chat.group(GROUP)).to_be_visible()
     written.append(bob.screenshot(shots / "phone-group-list.png"))
+    for device, form in ((alice, "laptop"), (bob, "phone")):
+        device.page.get_by_test_id("new-group-button").click()
+        dialog = device.page.get_by_test_id("new-group-dialog")
+        dialog.get_by_test_id("new-group-name").fill("Book club")
+        dialog.locator('[data-testid="new-group-friend"] input').first.check()
+        written.append(device.screenshot(shots / f"{form}-new-group.png"))
+        dialog.get_by_test_id("new-group-cancel").click()
+        expect(dialog).to_be_hidden()
     for path in written:
         assert path.exists() and path.stat().st_size > 10_000, path.name
 

@@ -142,6 +142,7 @@ test('the only admin leaving first names the oldest other member as admin, then 
   assert.equal(server.log[last - 1][0], 'message'); // the successor message is stored before leaving
   assert.deepEqual(bob.client.groups.rosters.get(7).admins, [bob.id]);
   assert.deepEqual(bob.client.groups.rosters.get(7).members, [bob.id]);
+  assert.deepEqual(shown(bob.client, key).at(-1), ['system', 'alice is leaving and made bob admin.']);
   assert.equal(alice.client.group(key), undefined);
 });
 
@@ -197,5 +198,15 @@ test('a group message read by sync before the listing names its sender once the 
   assert.deepEqual(shown(carol.client, key), [['system', 'user 1 named the group “Trip”.']]);
   await carol.client.groups.refresh();
   assert.deepEqual(shown(carol.client, key), [['system', 'alice named the group “Trip”.']]);
+  assert.equal(carol.client.group(key).title, 'Trip');
+});
+
+test('an admin’s add is an event line for everyone, then a group message that confirms the new member', async () => {
+  const { users: { alice, bob, carol }, key } = await tripWithBob();
+  await alice.client.addGroupMember(key, carol.id);
+  await settle();
+  assert.deepEqual(shown(bob.client, key).slice(-2), [['system', 'alice added carol.'], ['system', 'alice confirmed that carol joined.']]);
+  assert.deepEqual(bob.client.group(key).unconfirmed, []);
+  assert.deepEqual(shown(carol.client, key).at(-1), ['system', 'alice named the group “Trip”.']); // carol's first roster
   assert.equal(carol.client.group(key).title, 'Trip');
 });

@@ -190,9 +190,9 @@ export class Groups {
     // before the listing that names its sender.
     const sender = () => (message.from === c.me.id ? null : this.nameOf(message.from));
     message.verdict = verdict;
-    const before = APPLIED.has(verdict) && roster ? roster.name : null;
+    const before = APPLIED.has(verdict) ? roster : null;
     Object.defineProperty(message, 'text', {
-      get: () => updateLine(verdict, sender(), update, before), enumerable: true, configurable: true,
+      get: () => updateLine(verdict, sender(), update, before, (userId) => this.nameOf(userId)), enumerable: true, configurable: true,
     });
     if (!APPLIED.has(verdict)) return;
     this.rosters.set(id, { msgId: message.id ?? null, cid: message.cid, from: message.from,

@@ -97,6 +97,10 @@ export class FakeGroupServer {
       groups: async () => ({ groups: [...server.groups.values()].map((g) => server.view(g, me)).filter(Boolean), max_members: 64 }),
       group: async (id) => ({ group: server.view(server.groups.get(id), me) }),
       createGroup: async (members) => ({ group: server.view(server.createGroup(me, members), me) }),
+      addGroupMember: async (id, userId) => {
+        server.addMember(id, userId, me);
+        return { group: server.view(server.groups.get(id), me) };
+      },
       removeGroupMember: async (id, userId) => {
         server.log.push(['remove', id, userId]);
         server.removeMember(id, userId);

@@ -210,3 +210,12 @@ test('an admin’s add is an event line for everyone, then a group message that 
   assert.deepEqual(shown(carol.client, key).at(-1), ['system', 'alice named the group “Trip”.']); // carol's first roster
   assert.equal(carol.client.group(key).title, 'Trip');
 });
+
+test('a group name longer than 100 characters is refused before anything is created', async () => {
+  const { server, users: { alice, bob } } = await groupSetup();
+  await assert.rejects(alice.client.createGroup('🏔'.repeat(101), [bob.id]), /at most 100 characters/);
+  assert.equal(server.groups.size, 0);
+  const key = await alice.client.createGroup('🏔'.repeat(100), [bob.id]); // 100 code points, 200 UTF-16 units
+  await settle();
+  assert.equal(alice.client.group(key).name, '🏔'.repeat(100));
+});

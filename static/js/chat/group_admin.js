@@ -4,7 +4,7 @@
 // first names its successor and waits until that message is stored. The state these change
 // is groups.js's.
 
-import { groupPlaintext } from '../groupcrypto.js';
+import { codePointLength, groupPlaintext, MAX_NAME_CODE_POINTS } from '../groupcrypto.js';
 import { t } from '../i18n.js';
 
 const LEAVE_WAIT_STEPS = 40;
@@ -19,7 +19,7 @@ export class GroupAdmin {
 
   /** Create a group with friends and name it; answers its conversation key. */
   async create(name, memberIds) {
-    groupPlaintext(name, [this.client.me.id], [this.client.me.id], 0); // refuse a bad name before creating
+    checkName(name); // before creating anything
     const { group } = await this.client.api.createGroup(memberIds);
     const row = this.groups.applyGroup(group);
     await this.client.parts.keys.check();
@@ -30,6 +30,7 @@ export class GroupAdmin {
   }
 
   async rename(key, name) {
+    checkName(name);
     const row = this.adminRow(key);
     await this.announce(row, { name });
   }
@@ -105,4 +106,12 @@ export class GroupAdmin {
     if (row.myRole !== 'admin') throw new Error(t('Only an admin can do this.'));
     return row;
   }
+}
+
+/** A name §9.3 allows: at most 100 code points, no lone surrogate. */
+function checkName(name) {
+  if (codePointLength(name) > MAX_NAME_CODE_POINTS) {
+    throw new Error(t('A group name has at most {max} characters.', { max: MAX_NAME_CODE_POINTS }));
+  }
+  if (typeof name.isWellFormed === 'function' && !name.isWellFormed()) throw new Error(t('This group name cannot be used.'));
 }

@@ -111,6 +111,10 @@ def test_members_chat_and_share_a_picture(world):
     for device in (bob, carol):
         expect(device.chat.message_body(first)).to_have_text("Who is in for Saturday?")
         expect(device.chat.sender_of(first)).to_have_text("alice")
+    bob.chat.type_text("Me")
+    expect(alice.chat.typing_indicator).to_have_text("bob is typing…")
+    expect(alice.chat.group(GROUP)).to_contain_text("bob is typing…")
+    bob.chat.clear_composer()
     reply = bob.chat.send_text("Me! 🥾")
     world.before_dave.append("Me! 🥾")
     expect(carol.chat.message_body(reply)).to_have_text("Me! 🥾")  # carol and bob are no friends

@@ -316,9 +316,7 @@ export class Groups {
     row.rosterAdmins = roster ? roster.admins : [];
     row.keyWarnings = others.filter((m) => c.parts.keys.warnings.has(m.id)).map((m) => m.id);
     row.keyWarning = row.keyWarnings.length ? c.parts.keys.warnings.get(row.keyWarnings[0]) : null;
-    row.key_id = c.keyring.currentId; // the sidebar's "has a key" check
-    row.online = false;
-    row.username = row.title;
+    row.username = row.title; // what notifications and error messages call a conversation
     const lowest = others.length ? Math.min(...others.map((m) => m.read_up_to || 0)) : 0;
     row.peerReadUpTo = Math.max(row.peerReadUpTo, lowest);
     const conv = c.parts.conversations.map.get(row.key);

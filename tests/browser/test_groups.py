@@ -255,6 +255,7 @@ def test_a_message_written_offline_is_sealed_again_for_who_joined_meanwhile(worl
     list, and her client seals the same message again (same cid) for Carol too."""
     from browser.test_network_drop import Network, drop
 
+    ensure_group(world)  # alice and carol are friends
     alice, carol = world.alice, world.carol
     erin = world.devices("erin", "laptop")
     network = Network(erin.context)  # before her page opens any socket
@@ -303,3 +304,28 @@ def test_group_screens_pass_the_audit_in_the_dark_scheme(devices, form):
     if form == "phone":
         ivan.chat.back_to_list()
     assert audit(ivan.page) == [], "list with a group"
+
+
+def test_the_only_admin_leaving_names_a_successor_first(world):
+    """§9.3: the only admin's client first sends a `group` message naming the oldest other
+    member as admin, then leaves; the members apply it, and the server promotes the same one."""
+    alice, carol = world.alice, world.carol
+    if not alice.chat.group("Offline test").count():
+        test_a_message_written_offline_is_sealed_again_for_who_joined_meanwhile(world)
+    erin = next(d for d in world.devices.opened if d.name == "erin")
+    alice.chat.open_group("Offline test")
+    alice.chat.open_group_panel().leave()
+    expect(alice.chat.group("Offline test")).to_have_count(0)
+    for device in (erin, carol):
+        if not device.chat.is_open("Offline test"):
+            device.chat.open_group("Offline test")
+        device.chat.wait_for_system_line("alice is leaving and made erin admin.")
+        device.chat.wait_for_system_line("alice left the group.")
+    panel = erin.chat.open_group_panel()
+    expect(panel.member("erin")).to_have_attribute("data-role", "admin")
+    expect(panel.root.get_by_test_id("group-rename-form")).to_be_visible()
+    for name in ("erin", "carol"):
+        expect(panel.member(name)).to_have_attribute("data-unconfirmed", "false")
+    panel.close()
+    after = erin.chat.send_text("Still here")
+    expect(carol.chat.message_body(after)).to_have_text("Still here")

@@ -329,3 +329,43 @@ def test_the_only_admin_leaving_names_a_successor_first(world):
     panel.close()
     after = erin.chat.send_text("Still here")
     expect(carol.chat.message_body(after)).to_have_text("Still here")
+
+
+def test_a_member_no_admin_confirmed_is_marked_and_sending_asks_first(world):
+    """§9.6 against the real server: a member added without an admin's `group` message (here
+    over the bare HTTP API, as another client or a lying server could) shows as unconfirmed,
+    and the first send that would include them asks first."""
+    alice, bob = world.alice, world.bob
+    if not bob.chat.group("Summit team").count():
+        test_changes_missed_while_away_show_after_a_restart(world)
+    dave = world.dave
+    group_id = bob.chat.group("Summit team").get_attribute("data-group-id")
+    dave_id = alice.chat.friend("dave").get_attribute("data-friend-id")
+    status = alice.page.evaluate("""async ([group, user]) => {
+        const csrf = document.querySelector('meta[name="csrf-token"]').content;
+        const response = await fetch(`/api/groups/${group}/members`, {method: 'POST', credentials: 'same-origin',
+          headers: {'Content-Type': 'application/json', 'X-CSRFToken': csrf}, body: JSON.stringify({user: Number(user)})});
+        return response.status;
+    }""", [group_id, dave_id])
+    assert status == 200
+    if not bob.chat.is_open("Summit team"):
+        bob.chat.open_group("Summit team")
+    banner = bob.page.get_by_test_id("waiting-banner")
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("dave")
+    panel = bob.chat.open_group_panel()
+    expect(panel.member("dave")).to_have_attribute("data-unconfirmed", "true")
+    panel.close()
+    bob.chat.write_and_press_enter("Who just joined?")
+    expect(bob.chat.confirm_dialog).to_be_visible()
+    expect(bob.chat.confirm_dialog).to_contain_text("dave")
+    bob.chat.answer_confirm(False)
+    assert "Who just joined?" not in bob.chat.texts()
+    bob.chat.write_and_press_enter("Who just joined?")
+    bob.chat.answer_confirm(True)
+    cid = bob.chat.wait_for_message("Who just joined?")
+    # No admin's device has sent Dave a `group` message since: he knows no name and no roster
+    # yet, so the group goes by its members' names and all of them are unconfirmed to him.
+    dave.chat.open_group("alice, bob, carol")
+    expect(dave.chat.message_body(cid)).to_have_text("Who just joined?")
+    expect(dave.page.get_by_test_id("waiting-banner")).to_contain_text("alice, bob, carol")

@@ -219,3 +219,13 @@ test('a group name longer than 100 characters is refused before anything is crea
   await settle();
   assert.equal(alice.client.group(key).name, '🏔'.repeat(100));
 });
+
+test('group messages loaded again from history say what each changed against the one before it', async () => {
+  const { users: { alice, bob, carol }, key } = await tripWithBob();
+  await alice.client.addGroupMember(key, carol.id);
+  await settle();
+  bob.client.conversations.delete(key); // as after a restart: the roster is kept, the timeline is not
+  await bob.client.loadNewest(key);
+  const lines = shown(bob.client, key).filter(([kind]) => kind === 'system');
+  assert.deepEqual(lines, [['system', 'alice named the group “Trip”.'], ['system', 'alice confirmed that carol joined.']]);
+});

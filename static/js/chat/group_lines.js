@@ -11,14 +11,14 @@ import { VERDICT } from './roster.js';
  * @param {string} verdict roster.js VERDICT
  * @param {string|null} sender the sender's name, null for me
  * @param {{name, members, admins}} update the message's roster
- * @param {{name, members, admins}|null} previous the roster applied before it (null: none, or an older message)
+ * @param {{name, members, admins}|null} previous the roster before it (null: none known)
  * @param {(id: number) => string} nameOf
  */
 export function updateLine(verdict, sender, update, previous, nameOf) {
   if (verdict === VERDICT.NOT_ADMIN) {
     return t('{name} sent a group change but is not an admin, so it was ignored.', { name: sender || t('You') });
   }
-  const described = describeUpdate(sender, update, verdict === VERDICT.OLDER ? null : previous, nameOf);
+  const described = describeUpdate(sender, update, previous, nameOf);
   if (verdict === VERDICT.SERVER_CHOSE) {
     return t('The server made {name} an admin after the last admin left. {change}', { name: sender || t('you'), change: described });
   }

@@ -9,7 +9,7 @@ import { readGroupPlaintext } from '../groupcrypto.js';
 import { t } from '../i18n.js';
 import { readPlain } from './plaintext.js';
 import { eventLine, listingLine, updateLine } from './group_lines.js';
-import { APPLIED, judgeGroupMessage, listingChanges, unconfirmedMembers } from './roster.js';
+import { APPLIED, judgeGroupMessage, listingChanges, unconfirmedMembers, VERDICT } from './roster.js';
 
 const PREFIX = 'g:';
 const TYPING_SHOWN_MS = 7000; // as typing.js shows a friend's indicator
@@ -191,8 +191,12 @@ export class Groups {
     const sender = () => (message.from === c.me.id ? null : this.nameOf(message.from));
     message.verdict = verdict;
     const before = APPLIED.has(verdict) ? roster : null;
+    // What it changed is judged against the group message before it in the timeline (history
+    // pages arrive newest first), else against the roster applied before it.
     Object.defineProperty(message, 'text', {
-      get: () => updateLine(verdict, sender(), update, before, (userId) => this.nameOf(userId)), enumerable: true, configurable: true,
+      get: () => updateLine(verdict, sender(), update, this.updateBefore(key, message) || before, (userId) => this.nameOf(userId)),
+      enumerable: true,
+      configurable: true,
     });
     if (!APPLIED.has(verdict)) return;
     this.rosters.set(id, { msgId: message.id ?? null, cid: message.cid, from: message.from,
@@ -202,6 +206,18 @@ export class Groups {
       this.emitChanged(row);
     }
     this.save();
+  }
+
+  /** The roster of the newest readable `group` message shown before `message` (not one that was refused), or null. */
+  updateBefore(key, message) {
+    const conv = this.client.parts.conversations.map.get(key);
+    if (!conv) return null;
+    let found = null;
+    for (const m of conv.list.list()) {
+      if (m === message) break;
+      if (m.kind === 'system' && m.update && m.id != null && m.verdict !== VERDICT.NOT_ADMIN) found = m.update;
+    }
+    return found;
   }
 
   /** An own message got its id: a roster it carried is now placed by that id (§9.6 "newest"). */

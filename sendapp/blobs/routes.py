@@ -4,8 +4,8 @@ from flask_login import current_user, login_required
 
 from ..errors import ApiError
 from ..extensions import db
-from ..friends.service import require_friend
-from ..groups.membership import is_member, require_member
+from ..conversations import Conversation, require_access
+from ..groups.membership import is_member
 from ..models import Blob
 from ..rooms import ordered
 from ..validation import query_int
@@ -56,10 +56,9 @@ def upload():
 def _owner(friend_id, group_id):
     """The columns naming who may read a new blob: the caller's pair with a friend, or a
     group the caller is a member of (404 otherwise, as every group route, §9.2)."""
+    require_access(current_user.id, Conversation(friend=friend_id, group=group_id))
     if group_id is not None:
-        require_member(current_user.id, group_id)
         return {"group_id": group_id}
-    require_friend(current_user.id, friend_id)
     lo, hi = ordered(current_user.id, friend_id)
     return {"lo_id": lo, "hi_id": hi}
 
@@ -78,8 +77,8 @@ def download(blob_id):
     elif current_user.id not in (blob.lo_id, blob.hi_id):
         raise ApiError("forbidden", "this attachment belongs to another conversation")
     else:
-        require_friend(current_user.id,
-                       blob.hi_id if current_user.id == blob.lo_id else blob.lo_id)
+        friend = blob.hi_id if current_user.id == blob.lo_id else blob.lo_id
+        require_access(current_user.id, Conversation(friend=friend))
     path = storage.path_for(blob.id)
     if not path.exists():
         raise ApiError("not_found", "the attachment's file is missing on the server")

@@ -1,10 +1,9 @@
 """Socket.IO chat events (PROTOCOL §8, §9.5). Thin: validate, call the service, emit, ack."""
 
 from .. import notify
-from ..conversations import audience, named_in, require_access
+from ..conversations import Conversation, audience, named_in, require_access
 from ..errors import ApiError
 from ..extensions import socketio
-from ..friends.service import require_friend
 from ..load import sends_in_hand
 from ..realtime import socket_event
 from ..rooms import pair_room
@@ -45,7 +44,7 @@ def on_sync(caller, data=None):
 def on_join(caller, data=None):
     """Client → server after a new friendship. Joins that pair's room; friends only."""
     friend = require_object(data, "join").get("friend")
-    require_friend(caller.user_id, friend)
+    require_access(caller.user_id, Conversation(friend=friend))
     socketio.server.enter_room(caller.sid, pair_room(caller.user_id, friend), namespace="/")
     return {"ok": True}
 

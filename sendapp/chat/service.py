@@ -9,7 +9,6 @@ from sqlalchemy import and_, case, func, or_
 from ..conversations import Conversation, require_access
 from ..errors import ApiError
 from ..extensions import db, socketio
-from ..friends.service import require_friend
 from ..keys.service import key_belongs_to
 from ..models import GroupMember, IdentityKey, Message, MessageKey, ReadMarker
 from ..groups.membership import member_ids
@@ -90,7 +89,7 @@ def explain_group_refusal(sender_id, envelope):
 def explain_refusal(sender_id, envelope):
     """The writer inserted nothing: answer the stored message of a retried cid, or raise the
     refusal that says why, checked in PROTOCOL order (friendship, cid, keys)."""
-    require_friend(sender_id, envelope.to)
+    require_access(sender_id, Conversation(friend=envelope.to))
     existing = db.session.execute(
         db.select(Message).filter_by(sender_id=sender_id, cid=envelope.cid)
     ).scalar_one_or_none()
@@ -170,7 +169,7 @@ def sync(user_id, after, limit=None):
 
 def history(user_id, friend_id, before=None, limit=None):
     """One conversation, a page of ids < before, oldest first (PROTOCOL §7)."""
-    require_friend(user_id, friend_id)
+    require_access(user_id, Conversation(friend=friend_id))
     limit = _limit(limit, HISTORY_DEFAULT, HISTORY_MAX)
     lo, hi = ordered(user_id, friend_id)
     query = db.select(*_COLUMNS).where(Message.lo_id == lo, Message.hi_id == hi)
@@ -219,7 +218,7 @@ def _newest_wrapped(user_id, group_id):
 def mark_read(user_id, friend_id, up_to):
     """Move the user's read marker forward (never back), at most to the conversation's newest
     message: a marker past it would hide messages that arrive later. Returns the stored value."""
-    require_friend(user_id, friend_id)
+    require_access(user_id, Conversation(friend=friend_id))
     up_to = min(require_int(up_to, "up_to"), _newest_id(user_id, friend_id))
     marker = db.session.get(ReadMarker, (user_id, friend_id))
     if marker is None:

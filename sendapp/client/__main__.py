@@ -16,6 +16,7 @@ import unicodedata
 from pathlib import Path
 
 from ..crypto import CryptoError
+from . import groups
 from .account import MIN_ITERATIONS, Account, AccountError
 from .http import ApiFailure, HttpApi
 from .realtime import RealtimeClient, RealtimeError, StateError
@@ -57,9 +58,13 @@ def message_line(message_id, ts, author, plain, error=None, friend="FRIEND", unv
     if kind == "text":
         return f"{head} {safe(plain.get('body', ''))}"
     if kind == "file":
-        return (f"{head} [file] {safe(plain.get('name', '?'))} ({plain.get('size', '?')} bytes, "
-                f"{safe(plain.get('mime', '?'))}) -- save it with: "
-                f"download {safe(friend)} {message_id}")
+        line = (f"{head} [file] {safe(plain.get('name', '?'))} ({plain.get('size', '?')} bytes, "
+                f"{safe(plain.get('mime', '?'))})")
+        return line if friend is None else \
+            f"{line} -- save it with: download {safe(friend)} {message_id}"
+    if kind == "group":
+        members = ", ".join(str(m) for m in plain.get("members", []))
+        return f"{head} [group] named {safe(plain.get('name', ''))!r}, members: {members}"
     return f"{head} [unsupported message type {safe(kind)!s}]"
 
 
@@ -103,12 +108,12 @@ def live_client(args, account, **options):
                           ack_timeout=args.timeout, **options)
 
 
-def history_messages(account, friend_id, limit):
-    """The newest `limit` envelopes of a conversation, oldest first (HTTP, §7)."""
+def history_messages(account, friend_id, limit, group=False):
+    """The newest `limit` envelopes of a conversation, oldest first (HTTP, §7, §9.2)."""
+    fetch = account.api.group_history if group else account.api.history
     collected, before = [], None
     while len(collected) < limit:
-        page = account.api.history(friend_id, before=before,
-                                   limit=min(HISTORY_PAGE, limit - len(collected)))
+        page = fetch(friend_id, before=before, limit=min(HISTORY_PAGE, limit - len(collected)))
         collected[:0] = page["messages"]
         if not page["more"] or not page["messages"]:
             break
@@ -116,17 +121,25 @@ def history_messages(account, friend_id, limit):
     return collected[-limit:] if limit else []
 
 
+def open_any(account, envelope):
+    """The plaintext of a pair (§5) or group (§9.4) envelope; raises as `Account.decrypt`."""
+    if groups.is_group_envelope(envelope):
+        return groups.open_envelope(account, envelope)
+    return account.decrypt(envelope)
+
+
 def print_envelope(account, envelope, names):
     unverified = False
     try:
-        plain, error = account.decrypt(envelope), None
+        plain, error = open_any(account, envelope), None
         unverified = account.is_unverified(envelope)
     except CryptoError as exc:
         plain, error = None, f"could not decrypt: {exc}"
     except ApiFailure as failure:
         plain, error = None, f"could not decrypt: {failure.message}"
     author = names.get(envelope["from"], f"user {envelope['from']}")
-    friend = names.get(account.peer_of(envelope), "FRIEND")
+    friend = None if groups.is_group_envelope(envelope) \
+        else names.get(account.peer_of(envelope), "FRIEND")
     out(message_line(envelope["id"], envelope.get("ts"), author, plain, error, friend, unverified))
 
 
@@ -346,6 +359,62 @@ def cmd_follow(args):
     out("-- stopped --")
 
 
+# --- groups (§9) --------------------------------------------------------------------------------
+def member_names(group):
+    return {member["id"]: member["username"] for member in group["members"]}
+
+
+def cmd_groups(args):
+    """List your groups: id, name and members (admins marked *)."""
+    account = login(args)
+    listing = account.api.groups()
+    if not listing["groups"]:
+        out("no groups yet: make one with `group-create --name NAME FRIEND...`")
+    for group in listing["groups"]:
+        newest = groups.newest_group_plain(account, group["id"])
+        name = (newest or {}).get("name") or "(unnamed)"
+        members = ", ".join(safe(m["username"]) + ("*" if m["role"] == "admin" else "")
+                            for m in group["members"])
+        out(f"#{group['id']} {safe(name)}: {members}")
+
+
+def cmd_group_create(args):
+    """Create a group with friends and name it for them."""
+    account = login(args)
+    member_ids = [account.friend(name)["id"] for name in args.usernames]
+    group = asyncio.run(_send(args, account, lambda live: live.create_group(
+        member_ids, name=args.name, timeout=args.timeout)))
+    out(f"created group #{group['id']} with {len(group['members'])} members")
+
+
+def cmd_group_send(args):
+    """Send a text message to a group (by its id, see `groups`)."""
+    account = login(args)
+    text = " ".join(args.text)
+    ack = asyncio.run(_send(args, account, lambda live: live.send_group_text(
+        args.group_id, text, args.timeout, confirm_key_change=args.confirm_key_change)))
+    out(f"sent #{ack['id']} to group #{args.group_id}")
+
+
+def cmd_group_history(args):
+    """Print a group's latest messages, decrypted."""
+    account = login(args)
+    names = member_names(account.api.group(args.group_id))
+    envelopes = history_messages(account, args.group_id, args.limit, group=True)
+    if not envelopes:
+        out(f"no messages in group #{args.group_id} yet")
+    for envelope in envelopes:
+        print_envelope(account, envelope, names)
+
+
+def cmd_group_leave(args):
+    """Leave a group (as its only admin, first hand it to the oldest other member)."""
+    account = login(args)
+    asyncio.run(_send(args, account, lambda live: live.leave_group(args.group_id,
+                                                                  timeout=args.timeout)))
+    out(f"left group #{args.group_id}")
+
+
 # --- parsing -----------------------------------------------------------------------------------
 def build_parser():
     parser = argparse.ArgumentParser(
@@ -408,6 +477,20 @@ def build_parser():
     download.add_argument("--out", metavar="PATH", help="file or folder to save into")
     download.add_argument("--force", action="store_true", help="overwrite an existing file")
     command("safety", cmd_safety).add_argument("username")
+    command("groups", cmd_groups)
+    group_create = command("group-create", cmd_group_create)
+    group_create.add_argument("usernames", nargs="*", metavar="FRIEND")
+    group_create.add_argument("--name", default="", help="the group's name (seen by members only)")
+    group_send = command("group-send", cmd_group_send)
+    group_send.add_argument("group_id", type=int)
+    group_send.add_argument("text", nargs="+")
+    group_send.add_argument("--confirm-key-change", action="store_true",
+                            help="send even though a member's key changed and is not accepted")
+    group_history = command("group-history", cmd_group_history)
+    group_history.add_argument("group_id", type=int)
+    group_history.add_argument("--limit", type=int, default=50,
+                               help="how many recent messages to print (default %(default)s)")
+    command("group-leave", cmd_group_leave).add_argument("group_id", type=int)
     trust_cmd = command("trust", cmd_trust)
     trust_cmd.add_argument("username")
     trust_cmd.add_argument("--limit", type=int, default=200,

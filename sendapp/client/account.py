@@ -54,6 +54,16 @@ class KeyPair:
         return f"KeyPair({self.key_id!r}, <private redacted>)"
 
 
+def file_plain(blob_id, name, mime, size, encrypted):
+    """The `file` plaintext naming an uploaded attachment and its key (§5; groups too, §9.3).
+
+    :param encrypted: the `crypto.EncryptedFile` whose ciphertext was uploaded as `blob_id`.
+    """
+    return {"t": "file", "name": name, "mime": mime, "size": int(size), "blob": blob_id,
+            "key": b64url_encode(encrypted.key), "n": b64url_encode(encrypted.nonce),
+            "sha256": encrypted.sha256}
+
+
 def clean_username(raw):
     """Normalise a username as the server does (§1), or raise AccountError."""
     try:
@@ -431,10 +441,7 @@ class Account:
 
         :param encrypted: the `crypto.EncryptedFile` whose ciphertext was uploaded as `blob_id`.
         """
-        plain = {"t": "file", "name": name, "mime": mime, "size": int(size), "blob": blob_id,
-                 "key": b64url_encode(encrypted.key), "n": b64url_encode(encrypted.nonce),
-                 "sha256": encrypted.sha256}
-        return self.encrypt(friend_id, plain, cid=cid)
+        return self.encrypt(friend_id, file_plain(blob_id, name, mime, size, encrypted), cid=cid)
 
     def upload_file(self, friend_id, data, name, mime="application/octet-stream", cid=None):
         """Encrypt an attachment, upload the ciphertext, return the `file` envelope (§5)."""

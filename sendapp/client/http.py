@@ -204,20 +204,22 @@ class HttpApi:
     # --- conversations and attachments (§7) -----------------------------------------
     def history(self, friend_id, before=None, limit=None):
         """One page of a conversation, oldest first: `{messages, more}`."""
-        params = {}
-        if before is not None:
-            params["before"] = int(before)
-        if limit is not None:
-            params["limit"] = int(limit)
         return self.request("GET", f"/api/conversations/{int(friend_id)}/messages",
-                            params=params)
+                            params=_page(before, limit))
 
     def conversations(self):
         return self.request("GET", "/api/conversations")["conversations"]
 
     def upload_blob(self, friend_id, ciphertext):
         """Store encrypted attachment bytes for the pair (me, friend); return the blob id."""
-        answer = self.request("POST", "/api/blobs", params={"to": int(friend_id)},
+        return self._upload({"to": int(friend_id)}, ciphertext)
+
+    def upload_group_blob(self, group_id, ciphertext):
+        """Store encrypted attachment bytes for a group of mine; return the blob id (§9.2)."""
+        return self._upload({"group": int(group_id)}, ciphertext)
+
+    def _upload(self, params, ciphertext):
+        answer = self.request("POST", "/api/blobs", params=params,
                               data=bytes(ciphertext), timeout=BLOB_TIMEOUT,
                               headers={"Content-Type": "application/octet-stream"})
         return answer["blob"]
@@ -226,6 +228,49 @@ class HttpApi:
         """The encrypted bytes of an attachment of one of my conversations."""
         return self.request("GET", f"/api/blobs/{blob_id}", raw=True,
                             timeout=BLOB_TIMEOUT).content
+
+    # --- groups (§9.2): every route answers 404 to a non-member ------------------------------
+    def groups(self):
+        """`{groups: [group], max_members}`: my groups, ascending id."""
+        return self.request("GET", "/api/groups")
+
+    def create_group(self, member_ids):
+        """Create a group with me as its admin and these friends as members; return it."""
+        return self.request("POST", "/api/groups",
+                            json={"members": [int(m) for m in member_ids]})["group"]
+
+    def group(self, group_id):
+        """One group of mine, `{id, created, created_by, members, my_role}`."""
+        return self.request("GET", f"/api/groups/{int(group_id)}")["group"]
+
+    def add_group_member(self, group_id, user_id):
+        """Add a friend to a group I administer; return the group."""
+        return self.request("POST", f"/api/groups/{int(group_id)}/members",
+                            json={"user": int(user_id)})["group"]
+
+    def remove_group_member(self, group_id, user_id):
+        """Remove a member (admins only), or leave when `user_id` is my own id."""
+        self.request("DELETE", f"/api/groups/{int(group_id)}/members/{int(user_id)}")
+
+    def promote_group_member(self, group_id, user_id):
+        """Make a member an admin (admins only); return the group."""
+        return self.request("POST", f"/api/groups/{int(group_id)}/admins",
+                            json={"user": int(user_id)})["group"]
+
+    def group_history(self, group_id, before=None, limit=None):
+        """One page of a group's messages wrapped for me, oldest first: `{messages, more}`."""
+        return self.request("GET", f"/api/groups/{int(group_id)}/messages",
+                            params=_page(before, limit))
+
+
+def _page(before, limit):
+    """The query of a history page (§7): ids < `before`, at most `limit`."""
+    params = {}
+    if before is not None:
+        params["before"] = int(before)
+    if limit is not None:
+        params["limit"] = int(limit)
+    return params
 
 
 def _csrf_refused(response):

@@ -19,6 +19,7 @@ from sendapp.client.realtime import (
     SendFailure,
     StateError,
 )
+from sendapp.client.realtime.connection import POLLING_WINDOW
 from sendapp.encoding import b64url_encode
 
 
@@ -367,6 +368,38 @@ def test_send_waits_in_the_outbox_while_not_connected():
 
     run(scenario())
     assert len(client.pending) == 1
+
+
+class PollingSio(FakeSio):
+    def transport(self):
+        return "polling"
+
+
+@pytest.mark.parametrize("sio, most", [(PollingSio(), POLLING_WINDOW), (FakeSio(), 20)])
+def test_long_polling_keeps_a_bounded_number_of_sends_unacknowledged(sio, most):
+    """Long-polling batches queued packets; the server's edge refuses a POST of more than 16."""
+    client = live_client()
+    client.sio = sio
+    in_flight, peak, release = [0], [0], asyncio.Event()
+
+    async def fake_call(event, data, timeout=None):
+        in_flight[0] += 1
+        peak[0] = max(peak[0], in_flight[0])
+        await release.wait()
+        in_flight[0] -= 1
+        return {"ok": True, "id": 1, "ts": 1}
+
+    async def scenario():
+        client._call = fake_call
+        client._ready.set()
+        for i in range(20):
+            await client.queue_envelope(envelope(cid=f"{i:02d}" * 11))
+        await asyncio.sleep(0.05)
+        release.set()
+        await client.flush(timeout=5)
+
+    run(scenario())
+    assert peak[0] == most and client.pending == []
 
 
 class EmittingSio(FakeSio):

@@ -3,11 +3,12 @@
 Each job is a mixin in its own module, and they share this one object because
 they share one connection, one epoch and one cursor: passing those around as
 callbacks would add wiring without separating anything. A conversation kind is
-one more mixin (pairs.py today; a groups.py would sit next to it).
+one more mixin (pairs.py, groups.py).
 """
 from .catchup import SYNC_LIMIT, CatchUpMixin
 from .connection import ConnectionMixin
 from .events import EventsMixin
+from .groups import GroupMixin
 from .inbox import InboxMixin
 from .outbox import OutboxMixin
 from .pairs import PairMixin
@@ -15,7 +16,7 @@ from .state import ClientState
 
 
 class RealtimeClient(ConnectionMixin, EventsMixin, CatchUpMixin, InboxMixin, OutboxMixin,
-                     PairMixin):
+                     PairMixin, GroupMixin):
     """One Socket.IO connection of a logged-in `Account`, with outbox, cursor and dedup.
 
     :param account: a logged-in `sendapp.client.account.Account`.
@@ -23,7 +24,8 @@ class RealtimeClient(ConnectionMixin, EventsMixin, CatchUpMixin, InboxMixin, Out
     :param outbox_path: JSON file keeping the outbox and the cursor across restarts.
     :param on_message: optional callback (plain or async) for each `IncomingMessage`.
     :param on_event: optional callback ``(name, data)`` for `typing`, `read`,
-        `presence`, `friends`, `key_changed`, `connected`, `disconnected` and
+        `presence`, `friends`, `key_changed`, `group`, `groups_changed` (after a
+        reconnect, §9.5), `connected`, `disconnected` and
         `connect_error`.
     :param start_at: where a client without a saved cursor starts: ``"beginning"``
         (cursor 0: sync every stored message) or ``"latest"`` (only new ones).
@@ -43,3 +45,4 @@ class RealtimeClient(ConnectionMixin, EventsMixin, CatchUpMixin, InboxMixin, Out
         self._init_events(on_event)
         self._init_inbox(on_message, queue_messages)
         self._init_outbox()
+        self._init_groups()  # after the outbox and inbox: it registers with both

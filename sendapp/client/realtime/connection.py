@@ -12,12 +12,21 @@ import time
 
 import aiohttp
 import socketio
+from engineio import payload as engineio_payload
 
 from .errors import RealtimeError
 
 log = logging.getLogger("sendapp.client")
 
 CALL_POLL = 0.25  # seconds between connection checks while an ack is awaited
+# Long-polling batches every queued packet into one HTTP body, both ways (python-engineio).
+# The server answers a poll with all it has queued, and python-engineio's decoder refuses
+# more than 16 packets (a guard meant for servers), after which its client hangs, connected
+# but deaf; a burst of messages (a group of three is enough) queues more. So a polling
+# client accepts larger batches, and keeps at most POLLING_WINDOW sends unacknowledged,
+# since the server's edge refuses a POST of more than 16 packets (sendapp/edge.py).
+POLLING_DECODE_PACKETS = 4096
+POLLING_WINDOW = 8
 
 
 def ssl_context(ca=None, insecure=False):
@@ -32,6 +41,8 @@ def ssl_context(ca=None, insecure=False):
 
 class ConnectionMixin:
     """Connection lifecycle, the post-connect catch-up + resend, and `_call`.
+
+    Jobs that must run after each catch-up register in `_when_ready` (groups.py does).
 
     Uses from the client: `api`, `state`, `_bind`/`_emit_event` (events.py),
     `_hold_live`/`_catch_up` (catchup.py), `_flush` (outbox.py).
@@ -53,6 +64,9 @@ class ConnectionMixin:
         self._tasks = set()
         self._fatal = None
         self._connect_error = None
+        self._when_ready = []  # async (epoch) callables started after each catch-up + resend
+        # Sends awaiting their ack while the transport is long-polling (see POLLING_WINDOW).
+        self._in_flight = asyncio.Semaphore(POLLING_WINDOW)
 
     @property
     def connected(self):
@@ -82,6 +96,10 @@ class ConnectionMixin:
         self._connect_error = None
         self._ready.clear()
         self._settled.clear()
+        # Process-wide (python-engineio reads it from the class), and for every client: one
+        # that may upgrade also polls until the upgrade, or for good where it is blocked.
+        engineio_payload.Payload.max_decode_packets = max(
+            engineio_payload.Payload.max_decode_packets, POLLING_DECODE_PACKETS)
         connector = aiohttp.TCPConnector(ssl=ssl_context(self.api.ca, self.api.insecure))
         self._http = aiohttp.ClientSession(connector=connector,
                                            cookie_jar=aiohttp.CookieJar(unsafe=True))
@@ -206,6 +224,8 @@ class ConnectionMixin:
                 if epoch == self._epoch:
                     self._ready.set()
                     self._settled.set()
+                    for hook in self._when_ready:
+                        self._spawn(hook(epoch))
                 return
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
@@ -242,6 +262,7 @@ class ConnectionMixin:
         answer = answer_future.result()
         if not isinstance(answer, dict) or not answer.get("ok"):
             answer = answer if isinstance(answer, dict) else {}
+            details = {k: v for k, v in answer.items() if k not in ("ok", "error", "message")}
             raise RealtimeError(answer.get("message") or f"{event} was refused",
-                                code=answer.get("error") or "bad_response")
+                                code=answer.get("error") or "bad_response", details=details)
         return answer

@@ -2,12 +2,17 @@
 
 
 class RealtimeError(Exception):
-    """The socket could not be opened or an event was refused."""
+    """The socket could not be opened or an event was refused.
 
-    def __init__(self, message, code=None):
+    `details` holds the extra fields of a refusal ack, e.g. `members` of §9.5's
+    `stale_members`.
+    """
+
+    def __init__(self, message, code=None, details=None):
         super().__init__(message)
         self.code = code
         self.message = message
+        self.details = dict(details or {})
 
 
 class SendFailure(RealtimeError):

@@ -10,7 +10,7 @@ from .state import is_id
 
 log = logging.getLogger("sendapp.client")
 
-SERVER_EVENTS = ("typing", "read", "presence", "friends", "key_changed")
+SERVER_EVENTS = ("typing", "read", "presence", "friends", "key_changed", "group")
 
 
 class EventsMixin:
@@ -18,7 +18,7 @@ class EventsMixin:
 
     Uses from the client: the `_on_connect`/`_on_disconnect`/`_on_connect_error`
     handlers and `_spawn` (connection.py), `_on_message` (catchup.py),
-    `_join_new_friends` (pairs.py) and `account`.
+    `_join_new_friends` (pairs.py), `_on_group_event` (groups.py) and `account`.
     """
 
     def _init_events(self, on_event):
@@ -38,6 +38,8 @@ class EventsMixin:
                 self.account.forget_peer(data["user"])
             if name == "friends":
                 self._spawn(self._join_new_friends())
+            if name == "group":
+                self._on_group_event(data)  # groups.py (§9.5)
             await self._emit_event(name, data)
         return forward
 

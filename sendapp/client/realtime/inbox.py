@@ -50,8 +50,14 @@ class InboxMixin:
         self.on_message = on_message
         self.queue_messages = queue_messages
         self.seen = SeenIds()
+        self.seen_cids = SeenIds()  # (from, cid) of opened messages (§8, §9.6)
         self._queue = asyncio.Queue()
         self._receive_lock = asyncio.Lock()
+        self._observers = []  # async callables a conversation module sees each message with
+
+    def _observe(self, observer):
+        """Let a job see each delivered message first (groups keep their rosters so)."""
+        self._observers.append(observer)
 
     async def _receive(self, envelopes, live=False):
         """Move the cursor, then decrypt and deliver each id once, in arrival order."""
@@ -63,11 +69,29 @@ class InboxMixin:
                     continue
                 moved |= self._track(message_id, live)
                 if self.seen.add(message_id):
-                    await self._deliver(await open_envelope(self.account, envelope))
+                    message = await open_envelope(self.account, envelope)
+                    if self._first_of_its_cid(message):
+                        await self._deliver(message)
             if moved:
                 self.state.save()
 
+    def _first_of_its_cid(self, message):
+        """False for a second opened message with the same (from, cid) under another id.
+
+        The server answers a repeated cid with its first id (§8, §9.5), so this only
+        hides a copy a faulty server stored twice. Only opened messages count: a
+        forged copy that fails to decrypt must not hide the real one.
+        """
+        if not message.ok:
+            return True
+        return self.seen_cids.add((message.sender, message.cid))
+
     async def _deliver(self, message):
+        for observer in self._observers:
+            try:
+                await observer(message)
+            except Exception:  # a bookkeeping bug must not hide the message
+                log.exception("observer failed for message %r", message.id)
         if self.queue_messages:
             self._queue.put_nowait(message)
         if self.on_message is not None:

@@ -1,13 +1,16 @@
 """Turn a received envelope into what the application sees: plaintext and key trust (§5, §6).
 
 Kept apart from delivery so that how a message is opened (whose keys, which pins)
-can vary by conversation kind while "each id once, cursor first" stays one rule.
+can vary by conversation kind while "each id once, cursor first" stays one rule:
+a pair envelope opens with the pair key of its two keys (§5), a group envelope
+(`g`, §9.4) with the pair key of my `rk` and the sender's `sk`.
 """
 import asyncio
 import logging
 from dataclasses import dataclass, field
 
 from ...crypto import CryptoError
+from .. import groups
 from ..http import ApiFailure
 
 log = logging.getLogger("sendapp.client")
@@ -19,6 +22,7 @@ class IncomingMessage:
 
     A message that fails to decrypt is still delivered (`plain` None, `error`
     set) so the user sees "could not decrypt" instead of a silent gap (§5).
+    A group message has `group` set, and `recipient` and `peer` None (§9.5).
     """
 
     id: int
@@ -32,6 +36,7 @@ class IncomingMessage:
     error: str | None = None
     envelope: dict = field(default_factory=dict, repr=False)
     unverified: bool = False  # sent under a key the user has not accepted (§6)
+    group: int | None = None  # the group of a group message (§9)
 
     @property
     def ok(self):
@@ -54,8 +59,12 @@ async def open_envelope(account, envelope):
         ts=envelope.get("ts"), cid=envelope.get("cid"), peer=None,
         mine=envelope.get("from") == account.id, plain=None, envelope=envelope)
     try:
-        message.peer = account.peer_of(envelope)
-        message.plain = await asyncio.to_thread(account.decrypt, envelope)
+        if groups.is_group_envelope(envelope):
+            message.group = envelope["g"]
+            message.plain = await asyncio.to_thread(groups.open_envelope, account, envelope)
+        else:
+            message.peer = account.peer_of(envelope)
+            message.plain = await asyncio.to_thread(account.decrypt, envelope)
         message.unverified = await asyncio.to_thread(_unverified, account, envelope)
     except CryptoError as error:
         message.error = f"could not decrypt: {error}"

@@ -3,6 +3,9 @@
 It sends envelopes as they are, keyed by `cid`, and never looks at who they are
 for, so a pair envelope (`to`) and a group envelope (`g`, §9.5) take the same
 path; the conversation modules only build envelopes and call `queue_envelope`.
+A conversation module may register a *replacer* for one refusal code (groups
+do for `stale_members`, §9.5): it builds a new envelope with the same `cid`,
+which takes the old one's place in the outbox and is sent instead.
 """
 import asyncio
 from collections import OrderedDict
@@ -11,18 +14,30 @@ from .errors import RealtimeError, SendFailure
 
 KEPT_RESULTS = 10_000  # acks remembered for a late wait_acked(cid)
 TRANSIENT_ERRORS = frozenset({"retry", "rate_limited"})
+MAX_REPLACEMENTS = 5  # re-seals of one cid before its refusal counts as final
 
 
 class OutboxMixin:
     """Send queued envelopes in order, settle each from its ack, resend after a reconnect.
 
-    Uses from the client: `state`, `ready`, `_call`, `_epoch` and `_spawn` (connection.py).
+    Uses from the client: `state`, `ready`, `transport`, `_call`, `_epoch`, `_in_flight` and
+    `_spawn` (connection.py).
     """
 
     def _init_outbox(self):
         self._attempted = {}  # cid → epoch of its last emit
         self._waiters = {}  # cid → future resolved by its ack
         self._results = OrderedDict()  # cid → ack or SendFailure, the most recent ones
+        self._replacers = {}  # refusal code → async (envelope, error) → envelope or None
+        self._replaced = {}  # cid → how often it was replaced
+
+    def on_refusal(self, code, replacer):
+        """Let `replacer(envelope, error)` answer the refusal `code` with a new envelope.
+
+        The replacement must keep the `cid` (so the server can still tell a retry
+        from a new message); returning None makes the refusal final.
+        """
+        self._replacers[code] = replacer
 
     @property
     def pending(self):
@@ -96,7 +111,11 @@ class OutboxMixin:
         """Emit one envelope and settle its outbox entry from the ack."""
         cid = envelope["cid"]
         try:
-            ack = await self._call("send", envelope)
+            if self.transport == "polling":
+                async with self._in_flight:
+                    ack = await self._call("send", envelope)
+            else:
+                ack = await self._call("send", envelope)
         except RealtimeError as error:
             if error.code in ("disconnected", "timeout"):
                 return  # stays queued: the next connect resends it
@@ -105,11 +124,32 @@ class OutboxMixin:
                 return
             if error.code == "unauthorized":
                 return  # stays queued for a later, logged-in run
+            replacement = await self._replacement(envelope, error)
+            if replacement is not None:
+                self.state.add(replacement)  # same cid: takes the old entry's place
+                await self._send_one(replacement, attempt)
+                return
             self.state.remove(cid)
             self._settle(cid, error=SendFailure(error.message, code=error.code))
             return
         self.state.remove(cid)
         self._settle(cid, ack=ack)
+
+    async def _replacement(self, envelope, error):
+        """The envelope a registered replacer builds for this refusal, or None (final)."""
+        replacer = self._replacers.get(error.code)
+        cid = envelope["cid"]
+        if replacer is None or self._replaced.get(cid, 0) >= MAX_REPLACEMENTS:
+            return None
+        self._replaced[cid] = self._replaced.get(cid, 0) + 1
+        try:
+            replacement = await replacer(envelope, error)
+        except Exception as exc:  # e.g. the group cannot be fetched: the refusal stands
+            error.message = f"{error.message} (and it could not be sealed again: {exc})"
+            return None
+        if replacement is not None and replacement.get("cid") != cid:
+            raise ValueError("a replacement envelope must keep its cid")
+        return replacement
 
     async def _retry(self, envelope, attempt):
         await asyncio.sleep(min(0.5 * 2 ** attempt, 10.0))
@@ -119,6 +159,7 @@ class OutboxMixin:
     def _settle(self, cid, ack=None, error=None):
         """Record the outcome of a cid and wake whoever waits for it."""
         self._attempted.pop(cid, None)
+        self._replaced.pop(cid, None)
         self._results[cid] = error if error is not None else ack
         while len(self._results) > KEPT_RESULTS:
             self._results.popitem(last=False)

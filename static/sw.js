@@ -2,7 +2,7 @@
 // outbox (in IndexedDB) intact. It never caches API answers, sockets or attachments.
 // Served at /sw.js (scope /). Bump VERSION when the list of shell files changes.
 
-const VERSION = 'v4';
+const VERSION = 'v5';
 const SHELL = `sendapp-shell-${VERSION}`;
 const PAGES = 'sendapp-pages'; // the chat page (names the user; deleted at logout)
 
@@ -14,17 +14,22 @@ const SHELL_FILES = [
   '/static/js/chat/conversations.js',
   '/static/js/chat/files.js',
   '/static/js/chat/friends.js',
+  '/static/js/chat/group_admin.js',
+  '/static/js/chat/group_lines.js',
+  '/static/js/chat/groups.js',
   '/static/js/chat/keys.js',
   '/static/js/chat/pairs.js',
   '/static/js/chat/plaintext.js',
   '/static/js/chat/presence.js',
   '/static/js/chat/reads.js',
   '/static/js/chat/receiving.js',
+  '/static/js/chat/roster.js',
   '/static/js/chat/sending.js',
   '/static/js/chat/typing.js',
   '/static/js/crypto.js',
   '/static/js/encoding.js',
   '/static/js/groupcrypto.js',
+  '/static/js/i18n.js',
   '/static/js/keyring.js',
   '/static/js/outbox.js',
   '/static/js/pins.js',
@@ -37,6 +42,7 @@ const SHELL_FILES = [
   '/static/js/ui/conversation.js',
   '/static/js/ui/dialogs.js',
   '/static/js/ui/dom.js',
+  '/static/js/ui/groups.js',
   '/static/js/ui/icons.js',
   '/static/js/ui/notifications.js',
   '/static/js/ui/sidebar.js',

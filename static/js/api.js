@@ -145,9 +145,46 @@ export class Api {
     return this.request('GET', `/api/conversations/${encodeURIComponent(friendId)}/messages${suffix}`);
   }
 
+  // --- groups (PROTOCOL §9.2) ---
+  groups() {
+    return this.request('GET', '/api/groups');
+  }
+
+  group(groupId) {
+    return this.request('GET', `/api/groups/${encodeURIComponent(groupId)}`);
+  }
+
+  createGroup(members) {
+    return this.request('POST', '/api/groups', { json: { members } });
+  }
+
+  addGroupMember(groupId, userId) {
+    return this.request('POST', `/api/groups/${encodeURIComponent(groupId)}/members`, { json: { user: userId } });
+  }
+
+  /** Remove a member; `userId` = self leaves (§9.2). */
+  removeGroupMember(groupId, userId) {
+    return this.request('DELETE', `/api/groups/${encodeURIComponent(groupId)}/members/${encodeURIComponent(userId)}`);
+  }
+
+  promoteGroupMember(groupId, userId) {
+    return this.request('POST', `/api/groups/${encodeURIComponent(groupId)}/admins`, { json: { user: userId } });
+  }
+
+  groupMessages(groupId, { before, limit } = {}) {
+    const query = new URLSearchParams();
+    if (before) query.set('before', String(before));
+    if (limit) query.set('limit', String(limit));
+    const suffix = query.toString() ? `?${query}` : '';
+    return this.request('GET', `/api/groups/${encodeURIComponent(groupId)}/messages${suffix}`);
+  }
+
   // --- attachments (ciphertext only) ---
-  uploadBlob(friendId, bytes) {
-    return this.request('POST', `/api/blobs?to=${encodeURIComponent(friendId)}`, {
+  /** Upload an attachment's ciphertext for a pair (`to`) or, with {group}, for a group (§9.2). */
+  uploadBlob(friendId, bytes, { group = null } = {}) {
+    const query = group !== null ? `group=${encodeURIComponent(group)}` : `to=${encodeURIComponent(friendId)}`;
+    return this.request('POST', `/api/blobs?${query}`, {
+
       body: bytes,
       headers: { 'Content-Type': 'application/octet-stream' },
     });

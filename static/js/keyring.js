@@ -5,6 +5,7 @@
 // known under an id is never replaced: which ids to trust is chat/keys.js's decision (pins.js).
 
 import * as defaultCrypto from './crypto.js';
+import { groupEntry, openGroupMessage, sealGroupMessage } from './groupcrypto.js';
 import { verifiedKey } from './pins.js';
 
 export class KeyError extends Error {
@@ -114,7 +115,8 @@ export class Keyring {
       const job = (async () => {
         const own = this.own.get(ownKid);
         if (!own) throw new KeyError(`this device does not hold your key ${ownKid}`, 'missing_own_key');
-        const peerRaw = await this.peerPublic(peerId, peerKid);
+        // The self pair of §9.4 (my own entry of a group message): my key on both sides.
+        const peerRaw = peerId === this.me && peerKid === ownKid ? own.publicRaw : await this.peerPublic(peerId, peerKid);
         const meLo = this.me < peerId;
         const [lo, hi] = meLo ? [this.me, peerId] : [peerId, this.me];
         const [loRaw, hiRaw] = meLo ? [own.publicRaw, peerRaw] : [peerRaw, own.publicRaw];
@@ -143,6 +145,28 @@ export class Keyring {
     const peerKid = outgoing ? envelope.rk : envelope.sk;
     const pairKey = await this.pairKey(peerId, ownKid, peerKid);
     return this.crypto.decryptMessage(pairKey, envelope);
+  }
+
+  /**
+   * Seal a plaintext for a group (§9.4): one wrap per member of `members` ([{id, key_id}],
+   * myself included, whose entry uses my current key), with `cid` when resealing (§9.5).
+   */
+  async encryptForGroup(groupId, members, plain, cid = null) {
+    const own = this.current();
+    if (!own) throw new KeyError('this device holds no key of yours; log in again', 'missing_own_key');
+    const recipients = [];
+    for (const member of members) {
+      const rk = member.id === this.me ? own.id : member.key_id;
+      recipients.push({ to: member.id, rk, pairKey: await this.pairKey(member.id, own.id, rk) });
+    }
+    return sealGroupMessage({ g: groupId, from: this.me, sk: own.id, cid: cid || this.crypto.newCid() }, recipients, plain);
+  }
+
+  /** Decrypt a delivered group envelope with my entry's key and the sender's `sk` (§9.4). */
+  async decryptGroup(envelope) {
+    const entry = groupEntry(envelope, this.me);
+    const pairKey = await this.pairKey(envelope.from, entry.rk, envelope.sk);
+    return openGroupMessage(pairKey, envelope, this.me);
   }
 
   /** The 60-digit safety number of me and a friend's key `peerKid` (§6). */

@@ -13,7 +13,9 @@ import { Transport, wantsPolling } from './transport.js';
 import { bindAuthForm } from './ui/auth.js';
 import { createComposer } from './ui/composer.js';
 import { createConversationView } from './ui/conversation.js';
+import { t } from './i18n.js';
 import { createAcceptKeyDialog, createConfirmDialog, createSafetyDialog } from './ui/dialogs.js';
+import { createGroupDialog, createNewGroupDialog } from './ui/groups.js';
 import { initials } from './ui/dom.js';
 import { decorateIcons } from './ui/icons.js';
 import { createNotifier } from './ui/notifications.js';
@@ -119,17 +121,32 @@ async function startChat() {
   const confirm = createConfirmDialog(document.querySelector('[data-testid="confirm-dialog"]'));
   const acceptKey = createAcceptKeyDialog(document.querySelector('[data-testid="accept-key-dialog"]'));
 
-  /** While a friend's key warning is unanswered, ask before sending (PROTOCOL §6); answers whether it was confirmed. */
-  const confirmKeyChange = async (friendId) => {
-    if (!client.needsKeyConfirmation(friendId)) return false;
-    const friend = client.friends.get(friendId);
-    const yes = await confirm.ask({
-      heading: `${friend.username}’s security key changed`,
-      body: `You have not accepted ${friend.username}’s new key yet. Send anyway, encrypted for the new key? Compare the safety number first if the message is sensitive.`,
-      confirm: 'Send anyway',
-      danger: true,
-    });
-    if (!yes) throw Object.assign(new Error('Not sent: the key change is not confirmed.'), { code: 'key_unconfirmed' });
+  /**
+   * Ask before sending while a key warning is unanswered (PROTOCOL §6) or, in a group, before
+   * the first send to a member no admin confirmed (§9.6); answers whether it was confirmed.
+   */
+  const confirmKeyChange = async (key) => {
+    const warning = client.sendWarning(key);
+    if (!warning) return false;
+    const names = warning.names.join(', ');
+    const question = warning.reason === 'unconfirmed'
+      ? {
+        heading: t('Not yet confirmed: {names}', { names }),
+        body: t('The server says {names} joined this group, but no admin’s device has confirmed it yet. Send anyway, so that {names} can read it too?', { names }),
+        confirm: t('Send anyway'),
+        danger: true,
+      }
+      : {
+        heading: `${names}’s security key changed`,
+        body: `You have not accepted ${names}’s new key yet. Send anyway, encrypted for the new key? Compare the safety number first if the message is sensitive.`,
+        confirm: 'Send anyway',
+        danger: true,
+      };
+    const yes = await confirm.ask(question);
+    if (!yes) {
+      const why = warning.reason === 'unconfirmed' ? t('Not sent: the unconfirmed members were not accepted.') : 'Not sent: the key change is not confirmed.';
+      throw Object.assign(new Error(why), { code: warning.reason === 'unconfirmed' ? 'group_unconfirmed' : 'key_unconfirmed' });
+    }
     return true;
   };
 
@@ -146,7 +163,7 @@ async function startChat() {
       history.pushState({ conversation: friendId }, '');
     }
     const opening = client.open(friendId);
-    const friend = friendId === null ? null : client.friends.get(friendId);
+    const friend = friendId === null ? null : client.rowOf(friendId);
     conversation.show(friend, friendId === null ? null : client.conv(friendId));
     composer.setDraft(friendId === null ? '' : drafts.get(friendId) || '');
     updateComposer();
@@ -186,7 +203,7 @@ async function startChat() {
 
   const conversation = createConversationView(document.querySelector('[data-testid="conversation"]'), {
     back,
-    safety: (id) => safety.open(client.friends.get(id), () => client.safetyNumber(id)),
+    safety: (id) => safety.open(client.person(id), () => client.safetyNumber(id)),
     unfriend: async (id) => {
       const friend = client.friends.get(id);
       const yes = await confirm.ask({
@@ -197,7 +214,10 @@ async function startChat() {
       });
       if (yes) await client.removeFriend(id, { forget: true }).then(() => back()).catch(fail);
     },
-    ackKey: (id) => acceptKey.open(client.friends.get(id), (password) => client.acceptKeys(id, password)),
+    ackKey: (id) => acceptKey.open(client.person(id), (password) => client.acceptKeys(id, password)),
+    groupInfo: (key) => groupDialog.open(groupModel(key)),
+    nameOf: (id) => client.nameOf(id),
+    readers: (key) => client.readersOf(key),
     loadOlder: (id) => client.loadOlder(id),
     attachment: (file) => client.attachment(file),
     shouldAutoload: (file) => client.shouldAutoload(file),
@@ -222,11 +242,64 @@ async function startChat() {
   });
 
   function updateComposer() {
-    const friend = client.activeId === null ? null : client.friends.get(client.activeId);
-    if (!friend) return;
-    const enabled = client.canSend(friend.id);
-    composer.setEnabled(enabled, enabled ? '' : `Waiting for ${friend.username} to log in again.`);
+    const key = client.activeId;
+    const row = key === null ? null : client.rowOf(key);
+    if (!row) return;
+    const enabled = client.canSend(key);
+    composer.setEnabled(enabled, enabled ? ''
+      : row.kind === 'group' ? t('A member of this group has no key yet: wait until they log in again.')
+        : `Waiting for ${row.username} to log in again.`);
   }
+
+  // --- groups (PROTOCOL §9) ---
+  /** What the group panel shows for a group, or null when this user is no longer in it. */
+  function groupModel(key) {
+    const row = client.group(key);
+    if (!row) return null;
+    const inGroup = new Set(row.members.map((m) => m.id));
+    const unconfirmed = new Set(row.unconfirmed);
+    return {
+      key, title: row.title, name: row.name, isAdmin: row.myRole === 'admin',
+      members: row.members.map((m) => ({ id: m.id, username: m.username, role: m.role, isMe: m.id === client.me.id,
+        unconfirmed: unconfirmed.has(m.id), keyWarning: row.keyWarnings.includes(m.id) })),
+      addable: client.friendList().filter((f) => !inGroup.has(f.id) && f.key_id),
+    };
+  }
+
+  const newGroupDialog = createNewGroupDialog(document.querySelector('[data-testid="new-group-dialog"]'), {
+    create: async (name, ids) => {
+      const key = await client.createGroup(name, ids);
+      open(key).catch(fail);
+    },
+  });
+  document.querySelector('[data-testid="new-group-button"]').addEventListener('click', () => newGroupDialog.open(client.friendList()));
+
+  const groupDialog = createGroupDialog(document.querySelector('[data-testid="group-dialog"]'), {
+    rename: (key, name) => client.renameGroup(key, name),
+    add: (key, userId) => client.addGroupMember(key, userId),
+    promote: (key, userId) => client.promoteGroupMember(key, userId),
+    remove: async (key, userId) => {
+      const yes = await confirm.ask({
+        heading: t('Remove {name}?', { name: client.nameOf(userId) }),
+        body: t('{name} will not receive anything sent to this group from now on.', { name: client.nameOf(userId) }),
+        confirm: t('Remove'),
+        danger: true,
+      });
+      if (yes) await client.removeGroupMember(key, userId);
+    },
+    leave: async (key) => {
+      const yes = await confirm.ask({
+        heading: t('Leave {group}?', { group: client.groupTitle(key) }),
+        body: t('You will not receive what is sent to this group any more, and it disappears from your list. Only an admin can add you again.'),
+        confirm: t('Leave group'),
+        danger: true,
+      });
+      if (!yes) return false;
+      await client.leaveGroup(key);
+      return true;
+    },
+    safety: (userId) => safety.open(client.person(userId), () => client.safetyNumber(userId)),
+  });
 
   const notifier = createNotifier(document.querySelector('[data-testid="notifications-button"]'), {
     open: (id) => open(id).catch(fail),
@@ -237,11 +310,14 @@ async function startChat() {
   const renderFriends = () => {
     friendsQueued = false;
     const friends = client.friendList();
-    sidebar.render({ friends, incoming: client.incoming, outgoing: client.outgoing, activeId: client.activeId });
-    const active = client.activeId === null ? null : client.friends.get(client.activeId);
+    const groups = client.groupList();
+    sidebar.render({ friends, groups, incoming: client.incoming, outgoing: client.outgoing, activeId: client.activeId });
+    const active = client.activeId === null ? null : client.rowOf(client.activeId);
     if (active) conversation.renderHeader(active);
     updateComposer();
-    const unread = friends.reduce((sum, f) => sum + (f.unread || 0), 0);
+    const shownGroup = conversation.key();
+    if (typeof shownGroup === 'string' && groupDialog.isOpenFor(shownGroup)) groupDialog.render(groupModel(shownGroup));
+    const unread = [...friends, ...groups].reduce((sum, f) => sum + (f.unread || 0), 0);
     document.title = unread ? `(${unread}) SendApp` : 'SendApp';
   };
   client.addEventListener('friends', () => {
@@ -251,14 +327,25 @@ async function startChat() {
   });
   client.addEventListener('messages', ({ detail }) => {
     if (detail.friendId !== client.activeId || detail.friendId === null) return;
-    if (detail.reason === 'reset') conversation.show(client.friends.get(detail.friendId), client.conv(detail.friendId));
+    if (detail.reason === 'reset') conversation.show(client.rowOf(detail.friendId), client.conv(detail.friendId));
     else conversation.renderMessages(detail.reason, { own: detail.own });
   });
   client.addEventListener('typing', ({ detail }) => {
-    const friend = client.friends.get(detail.friendId);
+    const friend = client.rowOf(detail.friendId);
     if (friend && detail.friendId === client.activeId) conversation.renderHeader(friend);
   });
-  client.addEventListener('notify', ({ detail }) => notifier.message(detail.friend, previewText(detail.message)));
+  client.addEventListener('notify', ({ detail }) => {
+    const row = detail.friend;
+    const who = row.kind === 'group' ? { id: row.key, username: row.title } : row;
+    const text = row.kind === 'group' ? t('{name}: {text}', { name: client.nameOf(detail.message.from), text: previewText(detail.message) })
+      : previewText(detail.message);
+    notifier.message(who, text);
+  });
+  client.addEventListener('groups', ({ detail }) => {
+    // A group this user left or was removed from: its conversation closes (PROTOCOL §9.5).
+    if (detail.key && conversation.key() === detail.key && !client.group(detail.key)) back();
+  });
+  client.addEventListener('notice', ({ detail }) => toasts.show(detail.message, { kind: 'info' }));
   client.addEventListener('error', ({ detail }) => toasts.show(detail.message, { sticky: Boolean(detail.sticky) }));
   let ended = false;
   /** The session is over: nothing decrypted stays on screen or in memory; say so; go to login. */

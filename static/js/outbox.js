@@ -17,7 +17,10 @@ export function advanceStatus(current, next) {
 /** An outbox item sealed under an own key this session does not hold: never sent. */
 export const STALE_KEY = 'stale_key';
 /** Error codes after which resending the same envelope cannot succeed. */
-const PERMANENT = new Set(['bad_request', 'forbidden', 'not_found', 'conflict', 'too_large']);
+const PERMANENT = new Set(['bad_request', 'forbidden', 'not_found', 'conflict', 'too_large', 'stale_members']);
+/** The ack of a group `send` whose recipients are not the current members (§9.5). */
+export const STALE_MEMBERS = 'stale_members';
+const MAX_RESEALS = 3;
 export const NEW_DEVICE_AFTER = Number.MAX_SAFE_INTEGER;
 const SYNC_PAGE = 200;
 
@@ -102,12 +105,16 @@ export class Outbox {
    * @param {{store: import('./store.js').Store, request: (event: string, data: object) => Promise<object>,
    *          onStatus?: (cid: string, status: string, info: object) => void, now?: () => number,
    *          onUnauthorized?: () => void, retryDelay?: number,
-   *          sealedWithHeldKey?: (envelope: object) => boolean}} deps
+   *          sealedWithHeldKey?: (envelope: object) => boolean,
+   *          reseal?: (envelope: object, ack: object) => Promise<object>}} deps
    * `sealedWithHeldKey` says whether an envelope's own key (`sk`) is one this session holds:
    * an item sealed under a key dropped since (a password reset) is never sent.
+   * `reseal` answers a group envelope sealed again, with the same cid, for the members a
+   * `stale_members` ack names (PROTOCOL §9.5); it throws when that cannot be done.
    */
   constructor({ store, request, onStatus = () => {}, now = () => Date.now(), retryDelay = 3000, onUnauthorized = () => {},
-    sealedWithHeldKey = () => true }) {
+    sealedWithHeldKey = () => true, reseal = null }) {
+    this.reseal = reseal;
     this.store = store;
     this.request = request;
     this.onStatus = onStatus;
@@ -199,6 +206,25 @@ export class Outbox {
     this.timer = null;
   }
 
+  /**
+   * Send one item; on `stale_members` (§9.5: the group changed since it was sealed) seal the
+   * same plaintext again with the same cid for the members now listed, store that envelope in
+   * place of the old one, and send again, a bounded number of times.
+   */
+  async sendResealing(item) {
+    let ack = await this.request('send', item.envelope);
+    for (let round = 0; round < MAX_RESEALS && ack?.ok !== true && ack?.error === STALE_MEMBERS && this.reseal; round += 1) {
+      try {
+        item.envelope = await this.reseal(item.envelope, ack);
+      } catch (err) {
+        return { ok: false, error: err?.code || 'bad_request', message: err?.message || String(err) };
+      }
+      await this.store.outboxPut(item);
+      ack = await this.request('send', item.envelope);
+    }
+    return ack;
+  }
+
   async flushOnce() {
     for (const item of await this.store.outboxList()) {
       if (this.stopped) return;
@@ -213,7 +239,7 @@ export class Outbox {
       }
       let ack;
       try {
-        ack = await this.request('send', item.envelope);
+        ack = await this.sendResealing(item);
       } catch (err) {
         // Offline: the item waits for the next (re)connect. No answer while connected: try again soon.
         if (err?.code === 'timeout') this.later();

@@ -6,6 +6,9 @@
 const DB_NAME = 'sendapp';
 const DB_VERSION = 1;
 
+/** Meta records that hold what must not outlive a session: friend-list snapshot, vault, group names. */
+const FORGOTTEN_META = new Set(['snapshot', 'vault', 'groups']);
+
 /** Object stores and their key paths; `indexes` name [index, keyPath] pairs. */
 export const SCHEMA = {
   identities: { keyPath: ['owner', 'id'] },
@@ -325,11 +328,11 @@ export class Store {
   }
 
   // --- cached envelopes (ciphertext as received, for offline start) ---
-  /** Cache received envelopes; `peer` is the other person of each message. */
+  /** Cache received envelopes; `peer` names the conversation: the other person, or 'g:<id>' (§9). */
   async cacheEnvelopes(envelopes) {
     const rows = envelopes
       .filter((e) => Number.isInteger(e.id))
-      .map((e) => ({ ...e, owner: this.owner, peer: e.from === this.owner ? e.to : e.from }));
+      .map((e) => ({ ...e, owner: this.owner, peer: conversationOf(e, this.owner) }));
     await this.backend.putMany('envelopes', rows);
   }
 
@@ -360,8 +363,8 @@ export class Store {
 
   /**
    * Forget what must not outlive a session, for every account on this device: identity keys,
-   * cached ciphertext (messages and this device's copy of the vault), friend-list snapshots
-   * and peer public keys. Every step is attempted
+   * cached ciphertext (messages and this device's copy of the vault), friend-list and group
+   * snapshots (group names are message content, §9.3) and peer public keys. Every step is attempted
    * even when one fails. Kept: the outbox (the user is asked about it at logout, and items
    * sealed under a key the next login does not hold are never sent), the sync cursor and the
    * accepted-key records of friends.
@@ -374,7 +377,7 @@ export class Store {
       async () => {
         const rows = await this.backend.range('meta');
         for (const row of rows) {
-          if (row.name === 'snapshot' || row.name === 'vault') await this.backend.delete('meta', [row.owner, row.name]);
+          if (FORGOTTEN_META.has(row.name)) await this.backend.delete('meta', [row.owner, row.name]);
         }
       },
     ];
@@ -395,6 +398,12 @@ export class Store {
       await this.backend.deleteRange(store, this.ownerRange(store));
     }
   }
+}
+
+/** The conversation an envelope belongs to: 'g:<id>' for a group (§9.4), else the other person. */
+function conversationOf(envelope, owner) {
+  if (Number.isInteger(envelope.g)) return `g:${envelope.g}`;
+  return envelope.from === owner ? envelope.to : envelope.from;
 }
 
 function strip(row) {

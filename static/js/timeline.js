@@ -11,10 +11,13 @@ export function messageKey(from, cid) {
   return `${from}:${cid}`;
 }
 
-/** Order: stored messages by id, then pending ones in the order they were written. */
+/**
+ * Order: stored messages by id, then pending ones in the order they were written. A system
+ * line (a group's membership change, PROTOCOL §9.6) has no id but a place `at` between ids.
+ */
 export function compareMessages(a, b) {
-  const aid = a.id ?? null;
-  const bid = b.id ?? null;
+  const aid = a.id ?? a.at ?? null;
+  const bid = b.id ?? b.at ?? null;
   if (aid !== null && bid !== null) return aid - bid;
   if (aid !== null) return -1;
   if (bid !== null) return 1;
@@ -23,7 +26,8 @@ export function compareMessages(a, b) {
 
 /**
  * The messages of one conversation. A message is
- * {key, id, cid, from, to, ts, out, status, kind: 'text'|'file'|'error'|'pending', body, file, error, seq}.
+ * {key, id, cid, from, to, ts, out, status, kind: 'text'|'file'|'error'|'pending'|'system', body, file, error, seq}
+ * (a 'system' line of a group holds its `text`, and `at` when it has no id).
  */
 export class MessageList {
   constructor({ me, peer }) {
@@ -258,5 +262,6 @@ export function previewText(message) {
   if (message.kind === 'text') return message.body.replace(/\s+/g, ' ').trim().slice(0, 120);
   if (message.kind === 'file') return message.file?.mime?.startsWith('image/') ? 'Photo' : `File: ${message.file?.name || ''}`;
   if (message.kind === 'error') return 'Message could not be decrypted';
+  if (message.kind === 'system') return message.text || '';
   return 'Encrypted message';
 }

@@ -17,6 +17,7 @@ export const EVENTS = Object.freeze({
   FRIENDS: 'friends',
   KEY_CHANGED: 'key_changed',
   SIGNED_OUT: 'signed_out', // this session ended; the server disconnects right after
+  GROUP: 'group', // a group's membership changed (PROTOCOL §9.5)
   // typing and read are relayed under the same names
 });
 
@@ -26,7 +27,7 @@ export const STATES = Object.freeze({
   OFFLINE: 'offline',
 });
 
-const SERVER_EVENTS = [EVENTS.MESSAGE, EVENTS.PRESENCE, EVENTS.FRIENDS, EVENTS.KEY_CHANGED, EVENTS.SIGNED_OUT, EVENTS.TYPING, EVENTS.READ];
+const SERVER_EVENTS = [EVENTS.MESSAGE, EVENTS.PRESENCE, EVENTS.FRIENDS, EVENTS.KEY_CHANGED, EVENTS.SIGNED_OUT, EVENTS.TYPING, EVENTS.READ, EVENTS.GROUP];
 const FAILURES_BEFORE_OFFLINE = 3;
 const DEFAULT_ACK_TIMEOUT = 15000;
 

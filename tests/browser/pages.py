@@ -230,6 +230,53 @@ class SafetyDialog:
         expect(self.root).to_be_hidden()
 
 
+class GroupPanel:
+    """The group panel (members, roles, unconfirmed marks, rename, add, remove, promote, leave)."""
+
+    def __init__(self, page):
+        self.page = page
+        self.root = page.get_by_test_id("group-dialog")
+        self.title = page.get_by_test_id("group-dialog-title")
+        self.error = page.get_by_test_id("group-error")
+
+    def member(self, username):
+        return self.root.locator(f'[data-testid="group-member"][data-username="{username}"]')
+
+    def usernames(self):
+        return self.root.locator('[data-testid="group-member"]').evaluate_all("items => items.map((i) => i.dataset.username)")
+
+    def rename(self, name):
+        self.page.get_by_test_id("group-name-input").fill(name)
+        self.page.get_by_test_id("group-rename-save").click()
+
+    def add(self, username):
+        self.page.get_by_test_id("group-add-select").select_option(label=username)
+        self.page.get_by_test_id("group-add-button").click()
+        expect(self.member(username)).to_have_count(1)
+
+    def promote(self, username):
+        self.member(username).get_by_test_id("member-promote").click()
+        expect(self.member(username)).to_have_attribute("data-role", "admin")
+
+    def remove(self, username):
+        """Remove a member; the confirmation is answered yes."""
+        self.member(username).get_by_test_id("member-remove").click()
+        confirm = self.page.get_by_test_id("confirm-dialog")
+        confirm.get_by_test_id("confirm-ok").click()
+        expect(self.member(username)).to_have_count(0)
+
+    def leave(self):
+        """Leave the group; the confirmation is answered yes and the panel closes."""
+        self.root.get_by_test_id("group-leave").click()
+        confirm = self.page.get_by_test_id("confirm-dialog")
+        confirm.get_by_test_id("confirm-ok").click()
+        expect(self.root).to_be_hidden()
+
+    def close(self):
+        self.page.get_by_test_id("group-dialog-close").click()
+        expect(self.root).to_be_hidden()
+
+
 _IN_VIEW = """([selector, cid]) => {
   const el = document.querySelector(`${selector}[data-cid="${cid}"]`);
   const list = el && el.closest('[data-testid="message-list"]');
@@ -257,6 +304,7 @@ class ChatPage:
         self.message_list = page.get_by_test_id("message-list")
         self.history_status = page.get_by_test_id("history-status")
         self.safety = SafetyDialog(page)
+        self.group_panel = GroupPanel(page)
 
     # --- navigation and connection ---
     def open(self, query=""):
@@ -500,6 +548,49 @@ class ChatPage:
         while toasts.count():
             toasts.first.get_by_role("button", name="Dismiss").click()
         expect(toasts).to_have_count(0)
+
+    # --- groups (PROTOCOL §9) ---
+    def group(self, title):
+        """A group's row in the list, by the title it shows (its name, or its members' names)."""
+        return self.page.locator(f'[data-testid="group-item"][data-title="{title}"]')
+
+    def group_unread(self, title):
+        return self.group(title).get_by_test_id("unread-badge")
+
+    def create_group(self, name, members):
+        """Create a group with friends and a name; the new group opens."""
+        self.page.get_by_test_id("new-group-button").click()
+        dialog = self.page.get_by_test_id("new-group-dialog")
+        expect(dialog).to_be_visible()
+        dialog.get_by_test_id("new-group-name").fill(name)
+        for username in members:
+            dialog.locator(f'[data-testid="new-group-friend"][data-username="{username}"] input').check()
+        dialog.get_by_test_id("new-group-create").click()
+        expect(dialog).to_be_hidden()
+        expect(self.title).to_have_text(name)
+
+    def open_group(self, title):
+        self.group(title).get_by_role("button").click()
+        expect(self.title).to_have_text(title)
+        expect(self.composer).to_be_enabled()
+
+    def open_group_panel(self):
+        self.page.get_by_test_id("group-info-button").click()
+        expect(self.group_panel.root).to_be_visible()
+        return self.group_panel
+
+    def system_lines(self):
+        """The text of every membership line shown in the open conversation, oldest first."""
+        return self.page.get_by_test_id("system-line").all_text_contents()
+
+    def wait_for_system_line(self, text):
+        expect(self.page.get_by_test_id("system-line").filter(has_text=text)).not_to_have_count(0)
+
+    def sender_of(self, cid):
+        return self.message(cid).get_by_test_id("message-sender")
+
+    def readers_of(self, cid):
+        return self.message(cid).get_by_test_id("message-readers")
 
     # --- verification and keys ---
     def open_safety_number(self):

@@ -220,3 +220,43 @@ test('no ack while connected schedules another attempt', async () => {
   assert.deepEqual(await outbox.items(), []);
   assert.ok(calls >= 2);
 });
+
+test('stale_members: the item is sealed again with the same cid, stored in place, and sent again, a bounded number of times', async () => {
+  const store = await Store.open(1, { memory: true });
+  const sent = [];
+  let staleLeft = 1;
+  const request = async (event, data) => {
+    sent.push(structuredClone(data));
+    if (staleLeft > 0) {
+      staleLeft -= 1;
+      return { ok: false, error: 'stale_members', message: 'the members changed', members: [1, 2, 3] };
+    }
+    return { ok: true, id: 7, ts: 1 };
+  };
+  const statuses = [];
+  const reseal = async (env, ack) => ({ ...env, keys: ack.members.map((to) => ({ to })), ct: 'fresh' });
+  const outbox = new Outbox({ store, request, reseal, onStatus: (cid, status) => statuses.push(status), retryDelay: 0 });
+  await outbox.add({ v: 1, cid: 'group-cid', g: 5, ct: 'old', keys: [{ to: 1 }, { to: 2 }] });
+  await outbox.flush();
+  assert.deepEqual(sent.map((e) => [e.cid, e.ct, e.keys.length]), [['group-cid', 'old', 2], ['group-cid', 'fresh', 3]]);
+  assert.deepEqual(statuses, [STATUS.SENDING, STATUS.SENT]);
+
+  staleLeft = 10; // a server that keeps answering stale_members: the item fails, it does not loop
+  sent.length = 0;
+  await outbox.add({ v: 1, cid: 'other-cid', g: 5, ct: 'old', keys: [{ to: 1 }] });
+  await outbox.flush();
+  assert.equal(sent.length, 4); // the first send and three reseals
+  assert.equal((await store.outboxGet('other-cid')).status, STATUS.FAILED);
+});
+
+test('stale_members without a way to reseal (or a reseal that fails) fails the item with the reason', async () => {
+  const store = await Store.open(1, { memory: true });
+  const request = async () => ({ ok: false, error: 'stale_members', message: 'the members changed', members: [1] });
+  const reseal = async () => { throw Object.assign(new Error('You are not a member of this group.'), { code: 'not_found' }); };
+  const outbox = new Outbox({ store, request, reseal, retryDelay: 0 });
+  await outbox.add({ v: 1, cid: 'gone-cid', g: 5, ct: 'x', keys: [{ to: 1 }] });
+  await outbox.flush();
+  const item = await store.outboxGet('gone-cid');
+  assert.equal(item.status, STATUS.FAILED);
+  assert.deepEqual(item.error, { code: 'not_found', message: 'You are not a member of this group.' });
+});

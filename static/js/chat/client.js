@@ -10,12 +10,14 @@
 //   'typing'       {friendId, on}
 //   'notify'       {friend, message}          an incoming message the user is not looking at (friend: its row)
 //   'error'        {message}                  something the user should know
+//   'groups'       {key, change}              a group was added, changed or is gone (PROTOCOL §9)
+//   'notice'       {message}                  news the user should see once (e.g. removed from a group)
 //   'session'      {reason}                   the session ended or this device lacks keys
 //
 // Conversation kinds: a conversation key names a conversation; kindOf(key) answers the module
 // that knows that kind (pairs.js describes the questions a kind answers). Pairs are the only
-// kind so far; a group kind (PROTOCOL §9) is added as its own file and chosen in kindOf,
-// keyOfEnvelope and keyOfOwnEnvelope.
+// kind; groups.js the other (PROTOCOL §9), keyed 'g:<id>' so a group key never equals a
+// friend's id.
 
 import * as defaultCrypto from '../crypto.js';
 import { onReconnect } from '../outbox.js';
@@ -24,6 +26,8 @@ import { EVENTS } from '../transport.js';
 import { Conversations } from './conversations.js';
 import { Files } from './files.js';
 import { Friends } from './friends.js';
+import { GroupAdmin } from './group_admin.js';
+import { Groups } from './groups.js';
 import { KeyTrust } from './keys.js';
 import { Pairs } from './pairs.js';
 import { Presence } from './presence.js';
@@ -52,7 +56,8 @@ export class ChatClient extends EventTarget {
     this.ended = false;
     this.request = (name, data) => this.transport.request(name, data);
     this.pairs = new Pairs(this);
-    this.parts = {};
+    this.groups = new Groups(this);
+    this.parts = { groups: this.groups, groupAdmin: new GroupAdmin(this) };
     const vault = acceptInVault
       || ((peers, password) => acceptPeerKeys({ api, store, crypto }, { username: me.username, password, peers }));
     Object.assign(this.parts, {
@@ -87,9 +92,9 @@ export class ChatClient extends EventTarget {
 
   // --- conversation kinds ----------------------------------------------------------------
 
-  /** The module that knows the conversation named `key` (pairs only, so far). */
-  kindOf(_key) {
-    return this.pairs;
+  /** The module that knows the conversation named `key`: groups.js for 'g:<id>', else pairs.js. */
+  kindOf(key) {
+    return this.groups.owns(key) ? this.groups : this.pairs;
   }
 
   /** The sidebar row of a conversation, or undefined. */
@@ -99,12 +104,32 @@ export class ChatClient extends EventTarget {
 
   /** The conversation a received envelope belongs to, or null to ignore it. */
   keyOfEnvelope(env) {
-    return this.pairs.keyOf(env);
+    return env && Object.hasOwn(env, 'g') ? this.groups.keyOf(env) : this.pairs.keyOf(env);
   }
 
   /** The conversation an own outbox envelope belongs to. */
   keyOfOwnEnvelope(envelope) {
-    return this.pairs.keyOfOwn(envelope);
+    return envelope && Object.hasOwn(envelope, 'g') ? this.groups.keyOfOwn(envelope) : this.pairs.keyOfOwn(envelope);
+  }
+
+  /** Everyone whose key this user tracks (§6, §9.6): friends and co-members, once each. */
+  *people() {
+    const seen = new Set();
+    for (const friend of this.parts.friends.rows.values()) {
+      seen.add(friend.id);
+      yield friend;
+    }
+    for (const member of this.groups.coMembers()) {
+      if (!seen.has(member.id)) {
+        seen.add(member.id);
+        yield member;
+      }
+    }
+  }
+
+  /** A friend or co-member by id ({id, username, key_id}), or undefined. */
+  person(userId) {
+    return this.parts.friends.rows.get(userId) || this.groups.coMember(userId);
   }
 
   // --- start-up, reconnect, end -----------------------------------------------------------
@@ -117,6 +142,7 @@ export class ChatClient extends EventTarget {
     }
     await this.parts.keys.load();
     await this.parts.friends.restoreSnapshot();
+    await this.groups.restore();
     await this.parts.sending.restore();
     this.bindTransport();
     this.refresh().catch((err) => this.backgroundError(err));
@@ -135,8 +161,9 @@ export class ChatClient extends EventTarget {
     t.on(EVENTS.FRIENDS, () => friends.refresh().catch((err) => this.backgroundError(err)));
     t.on(EVENTS.KEY_CHANGED, (data) => keys.onKeyChanged(data).catch((err) => this.backgroundError(err)));
     t.on(EVENTS.SIGNED_OUT, () => this.emit('session', { reason: 'signed_out' }));
-    t.on(EVENTS.TYPING, (data) => typing.onTyping(data));
-    t.on(EVENTS.READ, (data) => reads.onRead(data));
+    t.on(EVENTS.TYPING, (data) => (data?.group != null ? this.groups.onTyping(data) : typing.onTyping(data)));
+    t.on(EVENTS.READ, (data) => (data?.group != null ? this.groups.onRead(data) : reads.onRead(data)));
+    t.on(EVENTS.GROUP, (data) => this.groups.onGroupEvent(data).catch((err) => this.backgroundError(err)));
   }
 
   /** PROTOCOL §8: sync from the cursor, then resend the outbox; then catch up the rest. */
@@ -173,6 +200,7 @@ export class ChatClient extends EventTarget {
     this.parts.files.release(null);
     this.parts.conversations.clear();
     this.parts.friends.clear();
+    this.groups.clear();
   }
 
   // --- state the UI reads ---------------------------------------------------------------
@@ -190,8 +218,10 @@ export class ChatClient extends EventTarget {
 
   // --- intents (the UI's calls), each handled by one part ----------------------------------
 
-  // friends.js
-  refresh() { return this.parts.friends.refresh(); }
+  // friends.js, groups.js
+  async refresh() {
+    await Promise.all([this.parts.friends.refresh(), this.groups.refresh()]);
+  }
   applyFriends(listing, opts) { return this.parts.friends.apply(listing, opts); }
   friendList() { return this.parts.friends.list(); }
   searchUsers(prefix) { return this.parts.friends.search(prefix); }
@@ -231,6 +261,21 @@ export class ChatClient extends EventTarget {
   sendText(key, text, opts) { return this.parts.sending.sendText(key, text, opts); }
   retry(key, cid) { return this.parts.sending.retry(key, cid); }
   discard(key, cid) { return this.parts.sending.discard(key, cid); }
+
+  // groups.js (PROTOCOL §9)
+  groupList() { return this.groups.list(); }
+  group(key) { return this.groups.row(key); }
+  groupTitle(key) { return this.groups.title(key); }
+  sendWarning(key) { return this.kindOf(key).sendWarning(key); }
+  // group_admin.js
+  createGroup(name, memberIds) { return this.parts.groupAdmin.create(name, memberIds); }
+  renameGroup(key, name) { return this.parts.groupAdmin.rename(key, name); }
+  addGroupMember(key, userId) { return this.parts.groupAdmin.add(key, userId); }
+  removeGroupMember(key, userId) { return this.parts.groupAdmin.remove(key, userId); }
+  promoteGroupMember(key, userId) { return this.parts.groupAdmin.promote(key, userId); }
+  leaveGroup(key) { return this.parts.groupAdmin.leave(key); }
+  readersOf(key) { return this.groups.readers(key); }
+  nameOf(userId) { return this.groups.nameOf(userId); }
 
   // files.js
   sendFile(key, file, opts) { return this.parts.files.send(key, file, opts); }

@@ -171,7 +171,12 @@ export function touchRow(row, conv) {
   const last = conv.list.last();
   if (!row || !last) return;
   const lastTs = last.ts ?? last.created ?? null;
-  if (last.id != null && last.id >= row.lastId) {
+  row.previewFromId = last.from; // a group's preview names its sender (groups.js)
+  if (last.kind === 'system' && last.id == null) { // a membership line (§9.6): nobody wrote it
+    row.lastTs = Math.max(row.lastTs || 0, lastTs || 0);
+    row.preview = previewText(last);
+    row.previewOut = false;
+  } else if (last.id != null && last.id >= row.lastId) {
     row.lastId = last.id;
     row.lastTs = lastTs;
     row.preview = previewText(last);

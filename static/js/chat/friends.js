@@ -21,7 +21,9 @@ export class Friends {
     this.apply(listing);
     let summaries = [];
     try {
-      summaries = (await c.api.conversations()).conversations || [];
+      const answer = await c.api.conversations();
+      summaries = answer.conversations || [];
+      c.parts.groups.applySummaries(answer.groups || []); // §9: the same summaries per group
     } catch (err) {
       if (err.code !== 'not_found') throw err;
     }

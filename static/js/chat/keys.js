@@ -34,12 +34,13 @@ export class KeyTrust {
   }
 
   /**
-   * PROTOCOL §6: each friend's current key must be one the user accepted. The first key of a
-   * friend with none accepted yet is trusted on first use; any other is a key change.
+   * PROTOCOL §6, §9.6: each friend's and co-member's current key must be one the user
+   * accepted. The first key of a user with none accepted yet is trusted on first use; any
+   * other is a key change.
    */
   async check() {
     const c = this.client;
-    for (const friend of c.friends.values()) {
+    for (const friend of c.people()) {
       if (!friend.key_id) continue; // waiting for them to log in again
       const accepted = this.pins.get(friend.id);
       const verdict = judge(accepted, friend.key_id);
@@ -66,26 +67,31 @@ export class KeyTrust {
     if (rejected !== null) warning.rejected.add(rejected);
     const friend = c.friends.get(userId);
     if (friend) friend.keyWarning = warning;
+    if (warning.pending.size + warning.rejected.size !== before) c.parts.groups.onKeyWarning(userId);
     if (warning.pending.size + warning.rejected.size !== before) c.emit('friends');
   }
 
-  /** Mark a friend's messages (in the pair conversation) sent under a key the user has not accepted, and warn. */
-  markUnverified(friendId) {
+  /**
+   * Mark a user's messages (in the pair conversation and in every group, §9.6) sent under a
+   * key the user has not accepted, and warn.
+   */
+  markUnverified(userId) {
     const c = this.client;
-    const conv = c.parts.conversations.map.get(friendId);
-    if (!conv) return;
-    const accepted = this.pins.get(friendId);
-    let changed = false;
-    for (const message of conv.list.list()) {
-      if (message.out || !message.sk || message.kind === 'error' || message.kind === 'pending') continue;
-      const unverified = judge(accepted, message.sk) !== TRUST.ACCEPTED;
-      if (unverified && accepted?.size) this.warn(friendId, { pending: message.sk });
-      if (Boolean(message.unverified) !== unverified) {
-        message.unverified = unverified;
-        changed = true;
+    const accepted = this.pins.get(userId);
+    for (const [key, conv] of c.parts.conversations.map) {
+      if (key !== userId && !c.parts.groups.owns(key)) continue;
+      let changed = false;
+      for (const message of conv.list.list()) {
+        if (message.out || message.from !== userId || !message.sk || message.kind === 'error' || message.kind === 'pending') continue;
+        const unverified = judge(accepted, message.sk) !== TRUST.ACCEPTED;
+        if (unverified && accepted?.size) this.warn(userId, { pending: message.sk });
+        if (Boolean(message.unverified) !== unverified) {
+          message.unverified = unverified;
+          changed = true;
+        }
       }
+      if (changed) c.emit('messages', { friendId: key, reason: 'update' });
     }
-    if (changed) c.emit('messages', { friendId, reason: 'update' });
   }
 
   /** PROTOCOL §6: a received message under a key the user has not accepted is marked, and warns. */
@@ -126,7 +132,7 @@ export class KeyTrust {
    */
   async accept(friendId, password) {
     const c = this.client;
-    const friend = c.friends.get(friendId);
+    const friend = c.person(friendId);
     const warning = this.warnings.get(friendId);
     const ids = new Set(warning ? warning.pending : []);
     if (friend?.key_id && !warning?.rejected.has(friend.key_id)) ids.add(friend.key_id);
@@ -136,8 +142,10 @@ export class KeyTrust {
       for (const id of ids) warning.pending.delete(id);
       if (!warning.pending.size && !warning.rejected.size) this.warnings.delete(friendId);
     }
-    if (friend) friend.keyWarning = this.warnings.get(friendId) || null;
+    const row = c.friends.get(friendId);
+    if (row) row.keyWarning = this.warnings.get(friendId) || null;
     this.markUnverified(friendId);
+    c.parts.groups.onKeyWarning(friendId);
     c.emit('friends');
     c.emit('messages', { friendId, reason: 'update' });
   }
@@ -154,12 +162,13 @@ export class KeyTrust {
     }
     c.keyring.forgetPeer(user);
     await c.parts.friends.refresh();
+    if (c.parts.groups.sharesGroupWith(user)) await c.parts.groups.refresh();
     if (c.friends.get(user)?.keyWarning) c.emit('messages', { friendId: user, reason: 'update' });
   }
 
-  /** The safety number (§6) for the friend's current key. */
+  /** The safety number (§6) for the current key of a friend or co-member (§9.6). */
   async safetyNumber(friendId) {
-    const friend = this.client.friends.get(friendId);
+    const friend = this.client.person(friendId);
     if (!friend?.key_id) throw new Error('This friend has no key yet.');
     return this.client.keyring.safetyNumber(friendId, friend.key_id);
   }

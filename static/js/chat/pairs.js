@@ -14,8 +14,14 @@
 //   history(key, opts)         one page of stored history over HTTP (§7)
 //   cached(key, opts)          the same from the local envelope cache
 //   mayWrite(key), mayType(key)
+//   sendWarning(key)           what the user must confirm before sending ({reason, names}), or null
 //   sealer(key, {confirmed, attachment})  check now (throws), answer (plain, cid) => envelope
 //   upload(key, ct)            store an attachment's ciphertext (§7 blobs)
+//   open(env), read(plain)     decrypt a received or own envelope; the fields a message shows
+//   received?(key, message, source)  a message just added to the conversation (optional)
+//   reseal?(envelope, ack)     seal an own envelope again after a `stale_members` ack (groups)
+
+import { readPlain } from './plaintext.js';
 
 /** A pair conversation (§8): keyed by the friend's user id. */
 export class Pairs {
@@ -66,6 +72,12 @@ export class Pairs {
     return Boolean(friend?.key_id && this.client.keyring.current());
   }
 
+  /** What the user must confirm before sending: an unanswered key change (§6), or null. */
+  sendWarning(friendId) {
+    if (!this.client.parts.keys.needsConfirmation(friendId)) return null;
+    return { reason: 'key_changed', names: [this.row(friendId)?.username || this.title(friendId)] };
+  }
+
   mayType(friendId) {
     return Boolean(this.row(friendId)?.key_id);
   }
@@ -88,5 +100,13 @@ export class Pairs {
 
   upload(friendId, ct) {
     return this.client.api.uploadBlob(friendId, ct);
+  }
+
+  open(env) {
+    return this.client.keyring.decrypt(env);
+  }
+
+  read(plain) {
+    return readPlain(plain);
   }
 }

@@ -4,7 +4,6 @@
 // Syncer): live ids move it once any running sync has finished.
 
 import { STATUS, Syncer } from '../outbox.js';
-import { readPlain } from './plaintext.js';
 
 export class Receiving {
   /** @param {import('./client.js').ChatClient} client */
@@ -20,12 +19,13 @@ export class Receiving {
       .catch((err) => this.client.backgroundError(err));
   }
 
-  /** Decrypt an envelope into a message; a failure is a visible error item. */
+  /** Decrypt an envelope into a message (its kind opens and reads it); a failure is a visible error item. */
   async toMessage(env) {
     const c = this.client;
-    const base = { id: env.id ?? null, cid: env.cid, from: env.from, to: env.to, ts: env.ts ?? null, sk: env.sk };
+    const kind = c.kindOf(c.keyOfEnvelope(env) ?? c.keyOfOwnEnvelope(env));
+    const base = { id: env.id ?? null, cid: env.cid, from: env.from, to: env.to, g: env.g, ts: env.ts ?? null, sk: env.sk };
     try {
-      const message = { ...base, ...readPlain(await c.keyring.decrypt(env)) };
+      const message = { ...base, ...kind.read(await kind.open(env)) };
       if (env.from !== c.me.id) c.parts.keys.judgeIncoming(message, env);
       return message;
     } catch (err) {
@@ -59,6 +59,7 @@ export class Receiving {
         const decrypted = await this.toMessage(env);
         const result = conv.list.upsert({ ...decrypted, status: outgoing ? STATUS.DELIVERED : undefined });
         message = result.message;
+        if (result.added) c.kindOf(key).received?.(key, message, source);
         if (result.added && !outgoing && (source === 'live' || source === 'sync')) fresh.push({ key, message });
       }
       if (outgoing && env.id != null) {
@@ -76,7 +77,7 @@ export class Receiving {
       if (!row) continue;
       if (reads.isReading(key)) continue;
       if (message.id > row.readUpTo) row.unread += 1;
-      c.emit('notify', { friend: row, message });
+      if (message.kind !== 'system') c.emit('notify', { friend: row, message });
     }
     const affected = new Set([...touched, ...fresh.map((f) => f.key)]);
     for (const key of affected) {

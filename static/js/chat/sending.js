@@ -3,7 +3,6 @@
 // after a reconnect with the same cid, and reports each delivery state back here.
 
 import { Outbox, STATUS } from '../outbox.js';
-import { readPlain } from './plaintext.js';
 
 export class Sending {
   /** @param {import('./client.js').ChatClient} client */
@@ -16,6 +15,12 @@ export class Sending {
       onStatus: (cid, status, item) => this.onStatus(cid, status, item),
       onUnauthorized: () => client.emit('session', { reason: 'unauthorized' }),
       sealedWithHeldKey: (env) => client.keyring.own.has(env.sk),
+      reseal: (env, ack) => {
+        const key = client.keyOfOwnEnvelope(env);
+        const kind = client.kindOf(key);
+        if (!kind.reseal) throw new Error('the server asked to seal again a message that is not a group message');
+        return kind.reseal(env, ack);
+      },
     });
   }
 
@@ -33,7 +38,9 @@ export class Sending {
       const message = await c.parts.receiving.toMessage(env);
       const key = c.keyOfOwnEnvelope(item.envelope);
       const conv = c.parts.conversations.get(key);
-      conv.list.upsert({ ...message, id: null, ts: null, created: item.created, seq: item.seq, status: item.status, error: item.error });
+      const { message: shown, added } = conv.list.upsert({ ...message, id: null, ts: null, created: item.created, seq: item.seq,
+        status: item.status, error: item.error });
+      if (added) c.kindOf(key).received?.(key, shown, 'restore');
       c.parts.conversations.touch(key, conv);
     }
   }
@@ -61,8 +68,10 @@ export class Sending {
     const conv = c.parts.conversations.get(key);
     const created = c.now();
     const seq = this.nextSeq(created);
-    conv.list.upsert({ id: null, ts: null, cid: env.cid, from: c.me.id, ...c.kindOf(key).messageFields(key), created, seq,
-      status: STATUS.SENDING, ...readPlain(plain) });
+    const kind = c.kindOf(key);
+    const { message, added } = conv.list.upsert({ id: null, ts: null, cid: env.cid, from: c.me.id, ...kind.messageFields(key),
+      created, seq, status: STATUS.SENDING, ...kind.read(plain) });
+    if (added) kind.received?.(key, message, 'own');
     c.parts.conversations.touch(key, conv);
     c.emit('messages', { friendId: key, reason: 'append', own: true });
     c.emit('friends');
@@ -77,7 +86,10 @@ export class Sending {
     if (!conv) return;
     const message = conv.list.setStatus(cid, status, { id: item.id ?? null, ts: item.ts ?? null, error: item.error });
     if (!message) return;
-    if (status === STATUS.SENT) c.parts.conversations.touch(key, conv);
+    if (status === STATUS.SENT) {
+      c.parts.conversations.touch(key, conv);
+      c.kindOf(key).stored?.(key, message);
+    }
     c.emit('messages', { friendId: key, reason: 'update' });
     if (status === STATUS.FAILED) c.emit('error', { message: `A message to ${c.kindOf(key).title(key)} was refused: ${item.error?.message || 'unknown error'}` });
   }

@@ -1,7 +1,10 @@
 // The conversation pane: header, key and waiting banners, the message timeline (grouped by
 // day and sender, delivery ticks, attachments), infinite scroll and jump-to-latest.
-// Message text is set with textContent, so HTML and scripts show literally.
+// Message text is set with textContent, so HTML and scripts show literally. A group
+// (PROTOCOL §9) shows the same pane with its members' names on their messages, system lines
+// for membership changes, and who has read up to where.
 
+import { t } from '../i18n.js';
 import { buildTimeline, formatSize, formatTime, messageTime } from '../timeline.js';
 import { avatar, h, reconcile, setAttr, setText, updateAvatar } from './dom.js';
 import { icon } from './icons.js';
@@ -21,7 +24,8 @@ const STATUS_ICONS = { sending: 'clock', sent: 'check', delivered: 'checks', rea
 
 /**
  * @param {HTMLElement} root the conversation element
- * @param {object} intents back, safety, unfriend, ackKey, loadOlder, attachment, shouldAutoload, retry, discard, attach
+ * @param {object} intents back, safety, unfriend, ackKey, loadOlder, attachment, shouldAutoload, retry, discard, attach,
+ *   groupInfo(key), nameOf(userId), readers(key) → Map(message id → names)
  */
 export function createConversationView(root, intents) {
   const empty = root.querySelector('[data-testid="conversation-empty"]');
@@ -41,17 +45,26 @@ export function createConversationView(root, intents) {
   const jumpCount = jump.querySelector('.jump-count');
   const typingEl = root.querySelector('[data-testid="typing-indicator"]');
 
-  let friend = null;
+  let friend = null; // the open conversation's row: a friend, or a group (kind 'group')
   let conv = null;
   let unseen = 0;
   let stickToBottom = true;
 
   root.querySelector('[data-testid="back-button"]').addEventListener('click', () => intents.back());
-  root.querySelector('[data-testid="safety-button"]').addEventListener('click', () => friend && intents.safety(friend.id));
-  root.querySelector('[data-testid="unfriend-button"]').addEventListener('click', () => friend && intents.unfriend(friend.id));
+  const isGroup = () => friend?.kind === 'group';
+  /** The conversation key: a friend's id, or a group's 'g:<id>'. */
+  const convKey = () => (isGroup() ? friend.key : friend.id);
+  /** Whose key a warning is about: the friend, or the first co-member with one. */
+  const warnedUser = () => (isGroup() ? friend.keyWarnings[0] : friend.id);
+  const groupInfoButton = root.querySelector('[data-testid="group-info-button"]');
+  const safetyButton = root.querySelector('[data-testid="safety-button"]');
+  const unfriendButton = root.querySelector('[data-testid="unfriend-button"]');
+  groupInfoButton.addEventListener('click', () => isGroup() && intents.groupInfo(friend.key));
+  safetyButton.addEventListener('click', () => friend && !isGroup() && intents.safety(friend.id));
+  unfriendButton.addEventListener('click', () => friend && !isGroup() && intents.unfriend(friend.id));
   const ackButton = keyWarning.querySelector('[data-testid="key-warning-ack"]');
-  ackButton.addEventListener('click', () => friend && intents.ackKey(friend.id));
-  keyWarning.querySelector('[data-testid="key-warning-verify"]').addEventListener('click', () => friend && intents.safety(friend.id));
+  ackButton.addEventListener('click', () => friend && intents.ackKey(warnedUser()));
+  keyWarning.querySelector('[data-testid="key-warning-verify"]').addEventListener('click', () => friend && intents.safety(warnedUser()));
   jump.addEventListener('click', () => scrollToBottom(true));
 
   // Drop or paste files to attach them.
@@ -99,7 +112,7 @@ export function createConversationView(root, intents) {
 
   function maybeLoadOlder() {
     if (!friend || !conv || !conv.hasMore || conv.loadingOlder || conv.loading) return;
-    if (scroller.scrollTop < OLDER_TRIGGER_PX) intents.loadOlder(friend.id);
+    if (scroller.scrollTop < OLDER_TRIGGER_PX) intents.loadOlder(convKey());
   }
 
   if (typeof IntersectionObserver === 'function') {
@@ -110,6 +123,9 @@ export function createConversationView(root, intents) {
 
   // --- message items ---
   function createItem(item) {
+    if (item.type === 'system') {
+      return h('li', { class: 'system-line', dataset: { testid: 'system-line' } }, h('span', { class: 'system-text', dir: 'auto' }));
+    }
     if (item.type === 'day') {
       return h('li', { class: 'day-separator', dataset: { testid: 'day-separator' } }, h('span', { class: 'day-label' }));
     }
@@ -127,6 +143,14 @@ export function createConversationView(root, intents) {
       return;
     }
     const m = item.message;
+    if (item.type === 'system') {
+      setAttr(li, 'data-id', m.id ?? null);
+      setAttr(li, 'data-verdict', m.verdict || null);
+      setText(li.firstElementChild, m.text || '');
+      return;
+    }
+    updateSender(li, item);
+    updateReaders(li, item);
     li.classList.toggle('msg-out', m.out);
     li.classList.toggle('msg-in', !m.out);
     li.classList.toggle('group-start', item.first);
@@ -170,15 +194,46 @@ export function createConversationView(root, intents) {
         failure = h('div', { class: 'msg-failure', dataset: { testid: 'message-failed' } },
           h('span', { class: 'msg-failure-text' }),
           h('button', { type: 'button', class: 'button button-ghost button-small', dataset: { testid: 'message-retry' },
-            on: { click: () => intents.retry(friend.id, m.cid) } }, icon('retry', { size: 14 }), 'Retry'),
+            on: { click: () => intents.retry(convKey(), m.cid) } }, icon('retry', { size: 14 }), 'Retry'),
           h('button', { type: 'button', class: 'button button-ghost button-small', dataset: { testid: 'message-discard' },
-            on: { click: () => intents.discard(friend.id, m.cid) } }, icon('trash', { size: 14 }), 'Delete'));
+            on: { click: () => intents.discard(convKey(), m.cid) } }, icon('trash', { size: 14 }), 'Delete'));
         li.append(failure);
       }
       setText(failure.querySelector('.msg-failure-text'), `Not sent: ${m.error?.message || 'refused'}`);
     } else if (failure) {
       failure.remove();
     }
+  }
+
+  /** A group message from someone else names its sender at the start of each run. */
+  function updateSender(li, item) {
+    const m = item.message;
+    const show = isGroup() && !m.out && item.first;
+    let sender = li.querySelector('.msg-sender');
+    if (show && !sender) {
+      sender = h('span', { class: 'msg-sender', dir: 'auto', dataset: { testid: 'message-sender' } });
+      li.querySelector('.bubble').prepend(sender);
+    } else if (!show && sender) {
+      sender.remove();
+      sender = null;
+    }
+    if (sender) setText(sender, intents.nameOf(m.from));
+  }
+
+  /** "Read by …" under the newest message each other member has read (groups). */
+  function updateReaders(li, item) {
+    const names = item.readers;
+    let line = li.querySelector('.msg-readers');
+    if (!names?.length) {
+      line?.remove();
+      return;
+    }
+    if (!line) {
+      line = h('p', { class: 'msg-readers', dataset: { testid: 'message-readers' } });
+      li.append(line);
+    }
+    setText(line, t('Read by {names}', { names: names.join(', ') }));
+    setAttr(line, 'data-readers', names.join(','));
   }
 
   function contentSignature(m) {
@@ -283,13 +338,19 @@ export function createConversationView(root, intents) {
 
   function timelineItems() {
     const items = [];
+    const readers = isGroup() ? intents.readers(friend.key) : new Map();
     for (const entry of buildTimeline(conv.list.list())) {
       if (entry.type === 'day') {
         items.push(entry);
         continue;
       }
-      entry.messages.forEach((message, index) => items.push({
-        type: 'message', key: message.key, message, first: index === 0, last: index === entry.messages.length - 1,
+      // A system line (a group's `group` message carries its admin as sender) breaks a run.
+      const run = entry.messages;
+      run.forEach((message, index) => items.push({
+        type: message.kind === 'system' ? 'system' : 'message', key: message.key, message,
+        first: index === 0 || run[index - 1].kind === 'system',
+        last: index === run.length - 1 || run[index + 1].kind === 'system',
+        readers: message.id != null ? readers.get(message.id) : null,
       }));
     }
     return items;
@@ -302,8 +363,10 @@ export function createConversationView(root, intents) {
       historyStatus.dataset.state = 'loading';
     } else if (!conv.hasMore) {
       setText(historyStatus, conv.list.size
-        ? 'This is the beginning of your conversation. Messages are end-to-end encrypted.'
-        : `No messages yet. Say hello to ${friend?.username || 'your friend'} — only the two of you can read what you write.`);
+        ? (isGroup() ? t('This is the beginning of what you can read in this group. Messages are end-to-end encrypted.')
+          : 'This is the beginning of your conversation. Messages are end-to-end encrypted.')
+        : isGroup() ? t('No messages yet. Only the members can read what is written here.')
+          : `No messages yet. Say hello to ${friend?.username || 'your friend'} — only the two of you can read what you write.`);
       historyStatus.dataset.state = 'start';
     } else {
       setText(historyStatus, '');
@@ -311,10 +374,41 @@ export function createConversationView(root, intents) {
     }
   }
 
+  /** A group's header: name, members, typing, key-change and unconfirmed banners (§9.6). */
+  function renderGroupHeader() {
+    const g = friend;
+    setText(title, g.title);
+    if (!headerAvatar.firstElementChild?.classList.contains('avatar-group')) {
+      headerAvatar.replaceChildren(h('span', { class: 'avatar avatar-md avatar-group', 'aria-hidden': 'true' }, icon('users', { size: 20 })));
+    }
+    const names = g.typingNames || [];
+    const typing = g.typing && names.length;
+    const count = g.members.length;
+    setText(peerStatus, typing ? t('{names} typing…', { names: names.join(', ') })
+      : count === 1 ? t('Only you') : t('{count} members: {names}', { count, names: g.members.map((m) => m.username).join(', ') }));
+    peerStatus.dataset.state = typing ? 'typing' : 'group';
+    setText(typingEl, typing ? (names.length === 1 ? t('{name} is typing…', { name: names[0] }) : t('{names} are typing…', { names: names.join(', ') })) : '');
+    typingEl.hidden = !typing;
+    const warned = g.keyWarnings.length ? g.members.find((m) => m.id === g.keyWarnings[0]) : null;
+    const warning = g.keyWarning;
+    keyWarning.hidden = !warned;
+    keyWarning.dataset.kind = !warned ? '' : warning.pending.size ? 'changed' : 'rejected';
+    ackButton.hidden = !warning?.pending.size;
+    setText(keyWarningText, !warned ? ''
+      : warning.pending.size
+        ? t('{name}’s security key has changed. Compare the new safety number with {name}, then accept the new key. Until then their messages under it are marked, and sending to this group asks you first.', { name: warned.username })
+        : t('The server gave a key for {name} that does not match its id, so nothing can be encrypted for this group until it gives the right key.', { name: warned.username }));
+    const unconfirmed = g.unconfirmed.map((id) => intents.nameOf(id));
+    waiting.hidden = !unconfirmed.length;
+    setText(waitingText, unconfirmed.length
+      ? t('Not yet confirmed by an admin’s device: {names}. The server says they were added; this normally clears within a second. If it lasts, ask an admin.', { names: unconfirmed.join(', ') })
+      : '');
+  }
+
   return {
     /** Switch to a friend's conversation (or none). */
     show(nextFriend, nextConv) {
-      const changed = friend?.id !== nextFriend?.id;
+      const changed = friend?.key !== nextFriend?.key || friend?.id !== nextFriend?.id;
       friend = nextFriend;
       conv = nextConv;
       empty.hidden = Boolean(friend);
@@ -330,8 +424,16 @@ export function createConversationView(root, intents) {
     },
 
     renderHeader(next) {
-      if (!friend || next.id !== friend.id) return;
+      if (!friend || next.id !== friend.id || next.kind !== friend.kind) return;
       friend = next;
+      groupInfoButton.hidden = !isGroup();
+      safetyButton.hidden = isGroup();
+      unfriendButton.hidden = isGroup();
+      if (isGroup()) {
+        renderGroupHeader();
+        return;
+      }
+      headerAvatar.replaceChildren(...[...headerAvatar.children].filter((el) => !el.classList.contains('avatar-group')));
       setText(title, friend.username);
       if (!headerAvatar.firstElementChild) headerAvatar.append(avatar(friend.username, { presence: friend.online }));
       else updateAvatar(headerAvatar.firstElementChild, friend.username, friend.online);
@@ -351,6 +453,11 @@ export function createConversationView(root, intents) {
       waiting.hidden = Boolean(friend.key_id);
       setText(waitingText, friend.key_id ? '' : `Waiting for ${friend.username} to log in again. Their account has no key yet, so messages cannot be encrypted for them.`);
       root.querySelector('[data-testid="safety-button"]').disabled = !friend.key_id;
+    },
+
+    /** The open conversation's key, or null. */
+    key() {
+      return friend ? convKey() : null;
     },
 
     /** Re-render the timeline; `reason` says how to treat the scroll position. */

@@ -1,6 +1,7 @@
-// The sidebar: friends (presence, unread, last activity), requests, and people search.
+// The sidebar: friends and groups (presence, unread, last activity), requests, and people search.
 // Renders state it is given and forwards intents; never touches the network itself.
 
+import { t } from '../i18n.js';
 import { formatLastActivity } from '../timeline.js';
 import { avatar, h, reconcile, setAttr, setText, updateAvatar } from './dom.js';
 import { icon } from './icons.js';
@@ -9,7 +10,7 @@ const SEARCH_DELAY_MS = 250;
 
 /**
  * @param {HTMLElement} root the sidebar element
- * @param {{open: (id: number) => void, search: (q: string) => Promise<object[]>, add: (name: string) => Promise<void>,
+ * @param {{open: (key: number|string) => void, search: (q: string) => Promise<object[]>, add: (name: string) => Promise<void>,
  *          accept: (id: number) => Promise<void>, decline: (id: number) => Promise<void>,
  *          cancel: (id: number) => Promise<void>}} intents
  */
@@ -24,7 +25,7 @@ export function createSidebar(root, intents) {
   const resultList = results.querySelector('ul');
   const resultStatus = results.querySelector('.search-status');
   const clearButton = root.querySelector('[data-testid="search-clear"]');
-  let state = { friends: [], incoming: [], outgoing: [], activeId: null };
+  let state = { friends: [], groups: [], incoming: [], outgoing: [], activeId: null };
   let timer = null;
   let searchSeq = 0;
   let lastResults = [];
@@ -70,6 +71,46 @@ export function createSidebar(root, intents) {
     if (friend.keyWarning) parts.push('security key changed');
     setAttr(button, 'aria-label', parts.join(', '));
     li.classList.toggle('has-warning', Boolean(friend.keyWarning));
+  }
+
+  // --- group rows (PROTOCOL §9): the same look, keyed 'g:<id>' ---
+  function createGroup(group) {
+    const button = h('button', { type: 'button', class: 'friend-button', on: { click: () => intents.open(group.key) } },
+      h('span', { class: 'avatar avatar-md avatar-group', 'aria-hidden': 'true' }, icon('users', { size: 20 })),
+      h('span', { class: 'friend-main' },
+        h('span', { class: 'friend-top' },
+          h('span', { class: 'friend-name', dir: 'auto', dataset: { testid: 'group-name' } }),
+          h('time', { class: 'friend-time' })),
+        h('span', { class: 'friend-bottom' },
+          h('span', { class: 'friend-preview', dir: 'auto' }),
+          h('span', { class: 'badge', dataset: { testid: 'unread-badge' }, hidden: true }))));
+    return h('li', { class: 'friend is-group', dataset: { testid: 'group-item' } }, button);
+  }
+
+  function updateGroup(li, group) {
+    setAttr(li, 'data-group-id', group.id);
+    setAttr(li, 'data-title', group.title);
+    setAttr(li, 'data-unread', String(group.unread || 0));
+    const button = li.firstElementChild;
+    setAttr(button, 'aria-current', state.activeId === group.key ? 'true' : null);
+    setText(li.querySelector('.friend-name'), group.title);
+    const time = li.querySelector('.friend-time');
+    const ts = group.lastTs || group.created || null;
+    setText(time, formatLastActivity(ts));
+    setAttr(time, 'datetime', ts ? new Date(ts).toISOString() : null);
+    const preview = li.querySelector('.friend-preview');
+    let text = group.preview || t('No messages yet');
+    if (group.preview && group.previewFrom) text = t('{name}: {text}', { name: group.previewFrom, text: group.preview });
+    if (group.typing) text = group.typingNames?.length === 1 ? t('{name} is typing…', { name: group.typingNames[0] }) : t('Several people are typing…');
+    setText(preview, text);
+    preview.classList.toggle('is-typing', Boolean(group.typing));
+    const badge = li.querySelector('.badge');
+    badge.hidden = !(group.unread > 0);
+    setText(badge, group.unread > 99 ? '99+' : String(group.unread || ''));
+    let label = t('Group {name}', { name: group.title });
+    if (group.unread) label = t('Group {name}, {count} unread', { name: group.title, count: group.unread });
+    setAttr(button, 'aria-label', group.keyWarning || group.unconfirmed?.length ? t('{label}, needs your attention', { label }) : label);
+    li.classList.toggle('has-warning', Boolean(group.keyWarning || group.unconfirmed?.length));
   }
 
   // --- requests ---
@@ -184,11 +225,18 @@ export function createSidebar(root, intents) {
     input.focus();
   });
 
+  /** Friends and groups in one list, by last activity (groups carry kind 'group'). */
   function renderFriends() {
     const q = filterText();
-    const shown = q ? state.friends.filter((f) => f.username.includes(q)) : state.friends;
-    reconcile(list, shown, { key: (f) => `friend:${f.id}`, create: createFriend, update: updateFriend });
-    empty.hidden = state.friends.length > 0;
+    const all = [...state.friends, ...(state.groups || [])]
+      .sort((a, b) => (b.lastTs || b.created || 0) - (a.lastTs || a.created || 0));
+    const shown = q ? all.filter((row) => (row.kind === 'group' ? row.title.toLowerCase() : row.username).includes(q)) : all;
+    reconcile(list, shown, {
+      key: (row) => (row.kind === 'group' ? `group:${row.key}` : `friend:${row.id}`),
+      create: (row) => (row.kind === 'group' ? createGroup(row) : createFriend(row)),
+      update: (li, row) => (row.kind === 'group' ? updateGroup(li, row) : updateFriend(li, row)),
+    });
+    empty.hidden = all.length > 0;
   }
 
   return {

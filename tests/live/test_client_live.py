@@ -3,7 +3,6 @@
 Every wait is bounded; asyncio runs inside plain test functions through `run`.
 """
 import asyncio
-import itertools
 import json
 import os
 import signal
@@ -25,13 +24,22 @@ from sendapp.client import (
     SendFailure,
 )
 from support import keyrows
+from support.live_clients import (
+    PASSWORD,
+    WAIT,
+    befriend,
+    live,
+    login,
+    quiet,
+    receive,
+    register,
+    run,
+    unique,
+)
 from support.live_server import ROOT, LiveServer, TEST_KDF_ITERATIONS
 
-PASSWORD = "correct horse battery staple"
-WAIT = 20  # seconds any single expected event may take
 TEST_KDF_FLOOR = TEST_KDF_ITERATIONS  # the client's default floor is 100,000
 TRANSPORTS = ["websocket", "polling"]
-_names = itertools.count(1)
 
 
 # --- fixtures and helpers ---------------------------------------------------------------------
@@ -44,31 +52,8 @@ def server(tmp_path_factory):
     live.stop()
 
 
-def run(coroutine, timeout=120):
-    """Run a coroutine from a sync test with an overall bound."""
-    return asyncio.run(asyncio.wait_for(coroutine, timeout))
-
-
 def api_for(server):
     return HttpApi(server.url, ca=str(server.cert_path))
-
-
-def unique(prefix):
-    return f"{prefix}{os.getpid() % 10000}x{next(_names)}"
-
-
-def register(server, prefix):
-    return Account.register(api_for(server), unique(prefix), PASSWORD,
-                            min_iterations=TEST_KDF_FLOOR)
-
-
-def login(server, username):
-    return Account.login(api_for(server), username, PASSWORD, min_iterations=TEST_KDF_FLOOR)
-
-
-def befriend(a, b):
-    assert a.api.request_friend(b.username) == {"status": "requested"}
-    assert b.api.accept_friend(a.id)["id"] == a.id
 
 
 @pytest.fixture
@@ -77,32 +62,6 @@ def pair(server):
     alice, bob = register(server, "alice"), register(server, "bob")
     befriend(alice, bob)
     return alice, bob
-
-
-def live(account, **options):
-    options.setdefault("reconnection_delay", 0.2)
-    options.setdefault("reconnection_delay_max", 1.0)
-    return RealtimeClient(account, **options)
-
-
-async def receive(client, count, timeout=WAIT, where=lambda m: True):
-    """The next `count` delivered messages that match `where`, each within `timeout`."""
-    got = []
-    while len(got) < count:
-        message = await client.next_message(timeout)
-        if where(message):
-            got.append(message)
-    return got
-
-
-async def quiet(client, seconds=1.0):
-    """Messages delivered in the next `seconds` (expected: none)."""
-    extra = []
-    try:
-        while True:
-            extra.append(await client.next_message(seconds))
-    except asyncio.TimeoutError:
-        return extra
 
 
 def history(account, friend_id):

@@ -17,10 +17,11 @@ from pathlib import Path
 from sendapp import tls
 from sendapp.client.realtime import ssl_context
 
-from . import browser, measure, people, report, targets
+from . import browser, groups, measure, people, report, targets
 from .measure import log
 
 SERVER_CORE, GENERATOR_CORE = 0, 1
+GROUP_MAX_MEMBERS = 64  # the server's default max_members (PROTOCOL §9.1)
 BACKENDS = report.TARGETS  # bare, node, sqlite, sqlite-limiter, postgres
 # The rate limiter on, its limits raised so that they do not bite: what checking costs.
 LIMITER_ENV = {"SENDAPP_RATELIMIT": "1", "SENDAPP_RATELIMIT_SOCKET": "100000/second",
@@ -61,6 +62,13 @@ def options(argv=None):
                         help="highest msg/s expected: sizes the pre-sealed pools")
     parser.add_argument("--node-rate-hint", type=float, default=12000.0,
                         help="the same for the Node relay (several times faster)")
+    parser.add_argument("--group-size", type=int, default=25,
+                        help="members of the group scenario, every one online (SendApp "
+                             "backends only; 0: skip; at most the server's max_members, 64)")
+    parser.add_argument("--group-senders", type=int, default=5,
+                        help="members sending in the group scenario, each --window in flight")
+    parser.add_argument("--group-rate-hint", type=float, default=1000.0,
+                        help="highest group msg/s expected: sizes the group's pre-sealed pools")
     parser.add_argument("--lone", type=int, default=200, help="sequential lone messages")
     parser.add_argument("--rate-seconds", type=float, default=5.0,
                         help="seconds of the fixed-rate and overload scenarios")
@@ -105,6 +113,7 @@ def options(argv=None):
     if args.tiny:
         args.pairs, args.pair_counts, args.lone, args.catch_up = 1, [1, 2], 5, 300
         args.idle_counts, args.polling_pairs, args.polling_lone = [5], 1, 5
+        args.group_size, args.group_senders = min(args.group_size, 3), min(args.group_senders, 2)
         args.warmup, args.duration, args.rate_seconds, args.runs = 0.0, 10.0, 1.0, 1
         args.tiny_messages, args.settle = 20, 0.2
     else:
@@ -115,6 +124,11 @@ def options(argv=None):
     unknown = set(args.backends) - set(BACKENDS)
     if unknown:
         parser.error(f"unknown backends: {', '.join(sorted(unknown))}")
+    if not 0 <= args.group_size <= GROUP_MAX_MEMBERS:
+        parser.error(f"--group-size must be 0 to {GROUP_MAX_MEMBERS} (the server's default "
+                     "max_members)")
+    if args.group_senders < 1:
+        parser.error("--group-senders must be at least 1")
     if not (args.server_root / "app.py").is_file():
         parser.error(f"--server-root {args.server_root}: no app.py there")
     args.users_pairs = max(args.pair_counts + [args.pairs])
@@ -173,6 +187,12 @@ def _run_target(name, args, folder, cert_dir, ca, core, run_index):
             pairs, seconds = people.sendapp_pairs(process.url, ca, users, prefix)
             catch_pairs, _ = people.sendapp_pairs(process.url, ca, 1, prefix + "c")
             extra["setup_seconds"] = round(seconds, 2)
+            group = None
+            if args.group_size and not limiter:
+                log(f"{name}: registering a group of {args.group_size} through the API")
+                group, seconds = groups.sendapp_group(process.url, ca, args.group_size,
+                                                      prefix + "g")
+                extra["group_setup_seconds"] = round(seconds, 2)
             database_pids = None
             if database_url:
                 database = database_url.rsplit("/", 1)[1]
@@ -181,7 +201,7 @@ def _run_target(name, args, folder, cert_dir, ca, core, run_index):
                 out = asyncio.run(measure.measure_limiter(name, process, pairs, args, ssl))
             else:
                 out = asyncio.run(measure.measure_sendapp(name, process, pairs, catch_pairs[0],
-                                                          args, ssl, database_pids))
+                                                          args, ssl, database_pids, group))
         finally:
             code, seconds = process.stop()
             tracebacks = process.count_in_log("Traceback")
@@ -190,7 +210,7 @@ def _run_target(name, args, folder, cert_dir, ca, core, run_index):
         if "sigterm" in out:  # the server was stopped under load already
             out["stop"].update(exit=out["sigterm"].get("exit"),
                                seconds=out["sigterm"].get("seconds"), under_load=True)
-        closed = [k for k in out if k.startswith("tput_")] + ["polling"]
+        closed = [k for k in out if k.startswith("tput_")] + ["polling", "group"]
         out["integrity_throughput"] = integrity(out, closed)
         out["integrity_all"] = integrity(out, closed + [
             k for k in out if k.startswith("overload_")] + [

@@ -91,6 +91,14 @@ class GroupFlow(Flow):
             result["deliveries_in_window"] = inside
             result["deliveries_per_s"] = round(inside / (end - start), 1) if end > start \
                 else None
+            # The same latencies without the warm-up, whose first batch meets a cold server.
+            sent_inside = {cid for cid, due in self.due.items() if start <= due <= end}
+            result["after_warmup"] = {
+                "ack": latency_summary([at - self.due[cid] for cid, (_id, at)
+                                        in self.acks.items() if cid in sent_inside]),
+                "receive": latency_summary([at - self.due[cid] for (cid, _m), at
+                                            in self.received_at.items() if cid in sent_inside]),
+            }
         return result
 
 

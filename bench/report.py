@@ -90,7 +90,9 @@ def normalized(tree, opts):
     """A target's results with the keys of files older than the count lists renamed."""
     if not isinstance(tree, dict):
         return tree
-    renames = {"tput_n": f"tput_{opts['pairs']}", "overload": f"overload_{opts['overload'][0]:g}x"}
+    renames = {"tput_n": f"tput_{opts['pairs']}"}
+    if opts["overload"]:  # `--overload ''` runs none
+        renames["overload"] = f"overload_{opts['overload'][0]:g}x"
     if opts["idle_counts"]:
         renames["idle"] = f"idle_{opts['idle_counts'][0]}"
     return {renames.get(k, k): v for k, v in tree.items()
@@ -191,6 +193,8 @@ def group_rows(o):
         (f"{g}: ack p50/p99 ms", ("group.ack.p50_ms", "group.ack.p99_ms"), False),
         (f"{g}: send→receive p50/p99 ms (every member's receipt)",
          ("group.receive.p50_ms", "group.receive.p99_ms"), False),
+        (f"{g}: sent after the warm-up: ack / send→receive p99 ms",
+         ("group.after_warmup.ack.p99_ms", "group.after_warmup.receive.p99_ms"), False),
         (f"{g}: send→received by all p50/p99 ms",
          ("group.receive_last.p50_ms", "group.receive_last.p99_ms"), False),
         (f"{g}: `retry` nacks sent again", "group.retry_resent", False),

@@ -116,6 +116,16 @@ async def group_pass(target, group, args, body, name):
                                                  args.warmup, args.duration)
 
 
+async def measure_group(name, process, group, args, ssl, database_pids=None):
+    """Only the group scenario (`--group-only`)."""
+    target = scenarios.Target(name, process, [], ssl, args.ws_compress, database_pids)
+    await target.open()
+    try:
+        return {"group": await group_pass(target, group, args, people.text_body(), name)}
+    finally:
+        await target.close()
+
+
 async def measure_sendapp(name, process, pairs, catch_pair, args, ssl, database_pids=None,
                           group=None):
     """Every scenario, SIGTERM under load last (it stops the server).

@@ -22,6 +22,7 @@ from .measure import log
 
 SERVER_CORE, GENERATOR_CORE = 0, 1
 GROUP_MAX_MEMBERS = 64  # the server's default max_members (PROTOCOL §9.1)
+GROUP_BACKENDS = ("sqlite", "postgres")  # the relays have no groups; the limiter run is 1:1
 BACKENDS = report.TARGETS  # bare, node, sqlite, sqlite-limiter, postgres
 # The rate limiter on, its limits raised so that they do not bite: what checking costs.
 LIMITER_ENV = {"SENDAPP_RATELIMIT": "1", "SENDAPP_RATELIMIT_SOCKET": "100000/second",
@@ -67,6 +68,8 @@ def options(argv=None):
                              "backends only; 0: skip; at most the server's max_members, 64)")
     parser.add_argument("--group-senders", type=int, default=5,
                         help="members sending in the group scenario, each --window in flight")
+    parser.add_argument("--group-only", action="store_true",
+                        help="run only the group scenario, on the SendApp backends asked for")
     parser.add_argument("--group-rate-hint", type=float, default=1000.0,
                         help="highest group msg/s expected: sizes the group's pre-sealed pools")
     parser.add_argument("--lone", type=int, default=200, help="sequential lone messages")
@@ -129,6 +132,14 @@ def options(argv=None):
                      "max_members)")
     if args.group_senders < 1:
         parser.error("--group-senders must be at least 1")
+    if args.group_only:
+        if not args.group_size:
+            parser.error("--group-only needs a --group-size")
+        args.backends = [b for b in args.backends if b in GROUP_BACKENDS]
+        if not args.backends:
+            parser.error(f"--group-only runs on {', '.join(GROUP_BACKENDS)} only "
+                         "(the bare relays have no groups)")
+        args.idle_counts = []
     if not (args.server_root / "app.py").is_file():
         parser.error(f"--server-root {args.server_root}: no app.py there")
     args.users_pairs = max(args.pair_counts + [args.pairs])
@@ -181,14 +192,15 @@ def _run_target(name, args, folder, cert_dir, ca, core, run_index):
             folder / name, cert_dir, core, database_url, LIMITER_ENV if limiter else None,
             args.server_root, args.max_connections).start()
         try:
-            users = args.pairs if limiter else args.users_pairs
-            log(f"{name}: registering {2 * users + 2} users through the API")
             prefix = f"r{run_index}"
-            pairs, seconds = people.sendapp_pairs(process.url, ca, users, prefix)
-            catch_pairs, _ = people.sendapp_pairs(process.url, ca, 1, prefix + "c")
-            extra["setup_seconds"] = round(seconds, 2)
+            if not args.group_only:
+                users = args.pairs if limiter else args.users_pairs
+                log(f"{name}: registering {2 * users + 2} users through the API")
+                pairs, seconds = people.sendapp_pairs(process.url, ca, users, prefix)
+                catch_pairs, _ = people.sendapp_pairs(process.url, ca, 1, prefix + "c")
+                extra["setup_seconds"] = round(seconds, 2)
             group = None
-            if args.group_size and not limiter:
+            if args.group_size and name in GROUP_BACKENDS:
                 log(f"{name}: registering a group of {args.group_size} through the API")
                 group, seconds = groups.sendapp_group(process.url, ca, args.group_size,
                                                       prefix + "g")
@@ -197,7 +209,10 @@ def _run_target(name, args, folder, cert_dir, ca, core, run_index):
             if database_url:
                 database = database_url.rsplit("/", 1)[1]
                 database_pids = lambda: targets.postgres_backends(args.postgres, database)  # noqa: E731
-            if limiter:
+            if args.group_only:
+                out = asyncio.run(measure.measure_group(name, process, group, args, ssl,
+                                                        database_pids))
+            elif limiter:
                 out = asyncio.run(measure.measure_limiter(name, process, pairs, args, ssl))
             else:
                 out = asyncio.run(measure.measure_sendapp(name, process, pairs, catch_pairs[0],

@@ -69,7 +69,8 @@ def options(argv=None):
     parser.add_argument("--group-senders", type=int, default=5,
                         help="members sending in the group scenario, each --window in flight")
     parser.add_argument("--group-only", action="store_true",
-                        help="run only the group scenario, on the SendApp backends asked for")
+                        help="run only the group scenario, on the SendApp backends asked for "
+                             "(no browser figures)")
     parser.add_argument("--group-rate-hint", type=float, default=1000.0,
                         help="highest group msg/s expected: sizes the group's pre-sealed pools")
     parser.add_argument("--lone", type=int, default=200, help="sequential lone messages")
@@ -122,7 +123,7 @@ def options(argv=None):
     else:
         args.tiny_messages, args.settle = None, 1.0
     if args.no_idle:
-        args.idle_counts = []
+        args.idle_counts, args.no_browser = [], True
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     unknown = set(args.backends) - set(BACKENDS)
     if unknown:
@@ -139,7 +140,7 @@ def options(argv=None):
         if not args.backends:
             parser.error(f"--group-only runs on {', '.join(GROUP_BACKENDS)} only "
                          "(the bare relays have no groups)")
-        args.idle_counts = []
+        args.idle_counts, args.no_browser = [], True
     if not (args.server_root / "app.py").is_file():
         parser.error(f"--server-root {args.server_root}: no app.py there")
     args.users_pairs = max(args.pair_counts + [args.pairs])

@@ -13,8 +13,10 @@ the stack's.
 
 Modules: `wire` (the minimal Socket.IO client over WebSockets), `polling` (its
 long-polling transport), `targets` (start, measure and stop the servers, PostgreSQL
-scratch databases), `people` (users, friendships, envelope pools), `scenarios` (what is
-measured), `browser` (the browser-side crypto figures, in Chromium), `outbox` (resending `retry` nacks in the overload scenario), `measure` (which
-scenarios run against which server), `report` (medians, table, targets, compare), `run`
-(the command).
+scratch databases), `people` (users, friendships, envelope pools), `groups` (a group's
+members and its §9.4 envelope pools), `scenarios` (what is measured), `group_scenario`
+(the group's members all online, a few sending), `browser` (the browser-side crypto
+figures, in Chromium), `outbox` (resending `retry` nacks in the overload scenario),
+`measure` (which scenarios run against which server), `report` (medians, table, targets,
+compare), `run` (the command).
 """

@@ -1,13 +1,14 @@
 """Which scenarios run against which server, in what order, with which pools (see run.py).
 
 The bare relays (Python and Node) get throughput, lone messages and long-polling;
-SendApp gets those and the rest (fixed rate, catch-up, idle sockets, overload with an
-outbox, SIGTERM under load). The rate-limiter run gets throughput at `--pairs` only.
+SendApp gets those and the rest (a group, fixed rate, catch-up, idle sockets, overload
+with an outbox, SIGTERM under load). The rate-limiter run gets throughput at `--pairs`
+only.
 """
 import math
 import time
 
-from . import people, scenarios
+from . import group_scenario, groups, people, scenarios
 from .outbox import Outbox
 from .report import pairs_text
 
@@ -104,13 +105,39 @@ def max_rate_of(out, pairs):
     return rates.get(f"tput_{pairs}") or max([r for r in rates.values() if r] or [1.0])
 
 
-async def measure_sendapp(name, process, pairs, catch_pair, args, ssl, database_pids=None):
-    """Every scenario, SIGTERM under load last (it stops the server)."""
+async def group_pass(target, group, args, body, name):
+    """The group scenario: every member online, `--group-senders` of them sending."""
+    senders = group.members[:min(args.group_senders, group.size)]
+    per_sender = pool_size(args, len(senders), args.group_rate_hint)
+    log(f"{name}: group of {group.size}, {len(senders)} senders × {args.window} in flight "
+        f"(sealing {per_sender * len(senders):,} envelopes)")
+    pools = [groups.seal(group, sender, per_sender, body) for sender in senders]
+    return await group_scenario.group_throughput(target, group, pools, args.window,
+                                                 args.warmup, args.duration)
+
+
+async def measure_group(name, process, group, args, ssl, database_pids=None):
+    """Only the group scenario (`--group-only`)."""
+    target = scenarios.Target(name, process, [], ssl, args.ws_compress, database_pids)
+    await target.open()
+    try:
+        return {"group": await group_pass(target, group, args, people.text_body(), name)}
+    finally:
+        await target.close()
+
+
+async def measure_sendapp(name, process, pairs, catch_pair, args, ssl, database_pids=None,
+                          group=None):
+    """Every scenario, SIGTERM under load last (it stops the server).
+
+    :param group: a groups.Group for the group scenario, or None to skip it."""
     body = people.text_body()
     target = scenarios.Target(name, process, pairs, ssl, args.ws_compress, database_pids)
     await target.open()
     try:
         out = await closed_and_lone(target, args, body, name, args.pair_counts)
+        if group is not None:
+            out["group"] = await group_pass(target, group, args, body, name)
         loop_pairs = pairs[:args.pairs]
         max_rate = max_rate_of(out, args.pairs)
         rate = max_rate / 2

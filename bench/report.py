@@ -74,7 +74,8 @@ def table_options(opts):
             "idle_counts": idle, "overload": overload if isinstance(overload, list)
             else [overload], "catch_up": f"{opts.get('catch_up', 0):,}",
             "polling_pairs": opts.get("polling_pairs", 0),
-            "count_bound": bool(opts.get("tiny_messages"))}
+            "group_size": opts.get("group_size", 0), "group_senders": opts.get("group_senders", 0),
+            "window": opts.get("window", 8), "count_bound": bool(opts.get("tiny_messages"))}
 
 
 def merged_options(*many):
@@ -89,7 +90,9 @@ def normalized(tree, opts):
     """A target's results with the keys of files older than the count lists renamed."""
     if not isinstance(tree, dict):
         return tree
-    renames = {"tput_n": f"tput_{opts['pairs']}", "overload": f"overload_{opts['overload'][0]:g}x"}
+    renames = {"tput_n": f"tput_{opts['pairs']}"}
+    if opts["overload"]:  # `--overload ''` runs none
+        renames["overload"] = f"overload_{opts['overload'][0]:g}x"
     if opts["idle_counts"]:
         renames["idle"] = f"idle_{opts['idle_counts'][0]}"
     return {renames.get(k, k): v for k, v in tree.items()
@@ -113,6 +116,7 @@ def rows(o):
                  (f"{t}.server_cpu_pct", f"{t}.generator_cpu_pct"), False),
                 (f"ack p50/p99 ms ({pairs})", (f"{t}.ack.p50_ms", f"{t}.ack.p99_ms"), False),
                 (f"`retry` nacks sent again ({pairs})", f"{t}.retry_resent", False)]
+    out += group_rows(o)
     out += [
         ("all acked stored once (throughput)", "integrity_throughput", False),
         ("lone: send→ack p50/p99 ms", ("lone.ack.p50_ms", "lone.ack.p99_ms"), False),
@@ -166,6 +170,37 @@ def rows(o):
         ("tracebacks in the server log", "stop.tracebacks", False),
     ]
     return out
+
+
+def group_rows(o):
+    """The group scenario's rows (issue 9), next to the 1:1 throughput: SendApp only."""
+    size = o.get("group_size")
+    if not size:
+        return []
+    g = f"group of {size}"
+    senders = o.get("group_senders") or 0
+    senders = min(senders, size) if senders else "?"
+    return [
+        (f"{g} (SendApp only, the relays have no groups): msg/s, {senders} senders × "
+         f"{o['window']} in flight", "group.rate_per_s", False),
+        (f"{g}: deliveries/s (each message to all {size} members)", "group.deliveries_per_s",
+         False),
+        (f"{g}: server CPU µs per message / per delivery",
+         ("group.server_cpu_us_per_msg", "group.server_cpu_us_per_delivery"), False),
+        (f"{g}: PostgreSQL backends' CPU µs/msg", "group.database_cpu_us_per_msg", False),
+        (f"{g}: server / generator CPU %",
+         ("group.server_cpu_pct", "group.generator_cpu_pct"), False),
+        (f"{g}: ack p50/p99 ms", ("group.ack.p50_ms", "group.ack.p99_ms"), False),
+        (f"{g}: send→receive p50/p99 ms (every member's receipt)",
+         ("group.receive.p50_ms", "group.receive.p99_ms"), False),
+        (f"{g}: sent after the warm-up: ack / send→receive p99 ms",
+         ("group.after_warmup.ack.p99_ms", "group.after_warmup.receive.p99_ms"), False),
+        (f"{g}: send→received by all p50/p99 ms",
+         ("group.receive_last.p50_ms", "group.receive_last.p99_ms"), False),
+        (f"{g}: `retry` nacks sent again", "group.retry_resent", False),
+        (f"{g}: acked stored once with a wrap per member / received once by every member",
+         ("group.stored.ok", "group.received_once_by_all"), False),
+    ]
 
 
 BROWSER_ROWS = [

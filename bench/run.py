@@ -17,10 +17,12 @@ from pathlib import Path
 from sendapp import tls
 from sendapp.client.realtime import ssl_context
 
-from . import browser, measure, people, report, targets
+from . import browser, groups, measure, people, report, targets
 from .measure import log
 
 SERVER_CORE, GENERATOR_CORE = 0, 1
+SERVER_MAX_MEMBERS = 64  # the server's default max_members (PROTOCOL §9.1), raised for more
+GROUP_BACKENDS = ("sqlite", "postgres")  # the relays have no groups; the limiter run is 1:1
 BACKENDS = report.TARGETS  # bare, node, sqlite, sqlite-limiter, postgres
 # The rate limiter on, its limits raised so that they do not bite: what checking costs.
 LIMITER_ENV = {"SENDAPP_RATELIMIT": "1", "SENDAPP_RATELIMIT_SOCKET": "100000/second",
@@ -61,6 +63,17 @@ def options(argv=None):
                         help="highest msg/s expected: sizes the pre-sealed pools")
     parser.add_argument("--node-rate-hint", type=float, default=12000.0,
                         help="the same for the Node relay (several times faster)")
+    parser.add_argument("--group-size", type=int, default=25,
+                        help="members of the group scenario, every one online (SendApp "
+                             "backends only; 0: skip; above 64 the server's max_members is "
+                             "raised to it)")
+    parser.add_argument("--group-senders", type=int, default=5,
+                        help="members sending in the group scenario, each --window in flight")
+    parser.add_argument("--group-only", action="store_true",
+                        help="run only the group scenario, on the SendApp backends asked for "
+                             "(no browser figures)")
+    parser.add_argument("--group-rate-hint", type=float, default=1000.0,
+                        help="highest group msg/s expected: sizes the group's pre-sealed pools")
     parser.add_argument("--lone", type=int, default=200, help="sequential lone messages")
     parser.add_argument("--rate-seconds", type=float, default=5.0,
                         help="seconds of the fixed-rate and overload scenarios")
@@ -105,16 +118,29 @@ def options(argv=None):
     if args.tiny:
         args.pairs, args.pair_counts, args.lone, args.catch_up = 1, [1, 2], 5, 300
         args.idle_counts, args.polling_pairs, args.polling_lone = [5], 1, 5
+        args.group_size, args.group_senders = min(args.group_size, 3), min(args.group_senders, 2)
         args.warmup, args.duration, args.rate_seconds, args.runs = 0.0, 10.0, 1.0, 1
         args.tiny_messages, args.settle = 20, 0.2
     else:
         args.tiny_messages, args.settle = None, 1.0
     if args.no_idle:
-        args.idle_counts = []
+        args.idle_counts, args.no_browser = [], True
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     unknown = set(args.backends) - set(BACKENDS)
     if unknown:
         parser.error(f"unknown backends: {', '.join(sorted(unknown))}")
+    if args.group_size < 0:
+        parser.error("--group-size must be 0 (no group scenario) or more")
+    if args.group_senders < 1:
+        parser.error("--group-senders must be at least 1")
+    if args.group_only:
+        if not args.group_size:
+            parser.error("--group-only needs a --group-size")
+        args.backends = [b for b in args.backends if b in GROUP_BACKENDS]
+        if not args.backends:
+            parser.error(f"--group-only runs on {', '.join(GROUP_BACKENDS)} only "
+                         "(the bare relays have no groups)")
+        args.idle_counts, args.no_browser = [], True
     if not (args.server_root / "app.py").is_file():
         parser.error(f"--server-root {args.server_root}: no app.py there")
     args.users_pairs = max(args.pair_counts + [args.pairs])
@@ -162,26 +188,39 @@ def _run_target(name, args, folder, cert_dir, ca, core, run_index):
     context = targets.scratch_postgres(args.postgres) if name == "postgres" else None
     database_url = context.__enter__() if context else None
     limiter = name == "sqlite-limiter"
+    env = dict(LIMITER_ENV) if limiter else {}
+    if args.group_size > SERVER_MAX_MEMBERS:
+        env["SENDAPP_GROUP_MAX_MEMBERS"] = str(args.group_size)
     try:
         process = targets.sendapp_process(
-            folder / name, cert_dir, core, database_url, LIMITER_ENV if limiter else None,
-            args.server_root, args.max_connections).start()
+            folder / name, cert_dir, core, database_url, env, args.server_root,
+            args.max_connections).start()
         try:
-            users = args.pairs if limiter else args.users_pairs
-            log(f"{name}: registering {2 * users + 2} users through the API")
             prefix = f"r{run_index}"
-            pairs, seconds = people.sendapp_pairs(process.url, ca, users, prefix)
-            catch_pairs, _ = people.sendapp_pairs(process.url, ca, 1, prefix + "c")
-            extra["setup_seconds"] = round(seconds, 2)
+            if not args.group_only:
+                users = args.pairs if limiter else args.users_pairs
+                log(f"{name}: registering {2 * users + 2} users through the API")
+                pairs, seconds = people.sendapp_pairs(process.url, ca, users, prefix)
+                catch_pairs, _ = people.sendapp_pairs(process.url, ca, 1, prefix + "c")
+                extra["setup_seconds"] = round(seconds, 2)
+            group = None
+            if args.group_size and name in GROUP_BACKENDS:
+                log(f"{name}: registering a group of {args.group_size} through the API")
+                group, seconds = groups.sendapp_group(process.url, ca, args.group_size,
+                                                      prefix + "g")
+                extra["group_setup_seconds"] = round(seconds, 2)
             database_pids = None
             if database_url:
                 database = database_url.rsplit("/", 1)[1]
                 database_pids = lambda: targets.postgres_backends(args.postgres, database)  # noqa: E731
-            if limiter:
+            if args.group_only:
+                out = asyncio.run(measure.measure_group(name, process, group, args, ssl,
+                                                        database_pids))
+            elif limiter:
                 out = asyncio.run(measure.measure_limiter(name, process, pairs, args, ssl))
             else:
                 out = asyncio.run(measure.measure_sendapp(name, process, pairs, catch_pairs[0],
-                                                          args, ssl, database_pids))
+                                                          args, ssl, database_pids, group))
         finally:
             code, seconds = process.stop()
             tracebacks = process.count_in_log("Traceback")
@@ -190,7 +229,7 @@ def _run_target(name, args, folder, cert_dir, ca, core, run_index):
         if "sigterm" in out:  # the server was stopped under load already
             out["stop"].update(exit=out["sigterm"].get("exit"),
                                seconds=out["sigterm"].get("seconds"), under_load=True)
-        closed = [k for k in out if k.startswith("tput_")] + ["polling"]
+        closed = [k for k in out if k.startswith("tput_")] + ["polling", "group"]
         out["integrity_throughput"] = integrity(out, closed)
         out["integrity_all"] = integrity(out, closed + [
             k for k in out if k.startswith("overload_")] + [

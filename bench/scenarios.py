@@ -284,50 +284,41 @@ async def throughput(target, pair_count, pools, window=8, warmup=1.0, duration=5
     used = list(zip(target.sockets[:pair_count], target.pairs[:pair_count], pools))
     for (_sender, receiver), _pair, _pool in used:
         receiver.on_message = flow.on_delivery
+    try:
+        exhausted = await closed_loop(
+            flow, meter, [(s, p.sender.id, pool) for (s, _r), p, pool in used], window,
+            warmup, duration, drain_timeout)
+    finally:
+        for (_sender, receiver), _pair, _pool in used:
+            receiver.on_message = None
+    result = {"pairs": pair_count, "window": window, **flow.report(meter.window),
+              **meter.result, "pools_exhausted": exhausted, "retry_resent": flow.retried}
+    result.update(cpu_per_message(meter.result, result.get("acked_in_window")))
+    result["stored"] = verify_stored(target.database_url, flow)
+    return result
+
+
+def cpu_per_message(meter_result, messages):
+    """Server (and PostgreSQL backends') CPU µs per message acked in the measured window."""
+    if not messages:
+        return {}
+    out = {"server_cpu_us_per_msg": round(1e6 * meter_result["server_cpu_s"] / messages, 1)}
+    if "database_cpu_s" in meter_result:
+        out["database_cpu_us_per_msg"] = round(
+            1e6 * meter_result["database_cpu_s"] / messages, 1)
+    return out
+
+
+async def closed_loop(flow, meter, senders, window, warmup, duration, drain_timeout):
+    """Each of `senders` [(socket, sender id, pool)] keeps `window` messages in flight.
+
+    `meter` measures from `warmup` s in until `duration` s later, or until every pool is
+    spent and answered; then what is in flight is drained (bounded). Returns how many
+    pools ran out."""
     started = now()
     measure_from, deadline = started + warmup, started + warmup + duration
-
-    async def sender_loop(sock, pair, pool):
-        """`window` in flight; a `retry` nack sends the same envelope again (as an outbox
-        does, but at once: the window is the client's pacing) before any new one."""
-        slots = asyncio.Semaphore(window)
-        again = []
-        fresh = iter(pool)
-        stopped = []
-
-        def answered(envelope):
-            def handle(answer, at):
-                if isinstance(answer, dict) and answer.get("error") == "retry" and not stopped:
-                    flow.retried += 1
-                    again.append(envelope)
-                else:
-                    flow.answer(envelope.cid, answer, at)
-                slots.release()
-            return handle
-
-        try:
-            while True:
-                left = deadline - now()
-                if left <= 0:
-                    return
-                try:
-                    await asyncio.wait_for(slots.acquire(), left)
-                except asyncio.TimeoutError:
-                    return
-                if now() >= deadline:
-                    return
-                envelope = again.pop(0) if again else next(fresh, None)
-                if envelope is None:
-                    return
-                if envelope.cid not in flow.due:
-                    flow.record(envelope.cid, pair.sender.id)
-                await sock.emit("send", envelope.wire, answered(envelope))
-        finally:  # nacked and not sent again before the deadline: their answer stands
-            stopped.append(True)
-            for envelope in again:
-                flow.answer(envelope.cid, {"ok": False, "error": "retry"}, now())
-
-    tasks = asyncio.gather(*(sender_loop(s, p, pool) for (s, _r), p, pool in used))
+    tasks = asyncio.gather(*(_closed_sender(flow, sock, sender_id, pool, window, deadline)
+                             for sock, sender_id, pool in senders))
     finished = asyncio.ensure_future(_until_answered(tasks, flow))
     await asyncio.sleep(max(measure_from - now(), 0))
     meter.start()
@@ -339,19 +330,48 @@ async def throughput(target, pair_count, pools, window=8, warmup=1.0, duration=5
     finally:
         finished.cancel()
         await asyncio.gather(finished, return_exceptions=True)
-    exhausted = sum(1 for _s, _p, pool in used if all(e.cid in flow.due for e in pool))
-    for (_sender, receiver), _pair, _pool in used:
-        receiver.on_message = None
-    result = {"pairs": pair_count, "window": window, **flow.report(meter.window),
-              **meter.result, "pools_exhausted": exhausted, "retry_resent": flow.retried}
-    if result["rate_per_s"]:
-        result["server_cpu_us_per_msg"] = round(
-            1e6 * meter.result["server_cpu_s"] / result["acked_in_window"], 1)
-        if "database_cpu_s" in meter.result:
-            result["database_cpu_us_per_msg"] = round(
-                1e6 * meter.result["database_cpu_s"] / result["acked_in_window"], 1)
-    result["stored"] = verify_stored(target.database_url, flow)
-    return result
+    return sum(1 for _s, _i, pool in senders if all(e.cid in flow.due for e in pool))
+
+
+async def _closed_sender(flow, sock, sender_id, pool, window, deadline):
+    """`window` in flight until `deadline`; a `retry` nack sends the same envelope again (as
+    an outbox does, but at once: the window is the client's pacing) before any new one."""
+    slots = asyncio.Semaphore(window)
+    again = []
+    fresh = iter(pool)
+    stopped = []
+
+    def answered(envelope):
+        def handle(answer, at):
+            if isinstance(answer, dict) and answer.get("error") == "retry" and not stopped:
+                flow.retried += 1
+                again.append(envelope)
+            else:
+                flow.answer(envelope.cid, answer, at)
+            slots.release()
+        return handle
+
+    try:
+        while True:
+            left = deadline - now()
+            if left <= 0:
+                return
+            try:
+                await asyncio.wait_for(slots.acquire(), left)
+            except asyncio.TimeoutError:
+                return
+            if now() >= deadline:
+                return
+            envelope = again.pop(0) if again else next(fresh, None)
+            if envelope is None:
+                return
+            if envelope.cid not in flow.due:
+                flow.record(envelope.cid, sender_id)
+            await sock.emit("send", envelope.wire, answered(envelope))
+    finally:  # nacked and not sent again before the deadline: their answer stands
+        stopped.append(True)
+        for envelope in again:
+            flow.answer(envelope.cid, {"ok": False, "error": "retry"}, now())
 
 
 def backlog_timeout(flow, meter, floor, ceiling=300.0):

@@ -12,7 +12,7 @@ import sys
 
 from support.live_server import ROOT
 
-RUN_TIMEOUT = 120  # seconds; the tiny run takes about 15
+RUN_TIMEOUT = 120  # seconds; the tiny run takes about 20
 
 
 def run_tiny(out):
@@ -50,6 +50,27 @@ def assert_stored_once(stored, sent):
     assert stored["missing"] == stored["duplicated"] == stored["wrong_id"] == 0
 
 
+def assert_group_message_stored_and_received_once_by_every_member(group, members, sent):
+    """Every group message acked, stored once with one wrap per member, and received
+    exactly once by every member, the sender's own socket included (PROTOCOL §9.5)."""
+    assert group["members"] == members
+    assert group["sent"] == group["acked"] == sent, group
+    assert group["nacked"] == {} and group["timeouts"] == 0
+    assert group["delivered"] == sent and group["delivered_twice_or_more"] == 0
+    assert group["receipts"] == group["receipts_expected"] == members * sent
+    assert group["receipts_missing"] == group["receipts_doubled"] == 0
+    assert group["received_not_acked"] == 0 and group["received_once_by_all"] is True
+    assert group["ack"]["n"] == sent and group["receive"]["n"] == members * sent
+    assert group["receive_last"]["n"] == sent
+    assert group["receive"]["p50_ms"] > 0 and group["receive_last"]["p99_ms"] > 0
+    assert group["rate_per_s"] > 0 and group["deliveries_per_s"] > 0
+    assert group["server_cpu_us_per_msg"] > 0
+    stored = group["stored"]
+    assert_stored_once(stored, sent)
+    assert stored["wraps"] == members * sent and stored["wrong_wraps"] == 0
+    assert stored["not_group_messages"] == 0
+
+
 def test_tiny_benchmark_acks_stores_and_delivers_every_message_once(tmp_path):
     out = tmp_path / "results.json"
     code, output = run_tiny(out)
@@ -66,6 +87,12 @@ def test_tiny_benchmark_acks_stores_and_delivers_every_message_once(tmp_path):
         assert_every_message_answered_once(target["polling"], 20)  # Engine.IO long-polling
         assert_every_message_answered_once(target["polling_lone"], 5)
     assert bare["tput_1"]["stored"] is None  # the bare relay stores nothing
+    assert "group" not in bare  # the bare relays have no groups
+
+    # --tiny's group: 3 members, 2 of them sending 20 messages each
+    assert_group_message_stored_and_received_once_by_every_member(sqlite["group"], 3, 40)
+    assert sqlite["group"]["senders"] == 2
+    assert "group of 3 (SendApp only" in output
 
     assert_stored_once(sqlite["tput_1"]["stored"], 20)
     assert_stored_once(sqlite["lone"]["stored"], 5)

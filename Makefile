@@ -31,7 +31,8 @@ bench: $(VENV)/.dev node_modules/.installed browser
 
 # Retake docs/screenshots/*.png (the test takes them into a temporary folder otherwise).
 screenshots: $(VENV)/.dev node_modules/.installed browser
-	SENDAPP_UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/browser/test_screenshots.py
+	SENDAPP_UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/browser/test_screenshots.py \
+		tests/browser/test_groups.py -k screenshots
 
 deps: $(VENV)/.dev node_modules/.installed
 

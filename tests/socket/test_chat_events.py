@@ -5,16 +5,7 @@ from sendapp.extensions import db
 from sendapp.models import Message
 from support.people import https_client
 from support.messages import read_text, text_envelope
-
-
-def received(sio, name):
-    """Payloads of one event name (the test client unwraps single arguments)."""
-    payloads = []
-    for event in sio.get_received():
-        if event["name"] == name:
-            args = event["args"]
-            payloads.append(args[0] if isinstance(args, list) else args)
-    return payloads
+from support.socket_events import received
 
 
 @pytest.fixture

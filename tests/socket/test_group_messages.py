@@ -10,16 +10,7 @@ from sendapp.models import GroupMember, Message, MessageKey
 from support.group_messages import (
     add_member, add_old_key, delivered_to, entry, group_envelope, make_group, remove_member)
 from support.messages import text_envelope
-
-
-def received(sio, name):
-    """Payloads of one event name (the test client unwraps single arguments)."""
-    payloads = []
-    for event in sio.get_received():
-        if event["name"] == name:
-            args = event["args"]
-            payloads.append(args[0] if isinstance(args, list) else args)
-    return payloads
+from support.socket_events import received
 
 
 @pytest.fixture

@@ -9,12 +9,11 @@ messages among them to keep each group's name and roster (§9.3, §9.6).
 """
 import asyncio
 import logging
-import mimetypes
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .. import groups
 from ...group_crypto import read_group_plaintext
+from .attachments import read_attachment
 from .state import is_id
 
 log = logging.getLogger("sendapp.client")
@@ -152,15 +151,7 @@ class GroupMixin:
     async def send_group_file(self, group_id, path_or_bytes, name=None, mime=None,
                               timeout=None):
         """Encrypt and upload an attachment for a group, then send its `file` message."""
-        if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
-            data = bytes(path_or_bytes)
-            if not name:
-                raise ValueError("name is required when sending bytes")
-        else:
-            path = Path(path_or_bytes)
-            data = await asyncio.to_thread(path.read_bytes)
-            name = name or path.name
-        mime = mime or mimetypes.guess_type(name)[0] or "application/octet-stream"
+        data, name, mime = await read_attachment(path_or_bytes, name, mime)
         group = await self.group(group_id)
         plain = await asyncio.to_thread(groups.upload_file, self.account, group, data, name, mime)
         return await self.send_group_plain(group_id, plain, timeout)

@@ -6,12 +6,11 @@ machinery (outbox, cursor, delivery) is elsewhere, so group conversations
 """
 import asyncio
 import logging
-import mimetypes
-from pathlib import Path
 
 import socketio
 
 from ..http import ApiFailure
+from .attachments import read_attachment
 from .errors import RealtimeError
 
 log = logging.getLogger("sendapp.client")
@@ -52,15 +51,7 @@ class PairMixin:
 
         :param path_or_bytes: a path to read, or the bytes themselves (then `name` is needed).
         """
-        if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
-            data = bytes(path_or_bytes)
-            if not name:
-                raise ValueError("name is required when sending bytes")
-        else:
-            path = Path(path_or_bytes)
-            data = await asyncio.to_thread(path.read_bytes)
-            name = name or path.name
-        mime = mime or mimetypes.guess_type(name)[0] or "application/octet-stream"
+        data, name, mime = await read_attachment(path_or_bytes, name, mime)
         envelope = await asyncio.to_thread(self.account.upload_file, friend_id, data, name, mime)
         return await self.send_envelope(envelope, timeout)
 

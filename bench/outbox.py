@@ -10,14 +10,15 @@ import time
 from collections import Counter
 
 from . import wire
-from .scenarios import latency_summary
+from .scenarios import latency_summary, retry_after
 
 RETRYABLE = "retry"
 
 
 class Outbox:
-    """Resends of one open-loop run, bounded: at most `max_resends` per cid, `pause` s apart
-    (3 s, as a browser's outbox waits; a shorter pause only adds load to the overload).
+    """Resends of one open-loop run, bounded: at most `max_resends` per cid, each after the
+    ack's `retry_after` when it has one (as both clients do), else `pause` s (3 s, a
+    browser outbox's default; a shorter pause only adds load to the overload).
 
     :param flow: the run's scenarios.Flow; only final answers are recorded in it (an
         acked resend is one ack, its latency counted from when the message first was due).
@@ -44,7 +45,8 @@ class Outbox:
                 self.retry_nacks += 1
                 if self.resends[envelope.cid] < self.max_resends:
                     self.resends[envelope.cid] += 1
-                    task = asyncio.ensure_future(self._resend(sock, envelope))
+                    pause = retry_after(answer) or self.pause
+                    task = asyncio.ensure_future(self._resend(sock, envelope, pause))
                     self.tasks.add(task)
                     task.add_done_callback(self.tasks.discard)
                     return
@@ -52,8 +54,8 @@ class Outbox:
 
         return handle
 
-    async def _resend(self, sock, envelope):
-        await asyncio.sleep(self.pause)
+    async def _resend(self, sock, envelope, pause):
+        await asyncio.sleep(pause)
         try:
             await sock.emit("send", envelope.wire, self.ack_handler(sock, envelope))
         except (wire.WireError, ConnectionError, OSError):

@@ -334,17 +334,30 @@ async def closed_loop(flow, meter, senders, window, warmup, duration, drain_time
 
 
 async def _closed_sender(flow, sock, sender_id, pool, window, deadline):
-    """`window` in flight until `deadline`; a `retry` nack sends the same envelope again (as
-    an outbox does, but at once: the window is the client's pacing) before any new one."""
+    """`window` in flight until `deadline`; a `retry` nack sends the same envelope again
+    before any new one, as the clients' outboxes do: after the ack's `retry_after` when it
+    has one (the slot stays taken meanwhile), else at once (the window is the pacing)."""
     slots = asyncio.Semaphore(window)
     again = []
     fresh = iter(pool)
     stopped = []
+    loop = asyncio.get_running_loop()
+
+    def requeue(envelope):
+        if stopped:  # the deadline passed while it waited: its answer stands
+            flow.answer(envelope.cid, {"ok": False, "error": "retry"}, now())
+        else:
+            again.append(envelope)
+        slots.release()
 
     def answered(envelope):
         def handle(answer, at):
             if isinstance(answer, dict) and answer.get("error") == "retry" and not stopped:
                 flow.retried += 1
+                wait = retry_after(answer)
+                if wait:
+                    loop.call_later(wait, requeue, envelope)
+                    return
                 again.append(envelope)
             else:
                 flow.answer(envelope.cid, answer, at)
@@ -372,6 +385,14 @@ async def _closed_sender(flow, sock, sender_id, pool, window, deadline):
         stopped.append(True)
         for envelope in again:
             flow.answer(envelope.cid, {"ok": False, "error": "retry"}, now())
+
+
+def retry_after(answer, ceiling=60.0):
+    """The seconds a `retry` ack asks the client to wait (sendapp/load.py), or None."""
+    wait = answer.get("retry_after")
+    if isinstance(wait, (int, float)) and not isinstance(wait, bool) and 0 < wait <= ceiling:
+        return float(wait)
+    return None
 
 
 def backlog_timeout(flow, meter, floor, ceiling=300.0):

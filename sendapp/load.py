@@ -7,11 +7,18 @@ bounds the wait: past it, `shed_sends` answers a `send` packet `retry` right whe
 Engine.IO hands it over, before Socket.IO decodes it, so a refusal costs a fraction of a
 message. The client's outbox resends the same cid; nothing was stored, so nothing can be
 doubled. The message writer also bounds its own queue (chat/writer.py).
+
+Every `retry` answer to a `send` carries `retry_after` (seconds): a turn in a line drawn
+at the rate this process has been finishing sends, with jitter. Refused clients then come
+back spread over the time the server needs for them, instead of all at once again (a
+refusal storm that costs the CPU the accepted messages need).
 """
 import json
 import logging
+import random
 import re
 import threading
+import time
 from contextlib import contextmanager
 
 from flask import current_app
@@ -23,17 +30,26 @@ log = logging.getLogger(__name__)
 _EXTENSION = "sendapp_sends_in_hand"
 # A Socket.IO EVENT packet for the default namespace, with an ack id, naming `send`.
 SEND_PACKET = re.compile(r'2(\d+)\["send"')
-RETRY_ACK = json.dumps([{"ok": False, "error": "retry",
-                         "message": "the server is busy; nothing was stored, try again"}])
+BUSY_MESSAGE = "the server is busy; nothing was stored, try again"
+RATE_WINDOW = 0.5  # seconds over which the finishing rate is measured
+MIN_RATE = 50.0  # sends/s assumed at least (a cold start, or a stalled process)
+MIN_WAIT, MAX_WAIT = 0.2, 30.0  # seconds a `retry_after` says, at least and at most
 
 
 class SendsInHand:
-    """How many sends this process is handling (from dispatch to ack), against a bound."""
+    """How many sends this process is handling (from dispatch to ack), against a bound, and
+    when a refused one should come back."""
 
-    def __init__(self, limit):
+    def __init__(self, limit, clock=time.monotonic, jitter=random.random):
         self.limit = limit
         self.count = 0
         self.lock = threading.Lock()
+        self.clock = clock
+        self.jitter = jitter
+        self.rate = MIN_RATE  # sends finished per second, smoothed
+        self.window_start = clock()
+        self.finished = 0
+        self.line_end = 0.0  # when the last refused send's turn comes
 
     def full(self):
         return self.count >= self.limit
@@ -47,6 +63,31 @@ class SendsInHand:
         finally:
             with self.lock:
                 self.count -= 1
+                self._finished_one()
+
+    def _finished_one(self):
+        self.finished += 1
+        now = self.clock()
+        elapsed = now - self.window_start
+        if elapsed >= RATE_WINDOW:
+            measured = self.finished / elapsed
+            self.rate = max(MIN_RATE, 0.5 * self.rate + 0.5 * measured)
+            self.window_start, self.finished = now, 0
+
+    def retry_after(self):
+        """Seconds after which a refused send should come back: the end of a line of refused
+        sends, each a turn at the measured rate behind the sends in hand, with jitter."""
+        with self.lock:
+            now = self.clock()
+            start = max(self.line_end, now + self.count / self.rate)
+            self.line_end = min(start + 1.0 / self.rate, now + MAX_WAIT)
+            wait = (self.line_end - now) * (1.0 + self.jitter())
+        return round(min(max(wait, MIN_WAIT), MAX_WAIT), 2)
+
+    def busy_ack(self):
+        """The `retry` ack of a send refused for load."""
+        return {"ok": False, "error": "retry", "message": BUSY_MESSAGE,
+                "retry_after": self.retry_after()}
 
 
 def sends_in_hand(app=None):
@@ -72,7 +113,7 @@ def shed_sends(server, in_hand):
             found = SEND_PACKET.match(data)
             if found is not None:
                 notices.note("shed", "busy: sends answered retry (%d in hand)", in_hand.count)
-                eio.send(eio_sid, "3" + found.group(1) + RETRY_ACK)
+                eio.send(eio_sid, "3" + found.group(1) + json.dumps([in_hand.busy_ack()]))
                 return None
         return handle(eio_sid, data)
 

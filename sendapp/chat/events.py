@@ -17,9 +17,15 @@ def on_send(caller, data=None):
     """Sender → server. Validate, store (committed before the ack), relay: a 1:1 message to
     the pair room, a group message to each member named in `keys` (`user:<m>`, the sender's
     sockets included) with that member's entry only (§9.5). A retried cid relays nothing."""
-    with sends_in_hand().one():  # the bound the edge sheds by (sendapp/load.py)
+    in_hand = sends_in_hand()
+    with in_hand.one():  # the bound the edge sheds by (sendapp/load.py)
         env = envelopes.parse(data)
-        message, created = service.store(caller.user_id, env)
+        try:
+            message, created = service.store(caller.user_id, env)
+        except ApiError as error:
+            if error.code == "retry":  # when to come back, as the edge's refusals say
+                error.details.setdefault("retry_after", in_hand.retry_after())
+            raise
         if created and isinstance(env, envelopes.GroupEnvelope):
             for entry in env.keys:
                 notify.to_user(entry.to, "message", envelopes.as_delivered(message, entry))

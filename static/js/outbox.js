@@ -256,7 +256,7 @@ export class Outbox {
         return;
       }
       if (!PERMANENT.has(code)) { // retry / rate_limited: nothing stored, try again shortly
-        this.later(ack?.retryAfter);
+        this.later(ack?.retry_after); // the server says when (sendapp/load.py)
         return;
       }
       item.status = STATUS.FAILED;

@@ -671,3 +671,13 @@ def test_only_the_caller_can_lower_the_kdf_floor():
     with pytest.raises(ApiFailure):  # it derived and asked the server
         Account.login(api, "alice", "correct horse battery staple", min_iterations=1000)
     assert api.logins == ["alice"]
+
+
+@pytest.mark.parametrize("attempt, retry_after, expected", [
+    (1, 2.5, 2.5),  # the server's word
+    (1, None, 1.0), (3, None, 4.0), (9, None, 10.0),  # else a backoff, capped
+    (1, 0, 1.0), (1, -3, 1.0), (1, 3600, 1.0), (1, "2", 1.0), (1, True, 1.0),  # not believed
+])
+def test_a_refused_send_waits_what_the_server_says_within_bounds(attempt, retry_after, expected):
+    from sendapp.client.realtime.outbox import retry_delay
+    assert retry_delay(attempt, retry_after) == expected

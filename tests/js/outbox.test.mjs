@@ -260,3 +260,21 @@ test('stale_members without a way to reseal (or a reseal that fails) fails the i
   assert.equal(item.status, STATUS.FAILED);
   assert.deepEqual(item.error, { code: 'not_found', message: 'You are not a member of this group.' });
 });
+
+test('a retry ack that says when to come back is resent then, not after the default delay', async () => {
+  const store = await Store.open(1, { memory: true });
+  const at = [];
+  const request = async () => {
+    at.push(Date.now());
+    return at.length === 1 ? { ok: false, error: 'retry', message: 'busy', retry_after: 0.05 } : { ok: true, id: 1, ts: 1 };
+  };
+  const outbox = new Outbox({ store, request, retryDelay: 60_000 });
+  await outbox.add({ cid: 'busy' });
+  const deadline = Date.now() + 2000;
+  while (at.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(at.length, 2, 'resent within 2 s although the default delay is 60 s');
+  assert.ok(at[1] - at[0] >= 45, `resent after ${at[1] - at[0]} ms, before the 50 ms the server asked`);
+  const settle = Date.now() + 1000;
+  while ((await outbox.items()).length && Date.now() < settle) await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.deepEqual(await outbox.items(), []);
+});

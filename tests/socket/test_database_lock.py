@@ -64,6 +64,7 @@ def test_send_during_a_lock_answers_retry_then_stores_once(locked_app, pair, cap
         elapsed = time.monotonic() - started
         history = bob.get(f"/api/conversations/{alice.id}/messages")  # reads go on
     assert ack["ok"] is False and ack["error"] == "retry", ack
+    assert 0.2 <= ack["retry_after"] <= 30  # when to come back (sendapp/load.py)
     assert LOCK_WAIT * 0.5 <= elapsed <= LOCK_WAIT + 1.0
     assert history.status_code == 200 and history.get_json()["messages"] == []
     assert len(one_line_refusals(caplog)) == 1

@@ -46,3 +46,64 @@ def test_below_the_bound_every_send_goes_through():
         handle("sid1", SEND)
     assert in_hand.count == 0
     assert eio.decoded == [("sid1", SEND)] and eio.sent == []
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def finishing_at(rate, seconds, clock, in_hand):
+    """Finish sends at `rate` per second for `seconds` of the fake clock."""
+    for _ in range(int(rate * seconds)):
+        clock.now += 1.0 / rate
+        with in_hand.one():
+            pass
+
+
+def test_the_edge_refusal_says_when_to_come_back():
+    eio, in_hand, handle = gate(1)
+    with in_hand.one():
+        handle("sid1", SEND)
+    ack = json.loads(eio.sent[0][1][2:])[0]
+    assert 0.2 <= ack["retry_after"] <= 30
+
+
+def test_refused_sends_are_given_turns_spread_at_the_rate_sends_finish():
+    """1,000 refusals at a measured 500 sends/s are told to come back over about 2 s or
+    more (not all at once), later ones later, and never past the 30 s cap."""
+    clock = Clock()
+    in_hand = SendsInHand(10, clock=clock, jitter=lambda: 0.0)
+    finishing_at(500, 2.0, clock, in_hand)
+    assert 400 <= in_hand.rate <= 600
+    waits = [in_hand.retry_after() for _ in range(1000)]
+    assert waits == sorted(waits)
+    assert waits[0] <= 0.25 and 1.8 <= waits[-1] <= 1000 / in_hand.rate + 0.01
+    assert max(in_hand.retry_after() for _ in range(100_000)) == 30
+
+
+def test_an_idle_line_starts_again_from_now():
+    clock = Clock()
+    in_hand = SendsInHand(10, clock=clock, jitter=lambda: 0.0)
+    finishing_at(500, 1.0, clock, in_hand)
+    for _ in range(500):
+        in_hand.retry_after()
+    clock.now += 60  # the line has long drained
+    assert in_hand.retry_after() == 0.2
+
+
+def test_jitter_stretches_a_wait_up_to_double():
+    waits = []
+    for jitter in (0.0, 0.999):
+        clock = Clock()
+        in_hand = SendsInHand(10, clock=clock, jitter=lambda jitter=jitter: jitter)
+        finishing_at(500, 1.0, clock, in_hand)
+        for _ in range(300):
+            in_hand.retry_after()
+        waits.append(in_hand.retry_after())
+    calm, stretched = waits
+    assert calm > 0.3
+    assert 1.9 * calm <= stretched <= 2.0 * calm + 0.01

@@ -14,7 +14,17 @@ from .errors import RealtimeError, SendFailure
 
 KEPT_RESULTS = 10_000  # acks remembered for a late wait_acked(cid)
 TRANSIENT_ERRORS = frozenset({"retry", "rate_limited"})
+MAX_RETRY_AFTER = 60.0  # seconds: a server's longer `retry_after` is not believed
 MAX_REPLACEMENTS = 5  # re-seals of one cid before its refusal counts as final
+
+
+def retry_delay(attempt, retry_after=None):
+    """Seconds before resending a refused envelope: the server's word (bounded), else a
+    backoff from 1 s doubling to 10 s."""
+    if isinstance(retry_after, (int, float)) and not isinstance(retry_after, bool) \
+            and 0 < retry_after <= MAX_RETRY_AFTER:
+        return float(retry_after)
+    return min(0.5 * 2 ** attempt, 10.0)
 
 
 class OutboxMixin:
@@ -120,7 +130,8 @@ class OutboxMixin:
             if error.code in ("disconnected", "timeout"):
                 return  # stays queued: the next connect resends it
             if error.code in TRANSIENT_ERRORS:
-                self._spawn(self._retry(envelope, attempt + 1))
+                self._spawn(self._retry(envelope, attempt + 1,
+                                        error.details.get("retry_after")))
                 return
             if error.code == "unauthorized":
                 return  # stays queued for a later, logged-in run
@@ -151,8 +162,10 @@ class OutboxMixin:
             raise ValueError("a replacement envelope must keep its cid")
         return replacement
 
-    async def _retry(self, envelope, attempt):
-        await asyncio.sleep(min(0.5 * 2 ** attempt, 10.0))
+    async def _retry(self, envelope, attempt, retry_after=None):
+        """Send again after the server's `retry_after` when it gave one (sendapp/load.py
+        draws it from its load), else after an exponential backoff."""
+        await asyncio.sleep(retry_delay(attempt, retry_after))
         if envelope["cid"] in self.state and self.ready:
             await self._send_one(envelope, attempt)
 

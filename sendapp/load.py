@@ -32,7 +32,8 @@ _EXTENSION = "sendapp_sends_in_hand"
 SEND_PACKET = re.compile(r'2(\d+)\["send"')
 BUSY_MESSAGE = "the server is busy; nothing was stored, try again"
 RATE_WINDOW = 0.5  # seconds over which the finishing rate is measured
-MIN_RATE = 50.0  # sends/s assumed at least (a cold start, or a stalled process)
+START_RATE = 500.0  # sends/s assumed until measured while busy
+MIN_RATE = 50.0  # sends/s assumed at least (a stalled process)
 MIN_WAIT, MAX_WAIT = 0.2, 30.0  # seconds a `retry_after` says, at least and at most
 
 
@@ -46,7 +47,7 @@ class SendsInHand:
         self.lock = threading.Lock()
         self.clock = clock
         self.jitter = jitter
-        self.rate = MIN_RATE  # sends finished per second, smoothed
+        self.rate = START_RATE  # sends stored per second while busy, smoothed
         self.window_start = clock()
         self.finished = 0
         self.line_end = 0.0  # when the last refused send's turn comes
@@ -63,15 +64,18 @@ class SendsInHand:
         finally:
             with self.lock:
                 self.count -= 1
-                self._finished_one()
 
-    def _finished_one(self):
-        self.finished += 1
-        now = self.clock()
-        elapsed = now - self.window_start
-        if elapsed >= RATE_WINDOW:
-            measured = self.finished / elapsed
-            self.rate = max(MIN_RATE, 0.5 * self.rate + 0.5 * measured)
+    def stored(self):
+        """Count one send stored (refusals do not show what the server can do)."""
+        with self.lock:
+            self.finished += 1
+            now = self.clock()
+            elapsed = now - self.window_start
+            if elapsed < RATE_WINDOW:
+                return
+            if elapsed <= 2 * RATE_WINDOW:  # a busy window; a longer one was mostly idle
+                measured = self.finished / elapsed
+                self.rate = max(MIN_RATE, 0.5 * self.rate + 0.5 * measured)
             self.window_start, self.finished = now, 0
 
     def retry_after(self):

@@ -26,6 +26,7 @@ def on_send(caller, data=None):
             if error.code == "retry":  # when to come back, as the edge's refusals say
                 error.details.setdefault("retry_after", in_hand.retry_after())
             raise
+        in_hand.stored()
         if created and isinstance(env, envelopes.GroupEnvelope):
             for entry in env.keys:
                 notify.to_user(entry.to, "message", envelopes.as_delivered(message, entry))

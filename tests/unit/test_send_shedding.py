@@ -57,11 +57,11 @@ class Clock:
 
 
 def finishing_at(rate, seconds, clock, in_hand):
-    """Finish sends at `rate` per second for `seconds` of the fake clock."""
+    """Store sends at `rate` per second for `seconds` of the fake clock."""
     for _ in range(int(rate * seconds)):
         clock.now += 1.0 / rate
         with in_hand.one():
-            pass
+            in_hand.stored()
 
 
 def test_the_edge_refusal_says_when_to_come_back():
@@ -107,3 +107,17 @@ def test_jitter_stretches_a_wait_up_to_double():
     calm, stretched = waits
     assert calm > 0.3
     assert 1.9 * calm <= stretched <= 2.0 * calm + 0.01
+
+
+def test_idle_time_and_refusals_do_not_lower_the_measured_rate():
+    clock = Clock()
+    in_hand = SendsInHand(10, clock=clock, jitter=lambda: 0.0)
+    finishing_at(1000, 2.0, clock, in_hand)
+    busy = in_hand.rate
+    clock.now += 600  # ten idle minutes, then one message
+    with in_hand.one():
+        in_hand.stored()
+    for _ in range(1000):  # refused sends finish too, unstored
+        with in_hand.one():
+            clock.now += 0.0001
+    assert in_hand.rate == busy

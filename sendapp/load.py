@@ -34,6 +34,7 @@ BUSY_MESSAGE = "the server is busy; nothing was stored, try again"
 RATE_WINDOW = 0.5  # seconds over which the finishing rate is measured
 START_RATE = 500.0  # sends/s assumed until measured while busy
 MIN_RATE = 50.0  # sends/s assumed at least (a stalled process)
+BUSY_IN_HAND = 8  # sends in hand from which the storing rate shows what the server can do
 MIN_WAIT, MAX_WAIT = 0.2, 30.0  # seconds a `retry_after` says, at least and at most
 
 
@@ -66,14 +67,15 @@ class SendsInHand:
                 self.count -= 1
 
     def stored(self):
-        """Count one send stored (refusals do not show what the server can do)."""
+        """Count one send stored. The rate is taken only from busy windows: refusals, idle
+        time and a light load show what clients ask for, not what the server can do."""
         with self.lock:
             self.finished += 1
             now = self.clock()
             elapsed = now - self.window_start
             if elapsed < RATE_WINDOW:
                 return
-            if elapsed <= 2 * RATE_WINDOW:  # a busy window; a longer one was mostly idle
+            if elapsed <= 2 * RATE_WINDOW and self.count >= BUSY_IN_HAND:
                 measured = self.finished / elapsed
                 self.rate = max(MIN_RATE, 0.5 * self.rate + 0.5 * measured)
             self.window_start, self.finished = now, 0

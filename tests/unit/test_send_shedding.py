@@ -1,4 +1,5 @@
 """Past SEND_CONCURRENCY sends in hand, a `send` is answered `retry` before Socket.IO decodes it."""
+import contextlib
 import json
 from types import SimpleNamespace
 
@@ -56,12 +57,16 @@ class Clock:
         return self.now
 
 
-def finishing_at(rate, seconds, clock, in_hand):
-    """Store sends at `rate` per second for `seconds` of the fake clock."""
-    for _ in range(int(rate * seconds)):
-        clock.now += 1.0 / rate
-        with in_hand.one():
-            in_hand.stored()
+def finishing_at(rate, seconds, clock, in_hand, busy=True):
+    """Store sends at `rate` per second for `seconds` of the fake clock, with a queue of sends
+    in hand behind them (`busy`) or none."""
+    with contextlib.ExitStack() as queue:
+        for _ in range(10 if busy else 0):
+            queue.enter_context(in_hand.one())
+        for _ in range(int(rate * seconds)):
+            clock.now += 1.0 / rate
+            with in_hand.one():
+                in_hand.stored()
 
 
 def test_the_edge_refusal_says_when_to_come_back():
@@ -109,7 +114,7 @@ def test_jitter_stretches_a_wait_up_to_double():
     assert 1.9 * calm <= stretched <= 2.0 * calm + 0.01
 
 
-def test_idle_time_and_refusals_do_not_lower_the_measured_rate():
+def test_idle_time_a_light_load_and_refusals_do_not_lower_the_measured_rate():
     clock = Clock()
     in_hand = SendsInHand(10, clock=clock, jitter=lambda: 0.0)
     finishing_at(1000, 2.0, clock, in_hand)
@@ -117,6 +122,7 @@ def test_idle_time_and_refusals_do_not_lower_the_measured_rate():
     clock.now += 600  # ten idle minutes, then one message
     with in_hand.one():
         in_hand.stored()
+    finishing_at(20, 5.0, clock, in_hand, busy=False)  # a light load
     for _ in range(1000):  # refused sends finish too, unstored
         with in_hand.one():
             clock.now += 0.0001

@@ -21,11 +21,8 @@ from sendapp.client.realtime import (
 )
 from sendapp.client.realtime.connection import POLLING_WINDOW
 from sendapp.encoding import b64url_encode
+from support.client_fakes import FakeSio, drain, run
 
-
-def run(coroutine, timeout=10):
-    """Run one coroutine to completion with a bound, from a plain (sync) test."""
-    return asyncio.run(asyncio.wait_for(coroutine, timeout))
 
 
 def envelope(cid="A" * 22, to=2, ct="x" * 40):
@@ -80,13 +77,6 @@ class FakeAccount:
         pass
 
 
-class FakeSio:
-    namespaces = {"/": "sid"}
-
-    def transport(self):
-        return "websocket"
-
-
 def wire(message_id, sender=2, recipient=1, body=None):
     return {"v": 1, "id": message_id, "from": sender, "to": recipient, "cid": f"c{message_id}",
             "sk": "s" * 12, "rk": "r" * 12, "n": "n", "ct": body or f"m{message_id}",
@@ -98,13 +88,6 @@ def live_client(tmp_path=None, **options):
     client = RealtimeClient(FakeAccount(), outbox_path=path, **options)
     client.sio = FakeSio()
     return client
-
-
-def drain(client):
-    items = []
-    while not client._queue.empty():
-        items.append(client._queue.get_nowait())
-    return items
 
 
 # --- state file: outbox + cursor --------------------------------------------------------------

@@ -3,7 +3,6 @@
 Accounts are real (`Account` with in-memory keys); the server is a fake `_call`
 and a fake HTTP API that lists groups and keys (PROTOCOL §9).
 """
-import asyncio
 import json
 from pathlib import Path
 
@@ -17,14 +16,12 @@ from sendapp.client.realtime import ClientState, RealtimeClient, RealtimeError, 
 from sendapp.client.realtime.outbox import MAX_REPLACEMENTS
 from sendapp.encoding import b64url_encode
 from support.tamper import d, flip_b64
+from support.client_fakes import FakeSio, drain, run
 
 GID = 7
 VECTORS = json.loads(
     (Path(__file__).resolve().parents[1] / "vectors" / "group-vectors.json").read_text("utf-8"))
 
-
-def run(coroutine, timeout=10):
-    return asyncio.run(asyncio.wait_for(coroutine, timeout))
 
 
 # --- fakes ------------------------------------------------------------------------------------
@@ -84,25 +81,11 @@ def delivered(envelope, member, message_id=100, sender=1):
             "ct": envelope["ct"], "keys": [dict(entry)]}
 
 
-class FakeSio:
-    namespaces = {"/": "sid"}
-
-    def transport(self):
-        return "websocket"
-
-
 def client_for(account, tmp_path=None):
     path = tmp_path / f"state{account.id}.json" if tmp_path else None
     client = RealtimeClient(account, outbox_path=path)
     client.sio = FakeSio()
     return client
-
-
-def drain(client):
-    items = []
-    while not client._queue.empty():
-        items.append(client._queue.get_nowait())
-    return items
 
 
 # --- sealing and opening ---------------------------------------------------------------------

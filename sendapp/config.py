@@ -97,7 +97,7 @@ class Config:
         # The message writer's queue (chat/writer.py): a send finding it full, or waiting
         # longer than WRITE_MAX_WAIT seconds for its batch, is answered `retry` at once.
         self.WRITE_QUEUE = int(env.get("SENDAPP_WRITE_QUEUE") or 512)
-        self.WRITE_MAX_WAIT = float(env.get("SENDAPP_WRITE_MAX_WAIT") or 0.2)
+        self.WRITE_MAX_WAIT = float(env.get("SENDAPP_WRITE_MAX_WAIT") or 1.0)
         # Sends handled at once at most; more are answered `retry` before any work
         # (sendapp/load.py).
         self.SEND_CONCURRENCY = int(env.get("SENDAPP_SEND_CONCURRENCY") or 1024)

@@ -2,16 +2,20 @@
 cheap `retry` instead of a wait that grows without end.
 
 By Little's law the time a send spends in the server is the number of sends in hand
-divided by the rate they are finished at. Bounding that number (`SEND_CONCURRENCY`)
-bounds the wait: past it, `shed_sends` answers a `send` packet `retry` right where
-Engine.IO hands it over, before Socket.IO decodes it, so a refusal costs a fraction of a
+divided by the rate they are finished at. Bounding that number bounds the wait: the bound
+is the sends this process stores in TARGET_DELAY at its measured rate (at most
+`SEND_CONCURRENCY`, and at least MIN_IN_HAND below that), so an accepted send is acked
+within about TARGET_DELAY however hard clients push. Past it, `shed_sends` answers a
+`send` packet `retry` right where Engine.IO hands it over, before Socket.IO decodes it, so a refusal costs a fraction of a
 message. The client's outbox resends the same cid; nothing was stored, so nothing can be
 doubled. The message writer also bounds its own queue (chat/writer.py).
 
 Every `retry` answer to a `send` carries `retry_after` (seconds): a turn in a line drawn
 at the rate this process has been finishing sends, with jitter. Refused clients then come
 back spread over the time the server needs for them, instead of all at once again (a
-refusal storm that costs the CPU the accepted messages need).
+refusal storm that costs the CPU the accepted messages need). A line longer than half of
+MAX_WAIT is not lengthened further, and the jitter then spreads the turns over the last
+half: a cap that every wait hit would send them all back in the same instant.
 """
 import json
 import logging
@@ -35,6 +39,8 @@ RATE_WINDOW = 0.5  # seconds over which the finishing rate is measured
 START_RATE = 500.0  # sends/s assumed until measured while busy
 MIN_RATE = 50.0  # sends/s assumed at least (a stalled process)
 BUSY_IN_HAND = 8  # sends in hand from which the storing rate shows what the server can do
+TARGET_DELAY = 0.3  # seconds of work at the measured rate that may be in hand
+MIN_IN_HAND = 128  # sends in hand allowed at least, whatever the measured rate
 MIN_WAIT, MAX_WAIT = 0.2, 30.0  # seconds a `retry_after` says, at least and at most
 
 
@@ -53,8 +59,12 @@ class SendsInHand:
         self.finished = 0
         self.line_end = 0.0  # when the last refused send's turn comes
 
+    def bound(self):
+        """Sends in hand allowed now: TARGET_DELAY of work at the measured rate."""
+        return min(self.limit, max(MIN_IN_HAND, int(self.rate * TARGET_DELAY)))
+
     def full(self):
-        return self.count >= self.limit
+        return self.count >= self.bound()
 
     @contextmanager
     def one(self):
@@ -86,7 +96,7 @@ class SendsInHand:
         with self.lock:
             now = self.clock()
             start = max(self.line_end, now + self.count / self.rate)
-            self.line_end = min(start + 1.0 / self.rate, now + MAX_WAIT)
+            self.line_end = min(start + 1.0 / self.rate, now + MAX_WAIT / 2)
             wait = (self.line_end - now) * (1.0 + self.jitter())
         return round(min(max(wait, MIN_WAIT), MAX_WAIT), 2)
 

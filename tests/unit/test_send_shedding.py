@@ -79,7 +79,7 @@ def test_the_edge_refusal_says_when_to_come_back():
 
 def test_refused_sends_are_given_turns_spread_at_the_rate_sends_finish():
     """1,000 refusals at a measured 500 sends/s are told to come back over about 2 s or
-    more (not all at once), later ones later, and never past the 30 s cap."""
+    more (not all at once), later ones later; the line stops growing at half the 30 s cap."""
     clock = Clock()
     in_hand = SendsInHand(10, clock=clock, jitter=lambda: 0.0)
     finishing_at(500, 2.0, clock, in_hand)
@@ -87,7 +87,45 @@ def test_refused_sends_are_given_turns_spread_at_the_rate_sends_finish():
     waits = [in_hand.retry_after() for _ in range(1000)]
     assert waits == sorted(waits)
     assert waits[0] <= 0.25 and 1.8 <= waits[-1] <= 1000 / in_hand.rate + 0.01
-    assert max(in_hand.retry_after() for _ in range(100_000)) == 30
+    assert max(in_hand.retry_after() for _ in range(100_000)) == 15
+
+
+def test_a_full_line_still_spreads_its_turns_over_the_last_half_of_the_cap():
+    """When every refusal meets the longest line, the jitter (not the cap) sets each wait:
+    they come back over 15-30 s, never all in the same instant."""
+    clock = Clock()
+    draws = iter([i / 1000 for i in range(1000)] * 200)
+    in_hand = SendsInHand(10, clock=clock, jitter=lambda: next(draws))
+    finishing_at(500, 1.0, clock, in_hand)
+    for _ in range(100_000):
+        in_hand.retry_after()
+    waits = [in_hand.retry_after() for _ in range(1000)]
+    assert min(waits) >= 15 and max(waits) <= 30
+    assert len(set(waits)) > 500
+
+
+def test_the_bound_on_sends_in_hand_follows_the_measured_rate():
+    """0.3 s of work at the measured rate, at least 128, never past SEND_CONCURRENCY."""
+    clock = Clock()
+    in_hand = SendsInHand(1024, clock=clock, jitter=lambda: 0.0)
+    finishing_at(2000, 2.0, clock, in_hand)
+    assert 500 <= in_hand.bound() <= 700
+    slow = SendsInHand(1024, clock=clock)
+    finishing_at(100, 3.0, clock, slow)
+    assert slow.bound() == 128
+    assert SendsInHand(2).bound() == 2
+    fast = SendsInHand(1024, clock=clock)
+    finishing_at(20_000, 1.0, clock, fast)
+    assert fast.bound() == 1024
+
+
+def test_sends_past_the_rate_bound_are_shed():
+    eio, in_hand, handle = gate(1024)
+    with contextlib.ExitStack() as held:
+        for _ in range(in_hand.bound()):
+            held.enter_context(in_hand.one())
+        handle("sid1", SEND)
+    assert eio.decoded == [] and json.loads(eio.sent[0][1][2:])[0]["error"] == "retry"
 
 
 def test_an_idle_line_starts_again_from_now():

@@ -190,6 +190,7 @@ def _swap_in(folder, found, config, kind, upgrade, environ):
         _stage_blobs(folder, found, staged_blobs)
         if kind == "sqlite":
             target = _sqlite_path(url)
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             staged_db = files.aside_name(target, "restore")
             files.copy_hashing(folder / DATABASE_FILES[kind], staged_db)
         old_blobs = files.aside_name(blob_dir, "old")

@@ -6,7 +6,7 @@ from flask.cli import with_appcontext
 
 from .. import backup as backups
 
-EXIT_REFUSED = 1
+EXIT_REFUSED = 1  # as `flask users`: 0 done, 1 refused or failed, 2 usage
 
 
 def _human(size):
@@ -14,6 +14,11 @@ def _human(size):
         if size < 1024 or unit == "GiB":
             return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
         size /= 1024
+
+
+def _fail(error):
+    click.echo(f"Error: {error}", err=True)
+    sys.exit(EXIT_REFUSED)
 
 
 @click.command("backup")
@@ -33,9 +38,8 @@ def backup_command(dest, include_secret_key):
     """
     try:
         made = backups.make_backup(dest, include_secret_key=include_secret_key)
-    except backups.BackupError as error:
-        click.echo(f"Error: {error}", err=True)
-        sys.exit(EXIT_REFUSED)
+    except (backups.BackupError, OSError) as error:  # OSError: disk full, no permission…
+        _fail(error)
     blobs = sum(1 for row in made["files"] if row["path"].startswith("blobs/"))
     total = sum(row["size"] for row in made["files"])
     click.echo(f"Backed up the {made['database']} database (schema "
@@ -65,9 +69,8 @@ def restore_command(src, force):
     """
     try:
         found, notes = backups.restore_backup(src, force=force)
-    except backups.BackupError as error:
-        click.echo(f"Error: {error}", err=True)
-        sys.exit(EXIT_REFUSED)
+    except (backups.BackupError, OSError) as error:  # OSError: disk full, no permission…
+        _fail(error)
     blobs = sum(1 for row in found["files"] if row["path"].startswith("blobs/"))
     click.echo(f"Restored the {found['database']} database and {blobs} attachment(s) from the "
                f"backup made {found['created']}.")

@@ -117,6 +117,25 @@ def test_folder_backup_holds_database_attachment_and_a_verifiable_manifest(sourc
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".backup")]  # no leftovers
 
 
+def test_backup_copies_only_attachments_the_database_names(source, tmp_path):
+    """An upload still being written (no row yet) and a stray file stay out; a row whose
+    file is gone is counted, not fatal."""
+    app, blob_id, _ = source
+    root = Path(app.config["BLOB_DIR"])
+    (root / blob_id[:2] / ".upload-half").write_bytes(b"partial")
+    (root / "zz").mkdir()
+    (root / "zz" / "zzNoRowForThisFile0000").write_bytes(b"stray")
+    dest = tmp_path / "backup"
+    assert invoke(app, "backup", str(dest)).exit_code == 0
+    copied = sorted(str(p.relative_to(dest)) for p in (dest / "blobs").rglob("*") if p.is_file())
+    assert copied == [f"blobs/{blob_id[:2]}/{blob_id}"]
+    blob_path(app, blob_id).unlink()
+    result = invoke(app, "backup", str(tmp_path / "second"))
+    assert result.exit_code == 0, result.output
+    assert "0 attachment(s)" in result.output and "1 attachment(s) were deleted" in result.output
+    assert json.loads((tmp_path / "second" / "manifest.json").read_text())["missing_blobs"] == 1
+
+
 def test_restore_into_a_fresh_instance_lets_the_users_log_in(backup_folder, source, tmp_path):
     _, blob_id, data = source
     fresh = make_instance(tmp_path / "fresh", revision=None)

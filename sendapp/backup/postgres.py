@@ -98,7 +98,8 @@ def other_sessions(url):
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM pg_stat_activity "
-                           "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+                           "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                           "AND backend_type = 'client backend'")  # not autovacuum workers
             return cursor.fetchone()[0]
     finally:
         connection.close()

@@ -9,6 +9,7 @@ import sys
 import tarfile
 from pathlib import Path
 
+import psycopg2
 import pytest
 from alembic.script import ScriptDirectory
 from flask_migrate import upgrade
@@ -333,6 +334,14 @@ def test_postgres_round_trip_with_pg_dump_and_pg_restore(tmp_path):
         assert blob_path(target, blob_id).read_bytes() == data
         refused = invoke(target, "restore", str(archive))
         assert refused.exit_code == 1 and "already holds data" in refused.output
+        server = psycopg2.connect(target_url)  # stands in for a running server's pool
+        try:
+            busy = invoke(target, "restore", str(archive), "--force")
+        finally:
+            server.close()
+        assert busy.exit_code == 1 and "1 other connection(s)" in busy.output
+        assert invoke(target, "restore", str(archive), "--force").exit_code == 0
+        assert usernames(target) == ["alice", "bob"]
         sqlite_instance = make_instance(tmp_path / "sqlite", revision=None)
         wrong = invoke(sqlite_instance, "restore", str(archive))
         assert wrong.exit_code == 1 and "holds a PostgreSQL database" in wrong.output

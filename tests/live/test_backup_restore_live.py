@@ -11,7 +11,7 @@ from support.live_clients import WAIT, befriend, live, login, receive, register,
 from support.live_server import ROOT, LiveServer
 
 FLASK_TIMEOUT = 120  # seconds for one `flask backup` / `flask restore`
-MAX_DURING = 200  # messages sent while the backup runs, at most
+MAX_DURING = 5000  # messages sent while the backup runs, at most (~7 ms each)
 
 
 def flask(server, *args):
@@ -59,10 +59,11 @@ def test_backup_while_serving_then_restore_into_a_fresh_instance(tmp_path):
                     sent += 1
                 done = await made
                 await a.send_text(bob.id, "after the backup", timeout=WAIT)
-                return done
+                return done, sent
 
-        done = run(scenario())
+        done, sent = run(scenario())
         assert done.returncode == 0, done.stdout + done.stderr
+        assert 0 < sent < MAX_DURING  # alice was writing for the whole backup
         assert "1 attachment(s)" in done.stdout
         assert "Traceback" not in done.stderr
         original = history(bob, alice.id)
@@ -92,6 +93,7 @@ def test_backup_while_serving_then_restore_into_a_fresh_instance(tmp_path):
         texts = [bob2.decrypt(m).get("body") for m in got]
         assert texts[:7] == ["alice 0", "bob 0", "alice 1", "bob 1", "alice 2", "bob 2", None]
         assert texts[7:] == [f"during {i}" for i in range(len(texts) - 7)]
+        assert len(texts) - 7 <= sent
         assert "after the backup" not in texts
         assert [alice2.decrypt(m).get("body") for m in history(alice2, bob2.id)] == texts
         plain = bob2.decrypt(got[6])

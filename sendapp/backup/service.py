@@ -33,7 +33,10 @@ def database_kind(url):
 
 
 def _sqlite_path(url):
-    return Path(make_url(url).database).resolve()
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        raise BackupError("Backups need the SQLite database in a file named by its path.")
+    return Path(database).resolve()
 
 
 # --- backup -----------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
-"""Flask CLI: `flask users …`, `flask blobs gc` and `flask cert`."""
+"""Flask CLI: `flask users …`, `blobs gc`, `cert`, `backup` and `restore`."""
 
 
 def register_cli(app):
+    from .backup import backup_command, restore_command
     from .blobs import blobs
     from .cert import cert_command
     from .users import users
@@ -9,3 +10,5 @@ def register_cli(app):
     app.cli.add_command(users)
     app.cli.add_command(blobs)
     app.cli.add_command(cert_command)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)

@@ -121,7 +121,10 @@ class SharedPresence:
         CLI builds the app too and must not register as a server process)."""
         if self._started:
             return
-        self._started = True
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
         self.tasks.start_background_task(self._run)
 
     def stop(self):

@@ -39,7 +39,10 @@ class Device:
 
     def close(self):
         if self.client.connected:
-            self.client.disconnect()
+            try:
+                self.client.disconnect()
+            except Exception:  # noqa: BLE001 - its server may have been killed
+                pass
 
 
 def friends_online(server, session):

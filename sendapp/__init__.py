@@ -73,7 +73,10 @@ def _bind_extensions(app):
         ping_timeout=20,
         serializer=StrictPacket,
     )
+    from . import presence
     from .realtime import bind_events
+
+    presence.init_app(app)
 
     bind_events(app, socketio.server)
     guard_messages(socketio.server)

@@ -127,6 +127,10 @@ class Config:
         self.SESSION_IDLE = _seconds(env.get("SENDAPP_SESSION_IDLE"), 7 * DAY)
         # How often each server process checks its sockets' sessions (seconds).
         self.REVOCATION_INTERVAL = float(env.get("SENDAPP_REVOCATION_INTERVAL") or 0.5)
+        # With a Redis message queue: seconds a server process's presence entries outlive its
+        # last heartbeat (it renews them every third of this), so a crashed process's users go
+        # offline within 4/3 of it (sendapp/presence/shared.py).
+        self.PRESENCE_TTL = _seconds(env.get("SENDAPP_PRESENCE_TTL"), 15)
         self.PERMANENT_SESSION_LIFETIME = timedelta(seconds=self.SESSION_MAX_AGE)
         self.REMEMBER_COOKIE_DURATION = timedelta(seconds=self.SESSION_MAX_AGE)
 

@@ -110,8 +110,7 @@ def on_connect(auth=None):
         join_room(pair_room(user_id, friend_id))
     db.session.remove()
     if presence.connected(user_id, request.sid):
-        for friend_id in friend_ids:
-            notify.to_user(friend_id, "presence", {"user": user_id, "online": True})
+        notify.presence(user_id, True, friend_ids)
 
 
 @socketio.on("disconnect")
@@ -126,8 +125,7 @@ def on_disconnect(reason=None):
             friend_ids = friends.friend_ids(user_id)
         finally:
             db.session.remove()
-        for friend_id in friend_ids:
-            notify.to_user(friend_id, "presence", {"user": user_id, "online": False})
+        notify.presence(user_id, False, friend_ids)
 
 
 def _socket_user_id():

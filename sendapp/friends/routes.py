@@ -28,7 +28,7 @@ def search_users():
 @login_required
 def list_friends():
     """Friends with presence, and pending requests both ways."""
-    return jsonify(service.listing(current_user.id, presence.is_online))
+    return jsonify(service.listing(current_user.id, presence.online_among))
 
 
 @bp.post("/friends")

@@ -63,19 +63,23 @@ def friend_ids(user_id):
     return [_other(row, user_id) for row in _rows_of(user_id) if row.accepted]
 
 
-def listing(user_id, is_online):
-    """PROTOCOL §7 GET /api/friends: friends, incoming and outgoing requests."""
+def listing(user_id, online_among):
+    """PROTOCOL §7 GET /api/friends: friends, incoming and outgoing requests.
+
+    :param online_among: answers which of the given user ids are online (one call).
+    """
     rows = _rows_of(user_id)
     users = {u.id: u for u in db.session.execute(
         db.select(User).where(User.id.in_([_other(r, user_id) for r in rows]))
     ).scalars()}
+    online = online_among([_other(r, user_id) for r in rows if r.accepted])
     friends, incoming, outgoing = [], [], []
     for row in rows:
         other = users.get(_other(row, user_id))
         if other is None:
             continue
         if row.accepted:
-            friends.append(friend_json(other, row, is_online(other.id)))
+            friends.append(friend_json(other, row, other.id in online))
         elif row.requester_id == user_id:
             outgoing.append({"id": other.id, "username": other.username, "since": row.created})
         else:

@@ -4,7 +4,6 @@ python-socketio clients hold the sockets; the admin commands run as a separate
 `flask --app app users …` process against the server's database, as an operator would.
 """
 import asyncio
-import shutil
 import ssl
 import subprocess
 import sys
@@ -17,8 +16,8 @@ import socketio
 
 from sendapp import crypto
 from sendapp.client import Account, HttpApi
-from support.live_server import ROOT, free_port, TEST_KDF_ITERATIONS
-from support.services import unavailable
+from support.live_server import ROOT, TEST_KDF_ITERATIONS
+from support.redis_server import redis_server
 
 PASSWORD = "correct horse battery staple"
 WITHIN = 1.0  # seconds from the end of the action to the socket being closed
@@ -187,29 +186,6 @@ def test_idle_session_expires_and_its_socket_closes(start_live_server):
 
 
 # --- several server processes on one database ------------------------------------------------------
-def redis_server(tmp_path):
-    """A throw-away redis-server on a free 127.0.0.1 port; answers (process, url)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        unavailable("redis-server", "not installed")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    import redis
-
-    while time.monotonic() < deadline:
-        try:
-            if redis.Redis(port=port, socket_timeout=0.5).ping():
-                return process, f"redis://127.0.0.1:{port}/0"
-        except redis.RedisError:
-            time.sleep(0.05)
-    process.kill()
-    process.wait(5)
-    unavailable("redis-server", "did not answer within 10 s")
-
-
 @pytest.mark.parametrize("queue", [False, True], ids=["no-queue", "message-queue"])
 def test_cli_reaches_sockets_on_every_server_process(start_live_server, tmp_path, queue):
     shared = {"SENDAPP_DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite3'}",

@@ -65,11 +65,16 @@ def befriend_live(server, a, b):
     assert accepted.status_code == 200, accepted.text
 
 
-def connect_socket(server, session, on_message=None):
+def connect_socket(server, session, on_message=None, events=None):
     """A python-socketio client on the device's session (long-polling: the sync client's
-    WebSocket transport needs websocket-client, which is not installed)."""
+    WebSocket transport needs websocket-client, which is not installed).
+
+    :param events: more server → client handlers by event name, set before connecting.
+    """
     client = socketio.Client(http_session=session, reconnection=False)
     if on_message is not None:
         client.on("message", on_message)
+    for name, handler in (events or {}).items():
+        client.on(name, handler)
     client.connect(server.url, transports=["polling"], wait_timeout=TIMEOUT)
     return client

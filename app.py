@@ -249,6 +249,8 @@ def tls_protocol(admission, header_timeout, idle_timeout):
       that is routine, so it gets one log line instead of a traceback.
     - A request whose body the application did not read closes its connection instead of
       eventlet reading (up to Content-Length, any size) the rest to keep it alive.
+    - The access log names the client sendapp/proxies.py found (X-Forwarded-For counts
+      only from a trusted proxy); TLS lines before any request name the TCP peer.
     """
     import eventlet
     import eventlet.wsgi
@@ -321,6 +323,13 @@ def tls_protocol(admission, header_timeout, idle_timeout):
                 self._timer.cancel()
                 admission.set_idle(self.request, False)
 
+        def get_client_address(self):
+            """The client for the access log: REMOTE_ADDR as sendapp/proxies.py left it (the
+            forwarded client only from a trusted proxy), never a raw X-Forwarded-For."""
+            host, port = eventlet.wsgi.addr_to_host_port(self.client_address)
+            environ = getattr(self, "environ", None) or {}
+            return environ.get("REMOTE_ADDR", host), port
+
         def finish(self):
             try:
                 super().finish()
@@ -382,7 +391,7 @@ def serve(sock, stop_requested):
 
     config = app.config
     admission = Admission(connection_limit(config["MAX_CONNECTIONS"]),
-                          config["MAX_CONNECTIONS_PER_IP"], log)
+                          config["MAX_CONNECTIONS_PER_IP"], log, config["TRUSTED_PROXIES"])
     pool = edge_pool(admission)
     protocol = tls_protocol(admission, config["HEADER_TIMEOUT"], config["IDLE_TIMEOUT"])
     server = eventlet.spawn(

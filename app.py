@@ -33,6 +33,7 @@ from sendapp import create_app, tls
 from sendapp.admission import Admission, Notices
 from sendapp.config import Config
 from sendapp.extensions import db, socketio
+from sendapp.schema_lock import migration_lock
 
 
 def _import_overrides():
@@ -109,7 +110,10 @@ def configure_logging():
 
 
 def migrate_database():
-    """Apply pending migrations (AUTO_MIGRATE) so an upgraded checkout just runs."""
+    """Apply pending migrations (AUTO_MIGRATE) so an upgraded checkout just runs.
+
+    Processes started together take turns (sendapp/schema_lock.py, held in migrations/env.py).
+    """
     if not app.config["AUTO_MIGRATE"]:
         return
     migrations = Path(app.extensions["migrate"].directory)
@@ -118,7 +122,19 @@ def migrate_database():
             flask_migrate.upgrade()
         else:  # a checkout without migrations/ (never in a release): plain tables
             log.warning("no migrations folder at %s; creating tables directly", migrations)
-            db.create_all()
+            with db.engine.connect() as connection, migration_lock(connection):
+                db.metadata.create_all(connection)
+                connection.commit()
+
+
+def warn_per_process_limits(config):
+    """Warn (once, at start) when several processes would each keep their own rate limits."""
+    if (config["MESSAGE_QUEUE"] and config["RATELIMIT_ENABLED"]
+            and config["RATELIMIT_STORAGE_URI"].startswith("memory://")):
+        log.warning("SENDAPP_MESSAGE_QUEUE is set, so several server processes may share the "
+                    "load, but SENDAPP_RATELIMIT_STORAGE is memory://: each process counts "
+                    "its own rate limits, which multiplies every limit by the number of "
+                    "processes. Set SENDAPP_RATELIMIT_STORAGE to a shared redis:// URL.")
 
 
 def url_host(host):
@@ -500,6 +516,7 @@ def main():
               + ", ".join(tls.certificate_sans(cert_path)))
     migrate_database()
     configure_logging()  # again: Alembic's logging setup disables the app's loggers
+    warn_per_process_limits(app.config)
     try:
         sock = listen(host, port, cert_path, key_path)
     except OSError as error:

@@ -150,7 +150,7 @@ def test_two_processes_start_together_on_a_fresh_postgres_database(tmp_path, loc
 
 @pytest.mark.parametrize("lock_held", [False, True], ids=["together", "lock-held"])
 def test_two_processes_sharing_an_instance_folder_start_with_one_secret_key(tmp_path, lock_held):
-    instance = tmp_path / "shared-instance"
+    instance = (tmp_path / "shared-instance").resolve()  # as the server resolves it
     shared = {"SENDAPP_INSTANCE_PATH": str(instance), "SENDAPP_SECRET_KEY": None}
     servers = [LiveServer(tmp_path / name, env=shared, startup_timeout=START_BOUND)
                for name in ("a", "b")]

@@ -183,3 +183,10 @@ def test_engineio_ignores_forwarded_host_from_an_untrusted_peer(make_app):
     assert engineio_handshake(app, STRANGER, evil).status_code == 400
     own = engineio_handshake(app, STRANGER, {"Origin": "https://10.0.0.1:8443"})
     assert own.status_code == 200  # the control: a same-origin handshake passes
+
+
+def test_an_override_written_as_text_is_read_as_networks(make_app):
+    """"10.0.0.1" must not match as a substring of "10.0.0.10"."""
+    app = probe(make_app(TRUSTED_PROXIES="10.0.0.10"))
+    assert isinstance(app.config["TRUSTED_PROXIES"], TrustedNetworks)
+    assert whoami(app, "10.0.0.1", {"X-Forwarded-For": "203.0.113.9"})["remote_addr"] == "10.0.0.1"

@@ -117,7 +117,7 @@ def test_two_processes_start_together_on_a_fresh_postgres_database(tmp_path, loc
     try:
         with scratch_postgres_database() as url:
             shared = {"SENDAPP_DATABASE_URL": url, "SENDAPP_MESSAGE_QUEUE": queue,
-                      "SENDAPP_RATELIMIT": "on"}
+                      "SENDAPP_RATELIMIT": "on", "SENDAPP_SECRET_KEY": "one-key-for-both"}
             shared_limits = {**shared, "SENDAPP_RATELIMIT_STORAGE": queue.rsplit("/", 1)[0] + "/1"}
             servers = [LiveServer(tmp_path / "a", env=shared, startup_timeout=START_BOUND),
                        LiveServer(tmp_path / "b", env=shared_limits, startup_timeout=START_BOUND)]

@@ -33,6 +33,7 @@ from sendapp import create_app, tls
 from sendapp.admission import Admission, Notices
 from sendapp.config import Config
 from sendapp.extensions import db, socketio
+from sendapp.schema_lock import migration_lock
 
 
 def _import_overrides():
@@ -109,7 +110,10 @@ def configure_logging():
 
 
 def migrate_database():
-    """Apply pending migrations (AUTO_MIGRATE) so an upgraded checkout just runs."""
+    """Apply pending migrations (AUTO_MIGRATE) so an upgraded checkout just runs.
+
+    Processes started together take turns (sendapp/schema_lock.py, held in migrations/env.py).
+    """
     if not app.config["AUTO_MIGRATE"]:
         return
     migrations = Path(app.extensions["migrate"].directory)
@@ -118,7 +122,19 @@ def migrate_database():
             flask_migrate.upgrade()
         else:  # a checkout without migrations/ (never in a release): plain tables
             log.warning("no migrations folder at %s; creating tables directly", migrations)
-            db.create_all()
+            with db.engine.connect() as connection, migration_lock(connection):
+                db.metadata.create_all(connection)
+                connection.commit()
+
+
+def warn_per_process_limits(config):
+    """Warn (once, at start) when several processes would each keep their own rate limits."""
+    if (config["MESSAGE_QUEUE"] and config["RATELIMIT_ENABLED"]
+            and config["RATELIMIT_STORAGE_URI"].startswith("memory://")):
+        log.warning("SENDAPP_MESSAGE_QUEUE is set, so several server processes may share the "
+                    "load, but SENDAPP_RATELIMIT_STORAGE is memory://: each process counts "
+                    "its own rate limits, which multiplies every limit by the number of "
+                    "processes. Set SENDAPP_RATELIMIT_STORAGE to a shared redis:// URL.")
 
 
 def url_host(host):
@@ -249,6 +265,8 @@ def tls_protocol(admission, header_timeout, idle_timeout):
       that is routine, so it gets one log line instead of a traceback.
     - A request whose body the application did not read closes its connection instead of
       eventlet reading (up to Content-Length, any size) the rest to keep it alive.
+    - The access log names the client sendapp/proxies.py found (X-Forwarded-For counts
+      only from a trusted proxy); TLS lines before any request name the TCP peer.
     """
     import eventlet
     import eventlet.wsgi
@@ -321,6 +339,13 @@ def tls_protocol(admission, header_timeout, idle_timeout):
                 self._timer.cancel()
                 admission.set_idle(self.request, False)
 
+        def get_client_address(self):
+            """The client for the access log: REMOTE_ADDR as sendapp/proxies.py left it (the
+            forwarded client only from a trusted proxy), never a raw X-Forwarded-For."""
+            host, port = eventlet.wsgi.addr_to_host_port(self.client_address)
+            environ = getattr(self, "environ", None) or {}
+            return environ.get("REMOTE_ADDR", host), port
+
         def finish(self):
             try:
                 super().finish()
@@ -382,7 +407,7 @@ def serve(sock, stop_requested):
 
     config = app.config
     admission = Admission(connection_limit(config["MAX_CONNECTIONS"]),
-                          config["MAX_CONNECTIONS_PER_IP"], log)
+                          config["MAX_CONNECTIONS_PER_IP"], log, config["TRUSTED_PROXIES"])
     pool = edge_pool(admission)
     protocol = tls_protocol(admission, config["HEADER_TIMEOUT"], config["IDLE_TIMEOUT"])
     server = eventlet.spawn(
@@ -491,6 +516,7 @@ def main():
               + ", ".join(tls.certificate_sans(cert_path)))
     migrate_database()
     configure_logging()  # again: Alembic's logging setup disables the app's loggers
+    warn_per_process_limits(app.config)
     try:
         sock = listen(host, port, cert_path, key_path)
     except OSError as error:

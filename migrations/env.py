@@ -5,6 +5,8 @@ from flask import current_app
 
 from alembic import context
 
+from sendapp.schema_lock import migration_lock
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -96,7 +98,9 @@ def run_migrations_online():
 
     connectable = get_engine()
 
-    with connectable.connect() as connection:
+    # One upgrade at a time across processes (sendapp/schema_lock.py): a process started
+    # together with another waits here, then finds the schema already at head.
+    with connectable.connect() as connection, migration_lock(connection, logger):
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

@@ -46,7 +46,13 @@ def create_app(config=None):
 
     start_periodic(app)
     app.after_request(add_security_headers)
-    app.wsgi_app = SecurityHeaders(app.wsgi_app)  # outermost: Engine.IO answers get them too
+    app.wsgi_app = SecurityHeaders(app.wsgi_app)  # Engine.IO answers get them too
+    from .proxies import TrustedNetworks, TrustedProxies
+
+    if isinstance(app.config["TRUSTED_PROXIES"], str):  # an override as written in the env
+        app.config["TRUSTED_PROXIES"] = TrustedNetworks.parse(app.config["TRUSTED_PROXIES"])
+    # Outermost: every layer inside sees the client's address, scheme and host.
+    app.wsgi_app = TrustedProxies(app.wsgi_app, app.config["TRUSTED_PROXIES"])
     return app
 
 

@@ -71,11 +71,16 @@ class Admission:
     its own kind while logged-in WebSocket and long-polling requests, which are busy,
     keep their place. Only when nothing idle can go is the newcomer refused, at once
     and with a log line, instead of waiting in the kernel's queue.
+
+    Admission sees the TCP peer before any HTTP, so behind a reverse proxy every client
+    shares the proxy's address. Peers in `unlimited` (the trusted proxies) are therefore
+    held only to `total`; the proxy limits connections per client itself.
     """
 
-    def __init__(self, total, per_address, logger):
+    def __init__(self, total, per_address, logger, unlimited=()):
         self.total = total
         self.per_address = per_address
+        self._unlimited = unlimited  # supports `host in unlimited` (proxies.TrustedNetworks)
         self._by_sock = {}
         self._by_key = {}  # address key -> {sock: _Connection}, oldest first
         self._notices = Notices(logger)
@@ -87,7 +92,8 @@ class Admission:
         """Register a new connection, closing an idle one for room; False if there is none."""
         key = address_key(address[0])
         mine = self._by_key.get(key, {})
-        if len(mine) >= self.per_address and not self._close_oldest_idle(mine):
+        capped = address[0] not in self._unlimited
+        if capped and len(mine) >= self.per_address and not self._close_oldest_idle(mine):
             self._notices.note(("per-address", key), "refused a connection from %s: it already "
                                "holds %d busy connections (SENDAPP_MAX_CONNECTIONS_PER_IP)",
                                key, len(mine))

@@ -5,8 +5,11 @@ server with them. Every setting is listed in the README.
 """
 import os
 import secrets
+import tempfile
 from datetime import timedelta
 from pathlib import Path
+
+from .proxies import TrustedNetworks
 
 MiB = 1024 * 1024
 ROOT = Path(__file__).resolve().parent.parent  # the repository: templates, static, migrations
@@ -52,15 +55,37 @@ def _database_url(url):
 
 
 def _load_or_create_secret(instance_path):
-    """Keep one random secret key per instance (0600) so sessions survive restarts."""
+    """Keep one random secret key per instance (0600) so sessions survive restarts.
+
+    Processes sharing the instance folder may start together: the key is written to a
+    temporary file and linked into place only when complete, so a reader never sees a
+    partial key, and a process that loses the race reads the winner's key instead.
+    """
     path = Path(instance_path) / "secret_key"
     if path.exists():
-        return path.read_text().strip()
+        return _read_secret(path)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret_key.")  # 0600
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)  # fails if the name exists: never replaces a key
+        except FileExistsError:
+            return _read_secret(path)
+    finally:
+        os.unlink(temporary)
+    return key
+
+
+def _read_secret(path):
+    key = path.read_text().strip()
+    if not key:  # left by a crash of a version that wrote the file in place
+        raise RuntimeError(f"{path} is empty: delete it to make a new key (logs everyone out) "
+                           "or set SENDAPP_SECRET_KEY")
     return key
 
 
@@ -114,6 +139,8 @@ class Config:
         # per logged-in WebSocket, so 4096 connections stay under ~400 MiB.
         self.MAX_CONNECTIONS = int(env.get("SENDAPP_MAX_CONNECTIONS") or 4096)
         self.MAX_CONNECTIONS_PER_IP = int(env.get("SENDAPP_MAX_CONNECTIONS_PER_IP") or 256)
+        # Reverse proxies whose X-Forwarded-For/-Proto/-Host are believed (sendapp/proxies.py).
+        self.TRUSTED_PROXIES = TrustedNetworks.parse(env.get("SENDAPP_TRUSTED_PROXIES"))
         self.HEADER_TIMEOUT = float(env.get("SENDAPP_HEADER_TIMEOUT") or 10)
         self.IDLE_TIMEOUT = float(env.get("SENDAPP_IDLE_TIMEOUT") or 30)
         # Rate limits (Flask-Limiter strings). Socket events share one budget per user.

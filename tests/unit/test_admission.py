@@ -79,3 +79,24 @@ def test_released_connections_free_their_place(sockets):
     assert not admission.admit(sockets()[0], ("192.0.2.1", 2))
     admission.release(sock)
     assert admission.admit(sockets()[0], ("192.0.2.1", 3))
+
+
+def test_trusted_proxy_is_held_to_the_total_only(sockets):
+    """Behind a reverse proxy every client arrives from the proxy's address (sendapp/proxies.py):
+    the per-address cap would cap the whole site, so the proxy limits per client itself."""
+    from sendapp.proxies import TrustedNetworks
+
+    admission = Admission(total=4, per_address=2, logger=logging.getLogger("test"),
+                          unlimited=TrustedNetworks.parse("10.0.0.5"))
+    for number in range(4):
+        sock = sockets()[0]
+        assert admission.admit(sock, ("10.0.0.5", number))
+        admission.set_idle(sock, False)
+    assert not admission.admit(sockets()[0], ("10.0.0.5", 9))  # the total still holds
+    stranger = Admission(total=4, per_address=2, logger=logging.getLogger("test"),
+                         unlimited=TrustedNetworks.parse("10.0.0.5"))
+    for number in range(2):
+        sock = sockets()[0]
+        assert stranger.admit(sock, ("10.0.0.6", number))
+        stranger.set_idle(sock, False)
+    assert not stranger.admit(sockets()[0], ("10.0.0.6", 9))  # others keep their cap

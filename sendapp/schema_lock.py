@@ -15,12 +15,12 @@ process waits, then reads the new revision and finds nothing to do.
 
 Waiting blocks the calling thread; it happens before the server serves anything.
 """
-import fcntl
 import logging
-import os
 from contextlib import contextmanager
 
 from sqlalchemy import text
+
+from . import file_lock
 
 MIGRATION_LOCK_ID = 727273  # PostgreSQL advisory lock id; only schema upgrades take it
 
@@ -40,7 +40,8 @@ def migration_lock(connection, logger=log):
         with _advisory_lock(connection, logger):
             yield
     elif dialect == "sqlite" and _sqlite_file(connection):
-        with _file_lock(_sqlite_file(connection) + ".migrate-lock", logger):
+        with file_lock.exclusive(_sqlite_file(connection) + ".migrate-lock",
+                                 on_wait=lambda: logger.info(WAITING)):
             yield
     else:
         yield
@@ -80,17 +81,3 @@ def _advisory_unlock(connection):
         log.warning("could not release the schema-upgrade lock (%s); dropping the connection",
                     error.__class__.__name__)
         connection.invalidate()
-
-
-@contextmanager
-def _file_lock(path, logger):
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            logger.info(WAITING)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock

@@ -27,9 +27,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from . import file_lock
+
 CERT_NAME = "cert.pem"  # the server's certificate followed by the CA's: the chain it serves
 KEY_NAME = "key.pem"
 CA_NAME = "ca.pem"  # the name-constrained CA phones install
+LOCK_NAME = ".create-lock"  # held while a certificate is made
 # Apple devices refuse TLS server certificates valid for longer than 825 days.
 DEFAULT_DAYS = 825
 # Documentation addresses (RFC 5737, RFC 3849): connecting a UDP socket to them
@@ -181,6 +184,16 @@ def ensure_certificate(cert_dir, days: int = DEFAULT_DAYS, extra_hosts=(), force
     if cert_path.exists() and key_path.exists() and not force:
         return cert_path, key_path, False
     directory.mkdir(parents=True, exist_ok=True)
+    # Two servers starting together on one folder would each write a key and a certificate,
+    # and one could end up serving the other's certificate with its own key.
+    with file_lock.exclusive(directory / LOCK_NAME):
+        if cert_path.exists() and key_path.exists() and not force:
+            return cert_path, key_path, False
+        return _create(directory, cert_path, key_path, sans, days)
+
+
+def _create(directory, cert_path, key_path, sans, days):
+    """Make the one-time CA, the key and the certificate, and write them (under the lock)."""
     ca_key = ec.generate_private_key(ec.SECP256R1())  # used for one signature, never stored
     authority = build_authority(ca_key, sans, days)
     key = ec.generate_private_key(ec.SECP256R1())

@@ -103,7 +103,9 @@ def test_cert_file_serves_the_chain_and_the_ca_key_is_not_kept(cert_runner, cert
     assert run_cert(cert_runner).exit_code == 0
     chain = x509.load_pem_x509_certificates((cert_dir / "cert.pem").read_bytes())
     assert len(chain) == 2 and chain[1] == load_authority(cert_dir)
-    assert sorted(p.name for p in cert_dir.iterdir()) == ["ca.pem", "cert.pem", "key.pem"]
+    files = sorted(p.name for p in cert_dir.iterdir() if p.name != tls.LOCK_NAME)
+    assert files == ["ca.pem", "cert.pem", "key.pem"]
+    assert (cert_dir / tls.LOCK_NAME).read_bytes() == b""  # the lock file holds nothing
     key = serialization.load_pem_private_key((cert_dir / "key.pem").read_bytes(), password=None)
     assert key.public_key() == chain[0].public_key() != chain[1].public_key()
 
@@ -186,3 +188,30 @@ def test_bad_options_are_usage_errors_and_write_nothing(cert_runner, cert_dir, a
     result = run_cert(cert_runner, *args)
     assert result.exit_code == 2
     assert not (cert_dir / "cert.pem").exists() and not (cert_dir / "key.pem").exists()
+
+
+def _make_certificate(cert_dir, barrier, results):
+    barrier.wait(timeout=20)
+    results.put(tls.ensure_certificate(str(cert_dir))[2])
+
+
+def test_servers_starting_together_make_one_matching_certificate_and_key(tmp_path):
+    """Several processes making the first certificate at once (two servers on one folder):
+    one makes it, the others use it, and the key on disk is the certificate's key."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    cert_dir = tmp_path / "certs"
+    barrier, results = context.Barrier(6), context.Queue()
+    workers = [context.Process(target=_make_certificate, args=(cert_dir, barrier, results))
+               for _ in range(6)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert all(worker.exitcode == 0 for worker in workers)
+    created = [results.get(timeout=5) for _ in workers]
+    assert created.count(True) == 1
+    certificate = x509.load_pem_x509_certificate((cert_dir / tls.CERT_NAME).read_bytes())
+    key = serialization.load_pem_private_key((cert_dir / tls.KEY_NAME).read_bytes(), None)
+    assert certificate.public_key().public_numbers() == key.public_key().public_numbers()

@@ -1,19 +1,19 @@
 """The Redis message queue between server processes: relay is best effort, storing is not.
 
 With `SENDAPP_MESSAGE_QUEUE=redis://…` every emit is also published to Redis so the
-sockets of other processes get it. python-socketio's `RedisManager` handles an outage
-badly for a chat whose ack follows the database commit: each publish retries with
-redis-py's defaults (eleven connection attempts with back-off, twice: seconds per emit,
-before the sender's ack) and logs two error lines per emit, and its listener backs off to
-a minute between attempts, so relay stays off long after Redis is back.
+sockets of other processes get it. python-socketio's `RedisManager` meets an outage badly
+for a chat whose ack follows the database commit: each emit tries twice and logs two ERROR
+lines, and against a Redis that accepts connections but does not answer each try waits
+redis-py's 5 s socket timeout (measured: 10 s per emit, before the sender's ack); its
+listener backs off to a minute between attempts, so relay stays off long after Redis is back.
 
 `SteadyRedisManager` keeps python-socketio's protocol and changes only how it meets an
-outage: short socket timeouts and one retry (a connection left stale by a Redis restart);
-while the link is down an emit is delivered in this process and not published at all (no
-wait, no log line); the link's state changes are logged once each (`QueueLink`); the
-listener resubscribes every RESUBSCRIBE_PAUSE seconds and is what declares the link up
-again. Messages are committed and acked all along; a peer that missed a relay catches up
-with `sync` (PROTOCOL §8) when its client reconnects.
+outage: 1 s socket timeouts and no retry (the connection pool already replaces a connection
+a Redis restart left stale); while the link is down an emit is delivered in this process and
+not published at all (no wait, no log line); the link's state changes are logged once each
+(`QueueLink`); the listener resubscribes every RESUBSCRIBE_PAUSE seconds and is what
+declares the link up again. Messages are committed and acked all along; a peer that missed
+a relay catches up with `sync` (PROTOCOL §8) when its client reconnects.
 
 The server refuses to start when the queue is configured but does not answer
 (`wait_for_queue`, called by app.py), and the readiness check (`health/`) reports the link.
@@ -55,9 +55,10 @@ def safe_url(url):
 
 
 def client_options():
-    """redis-py options that bound every wait: connect, answer, one quick retry."""
+    """redis-py options that bound every wait: connect and answer, no retry (redis-py's
+    default retries ten times with back-off)."""
     return {"socket_connect_timeout": SOCKET_TIMEOUT, "socket_timeout": SOCKET_TIMEOUT,
-            "retry": Retry(NoBackoff(), 1), "health_check_interval": 0}
+            "retry": Retry(NoBackoff(), 0), "health_check_interval": 0}
 
 
 def ping(url, timeout=SOCKET_TIMEOUT):
@@ -140,8 +141,8 @@ class SteadyRedisManager(RedisManager):
         self.listening = False
 
     def _publish(self, data):
-        """Publish to the other processes; never raises, never waits past SOCKET_TIMEOUT x2,
-        and skips the network while the link is down (the emit was delivered here already)."""
+        """Publish to the other processes; never raises, waits SOCKET_TIMEOUT at most, and
+        skips the network while the link is down (the emit was delivered here already)."""
         if not self.link.up:
             return None
         try:

@@ -1,6 +1,7 @@
 """The Redis queue link without Redis: bounded checks, one log line per change, publishing
 that never raises or waits while the link is down, readiness caching, sends closing."""
 import logging
+import socket
 import time
 
 import pytest
@@ -65,6 +66,27 @@ def test_publish_to_a_closed_port_never_raises_and_stops_trying(caplog):
     outage = [r for r in caplog.records if "unreachable" in r.getMessage()]
     assert len(outage) == 1
     assert not any("Cannot publish" in r.getMessage() for r in caplog.records)
+
+
+def test_a_redis_that_accepts_and_never_answers_costs_one_timeout_once():
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # the kernel accepts connections; nothing ever answers
+    try:
+        manager = message_queue.SteadyRedisManager(
+            f"redis://127.0.0.1:{silent.getsockname()[1]}/0")
+        started = time.monotonic()
+        manager._publish({"method": "emit"})
+        first = time.monotonic() - started
+        started = time.monotonic()
+        for _ in range(100):
+            manager._publish({"method": "emit"})
+        rest = time.monotonic() - started
+    finally:
+        silent.close()
+    assert first < message_queue.SOCKET_TIMEOUT * 1.5
+    assert manager.link.up is False
+    assert rest < 0.1
 
 
 def test_probe_takes_the_link_down():

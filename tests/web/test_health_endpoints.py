@@ -1,6 +1,7 @@
 """/healthz and /readyz through Flask's test client: answers, no details, no database for
 liveness, the database down and draining as 503, no rate limit."""
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,20 @@ def test_readyz_names_the_queue_when_redis_does_not_answer(make_app):
     assert answer.status_code == 503
     assert answer.get_json() == {"status": "not_ready", "failing": ["queue"]}
     assert b"hunter2" not in answer.data and b"127.0.0.1" not in answer.data
+
+
+def test_database_probe_answers_on_postgresql_and_fails_fast_on_a_closed_port():
+    from sqlalchemy.engine import make_url
+
+    from sendapp.config import _database_url
+    from sendapp.health.readiness import DB_TIMEOUT, database_probe
+    from support.live_server import free_port
+    from support.services import scratch_postgres_database
+
+    with scratch_postgres_database() as url:
+        assert database_probe(make_url(_database_url(url)))() is True
+    closed = make_url(f"postgresql+psycopg2://nobody@127.0.0.1:{free_port()}/none")
+    started = time.monotonic()
+    with pytest.raises(Exception):
+        database_probe(closed)()
+    assert time.monotonic() - started < DB_TIMEOUT + 1

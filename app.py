@@ -188,14 +188,29 @@ class _AdmittingListener:
         self._sock = sock
         self._admission = admission
         self._notices = Notices(log)
+        self._closed = False
+
+    def close(self):
+        """Stop accepting: new connections are refused, while the accept loop stays parked.
+
+        Ending the accept loop instead would run eventlet.wsgi's shutdown, which closes every
+        idle connection at once, WebSockets included (they mark themselves idle), before the
+        acks of the sends in hand are out; `drain` ends it later.
+        """
+        self._closed = True
+        self._sock.close()
 
     def accept(self):
         import eventlet
 
         while True:
+            if self._closed:
+                _park()
             try:
                 client, address = self._sock.accept()
             except OSError as error:
+                if self._closed:  # closed under the waiting accept (eventlet's IOClosed)
+                    _park()
                 if error.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
                     raise
                 self._notices.note("accept", "cannot accept connections: %s", error.strerror)
@@ -212,6 +227,13 @@ class _AdmittingListener:
 
     def __getattr__(self, name):
         return getattr(self._sock, name)
+
+
+def _park():
+    """Wait until killed (the accept loop of a closed listener, see _AdmittingListener.close)."""
+    import eventlet.event
+
+    eventlet.event.Event().wait()
 
 
 def _no_delay(client):
@@ -399,8 +421,9 @@ def serve(sock, stop_requested):
     socket_threads = set()
     protocol = tls_protocol(admission, config["HEADER_TIMEOUT"], config["IDLE_TIMEOUT"],
                             socket_threads)
+    listener = _AdmittingListener(sock, admission)
     server = eventlet.spawn(
-        eventlet.wsgi.server, _AdmittingListener(sock, admission), app,
+        eventlet.wsgi.server, listener, app,
         log=logging.getLogger(ACCESS_LOGGER), log_format=ACCESS_FORMAT, protocol=protocol,
         custom_pool=pool, debug=False,  # never send tracebacks to clients
     )
@@ -411,17 +434,18 @@ def serve(sock, stop_requested):
     if server.dead:
         server.wait()  # re-raises what stopped the accept loop
         return 1
-    drain(server, sock, pool, socket_threads)
+    drain(server, listener, pool, socket_threads)
     return 0
 
 
-def drain(server, sock, pool, socket_threads):
+def drain(server, listener, pool, socket_threads):
     """Stop so that a proxy in front loses nothing: readiness first, then the listener, then
     the sockets once every send in hand has its ack; bounded by DRAIN_DELAY + SHUTDOWN_GRACE.
 
     1. /readyz answers 503 "draining"; for SENDAPP_DRAIN_DELAY seconds (default 0) nothing
        else changes, so a load balancer polling /readyz stops sending new connections.
-    2. The listening socket closes: new connections are refused and go to another process.
+    2. The listening socket closes: new connections are refused and go to another process;
+       open ones stay (a long-polling client's next request comes on its kept-alive one).
     3. New sends are answered `retry`; the sends in hand finish (committed, then acked) and
        their acks leave.
     4. Socket.IO connections are dropped. No Engine.IO CLOSE packet: clients treat it as
@@ -441,11 +465,7 @@ def drain(server, sock, pool, socket_threads):
     delay = app.config["DRAIN_DELAY"]
     log.info("stopping: /readyz answers 503%s", f"; closing in {delay:g} s" if delay else "")
     eventlet.sleep(delay)
-    server.kill()  # stop accepting; its own cleanup waits for the pool, so close here
-    try:
-        sock.close()
-    except OSError:
-        pass
+    listener.close()
     in_hand = sends_in_hand(app)
     in_hand.close()
     deadline = time.monotonic() + SHUTDOWN_GRACE
@@ -459,13 +479,14 @@ def drain(server, sock, pool, socket_threads):
     log.info("stopped accepting; %d Socket.IO connections dropped%s", len(dropped),
              "" if in_hand.count == 0 and flushed else
              f" ({in_hand.count} sends still in hand, some acks unsent)")
+    server.kill()  # eventlet.wsgi's own shutdown: closes idle connections, waits for the pool
     with eventlet.Timeout(max(deadline - time.monotonic(), 0), False):
         pool.waitall()
     for thread in list(pool.coroutines_running):
         thread.kill()
     try:
         server.wait()
-    except GreenletExit:
+    except (GreenletExit, OSError):  # OSError: the closed listener's (eventlet's IOClosed)
         pass
 
 

@@ -19,6 +19,7 @@ The server refuses to start when the queue is configured but does not answer
 (`wait_for_queue`, called by app.py), and the readiness check (`health/`) reports the link.
 """
 import logging
+import os
 import threading
 import time
 from urllib.parse import urlsplit
@@ -89,7 +90,9 @@ def wait_for_queue(url, seconds, sleep=time.sleep, clock=time.monotonic):
 def _reason(error):
     """A short reason for an error from redis-py: its class, and the OS's words if any."""
     cause = error.__cause__ or error.__context__
-    text = getattr(cause, "strerror", None) if cause is not None else None
+    number = getattr(cause, "errno", None)
+    # The OS's words from the number: eventlet's green sockets say "ECONNREFUSED" instead.
+    text = os.strerror(number) if isinstance(number, int) else getattr(cause, "strerror", None)
     name = error.__class__.__name__
     return f"{name} ({text})" if text else name
 

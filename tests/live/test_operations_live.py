@@ -5,6 +5,7 @@ Redis is a redis-server of the test's own on a free port (stopped and started ag
 the clients are python-socketio clients on real accounts.
 """
 import asyncio
+import re
 import shutil
 import signal
 import sqlite3
@@ -284,3 +285,5 @@ def test_sigterm_drains_readiness_first_and_loses_no_acked_message(start_live_se
     assert all(stored.get(cid) == message_id for cid, message_id in acked)
     log = server.log_text()
     assert "SendApp stopped" in log and "Traceback" not in log
+    # Every send in hand was answered and its ack written before the sockets were dropped.
+    assert re.search(r"stopped accepting; [1-4] Socket.IO connections dropped\n", log), log

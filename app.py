@@ -55,6 +55,9 @@ ACCESS_FORMAT = '%(client_ip)s "%(request_line)s" %(status_code)s %(body_length)
 LISTEN_BACKLOG = 1024  # the kernel caps it at net.core.somaxconn
 SHUTDOWN_GRACE = 3  # seconds in-flight sends and requests get after the listener closed
 FLUSH_SHARE = 1.0  # seconds of the grace, at most, for acks to leave once every send is done
+# Seconds for the writers to finish the frames they took before their connections are dropped
+# (measured under load: with 0.05 s a few acks of stored messages were lost, with 0.3 s none).
+ACK_WRITE_PAUSE = 0.3
 QUEUE_START_WAIT = 5  # seconds a configured message queue has to answer at start-up
 SOCKET_PATH = "/socket.io/"
 STOP_POLL = 0.2  # seconds between checks for a stop signal
@@ -472,7 +475,7 @@ def drain(server, listener, pool, socket_threads):
     _wait_until(lambda: in_hand.count == 0, deadline)
     flushed = _wait_until(lambda: unsent_packets(socketio.server) == 0,
                           min(deadline, time.monotonic() + FLUSH_SHARE))
-    eventlet.sleep(0.05)  # let the writers finish the frames they took
+    eventlet.sleep(ACK_WRITE_PAUSE)
     dropped = list(socket_threads)
     for thread in dropped:
         thread.kill()

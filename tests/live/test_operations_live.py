@@ -283,6 +283,7 @@ def test_sigterm_drains_readiness_first_and_loses_no_acked_message(start_live_se
         stored = dict(database.execute("SELECT cid, id FROM messages WHERE sender_id = ?",
                                        (alice.id,)))
     assert all(stored.get(cid) == message_id for cid, message_id in acked)
+    assert sorted(stored) == sorted(cid for cid, _id in acked)  # nothing stored went unacked
     log = server.log_text()
     assert "SendApp stopped" in log and "Traceback" not in log
     # Every send in hand was answered and its ack written before the sockets were dropped.

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import flask_migrate
 
-from sendapp import create_app, tls
+from sendapp import create_app, message_queue, tls
 from sendapp.admission import Admission, Notices
 from sendapp.config import Config
 from sendapp.extensions import db, socketio
@@ -54,7 +54,13 @@ ACCESS_LOGGER = "sendapp.access"
 # No cookies, no bodies and (see _DropQueryStrings) no query strings.
 ACCESS_FORMAT = '%(client_ip)s "%(request_line)s" %(status_code)s %(body_length)s %(wall_seconds).3fs'
 LISTEN_BACKLOG = 1024  # the kernel caps it at net.core.somaxconn
-SHUTDOWN_GRACE = 3  # seconds in-flight requests get after SIGTERM/SIGINT
+SHUTDOWN_GRACE = 3  # seconds in-flight sends and requests get after the listener closed
+FLUSH_SHARE = 1.0  # seconds of the grace, at most, for acks to leave once every send is done
+# Seconds for the writers to finish the frames they took before their connections are dropped
+# (measured under load: with 0.05 s a few acks of stored messages were lost, with 0.3 s none).
+ACK_WRITE_PAUSE = 0.3
+QUEUE_START_WAIT = 5  # seconds a configured message queue has to answer at start-up
+SOCKET_PATH = "/socket.io/"
 STOP_POLL = 0.2  # seconds between checks for a stop signal
 FD_RESERVE = 64  # file descriptors kept for the database, blobs, logs and the listener
 # Only AEAD suites with forward secrecy for TLS 1.2 (TLS 1.3 suites are all AEAD already).
@@ -201,14 +207,29 @@ class _AdmittingListener:
         self._sock = sock
         self._admission = admission
         self._notices = Notices(log)
+        self._closed = False
+
+    def close(self):
+        """Stop accepting: new connections are refused, while the accept loop stays parked.
+
+        Ending the accept loop instead would run eventlet.wsgi's shutdown, which closes every
+        idle connection at once, WebSockets included (they mark themselves idle), before the
+        acks of the sends in hand are out; `drain` ends it later.
+        """
+        self._closed = True
+        self._sock.close()
 
     def accept(self):
         import eventlet
 
         while True:
+            if self._closed:
+                _park()
             try:
                 client, address = self._sock.accept()
             except OSError as error:
+                if self._closed:  # closed under the waiting accept (eventlet's IOClosed)
+                    _park()
                 if error.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
                     raise
                 self._notices.note("accept", "cannot accept connections: %s", error.strerror)
@@ -225,6 +246,13 @@ class _AdmittingListener:
 
     def __getattr__(self, name):
         return getattr(self._sock, name)
+
+
+def _park():
+    """Wait until killed (the accept loop of a closed listener, see _AdmittingListener.close)."""
+    import eventlet.event
+
+    eventlet.event.Event().wait()
 
 
 def _no_delay(client):
@@ -254,7 +282,7 @@ def edge_pool(admission):
     return EdgePool(2 * admission.total + 64)
 
 
-def tls_protocol(admission, header_timeout, idle_timeout):
+def tls_protocol(admission, header_timeout, idle_timeout, socket_threads=None):
     """Build eventlet's HTTP protocol with a quiet TLS handshake and header/idle deadlines.
 
     - TLS handshake and the first request header must be done `header_timeout` seconds
@@ -267,6 +295,8 @@ def tls_protocol(admission, header_timeout, idle_timeout):
       eventlet reading (up to Content-Length, any size) the rest to keep it alive.
     - The access log names the client sendapp/proxies.py found (X-Forwarded-For counts
       only from a trusted proxy); TLS lines before any request name the TCP peer.
+    - While a connection answers a Socket.IO request (a WebSocket, a long-poll) its
+      greenthread is in `socket_threads`, so a drain can drop exactly those (`drain`).
     """
     import eventlet
     import eventlet.wsgi
@@ -365,7 +395,15 @@ def tls_protocol(admission, header_timeout, idle_timeout):
                 return application(environ, start)
 
             self.application = close_if_body_unread
-            super().handle_one_response()
+            realtime = socket_threads is not None and \
+                self.environ.get("PATH_INFO", "").startswith(SOCKET_PATH)
+            if realtime:
+                socket_threads.add(eventlet.getcurrent())
+            try:
+                super().handle_one_response()
+            finally:
+                if realtime:
+                    socket_threads.discard(eventlet.getcurrent())
             if body.chunked_input or body.position < (body.content_length or 0):
                 self.close_connection = 1  # read after the response started: still never drain it
 
@@ -400,18 +438,20 @@ def connection_limit(wanted):
 
 
 def serve(sock, stop_requested):
-    """Serve until a stop is requested, then close sockets and let requests finish briefly."""
+    """Serve until a stop is requested, then drain (`drain`) and return the exit code."""
     import eventlet
     import eventlet.wsgi
-    from eventlet.support.greenlets import GreenletExit
 
     config = app.config
     admission = Admission(connection_limit(config["MAX_CONNECTIONS"]),
                           config["MAX_CONNECTIONS_PER_IP"], log, config["TRUSTED_PROXIES"])
     pool = edge_pool(admission)
-    protocol = tls_protocol(admission, config["HEADER_TIMEOUT"], config["IDLE_TIMEOUT"])
+    socket_threads = set()
+    protocol = tls_protocol(admission, config["HEADER_TIMEOUT"], config["IDLE_TIMEOUT"],
+                            socket_threads)
+    listener = _AdmittingListener(sock, admission)
     server = eventlet.spawn(
-        eventlet.wsgi.server, _AdmittingListener(sock, admission), app,
+        eventlet.wsgi.server, listener, app,
         log=logging.getLogger(ACCESS_LOGGER), log_format=ACCESS_FORMAT, protocol=protocol,
         custom_pool=pool, debug=False,  # never send tracebacks to clients
     )
@@ -422,20 +462,71 @@ def serve(sock, stop_requested):
     if server.dead:
         server.wait()  # re-raises what stopped the accept loop
         return 1
-    log.info("stopping")
-    # No Engine.IO CLOSE packet: clients treat it as "the server sent us away" and python-socketio
-    # then stays disconnected. Dropped connections (below, and at exit) make every client
-    # reconnect by itself once the server is back.
-    server.kill()  # stop accepting
-    with eventlet.Timeout(SHUTDOWN_GRACE, False):
+    drain(server, listener, pool, socket_threads)
+    return 0
+
+
+def drain(server, listener, pool, socket_threads):
+    """Stop so that a proxy in front loses nothing: readiness first, then the listener, then
+    the sockets once every send in hand has its ack; bounded by DRAIN_DELAY + SHUTDOWN_GRACE.
+
+    1. /readyz answers 503 "draining"; for SENDAPP_DRAIN_DELAY seconds (default 0) nothing
+       else changes, so a load balancer polling /readyz stops sending new connections.
+    2. The listening socket closes: new connections are refused and go to another process;
+       open ones stay (a long-polling client's next request comes on its kept-alive one).
+    3. New sends are answered `retry`; the sends in hand finish (committed, then acked) and
+       their acks leave.
+    4. Socket.IO connections are dropped. No Engine.IO CLOSE packet: clients treat it as
+       "the server sent us away" and python-socketio then stays disconnected; a dropped
+       connection makes every client reconnect (through the proxy, to another process),
+       sync, and resend its outbox with the same cids.
+    5. Other requests get the rest of the grace, then their connections are dropped too.
+    """
+    import eventlet
+    from eventlet.support.greenlets import GreenletExit
+
+    from sendapp.edge import unsent_packets
+    from sendapp.health.readiness import readiness
+    from sendapp.load import sends_in_hand
+
+    readiness(app).drain()
+    delay = app.config["DRAIN_DELAY"]
+    log.info("stopping: /readyz answers 503%s", f"; closing in {delay:g} s" if delay else "")
+    eventlet.sleep(delay)
+    listener.close()
+    in_hand = sends_in_hand(app)
+    in_hand.close()
+    deadline = time.monotonic() + SHUTDOWN_GRACE
+    _wait_until(lambda: in_hand.count == 0, deadline)
+    flushed = _wait_until(lambda: unsent_packets(socketio.server) == 0,
+                          min(deadline, time.monotonic() + FLUSH_SHARE))
+    eventlet.sleep(ACK_WRITE_PAUSE)
+    dropped = list(socket_threads)
+    for thread in dropped:
+        thread.kill()
+    log.info("stopped accepting; %d Socket.IO connections dropped%s", len(dropped),
+             "" if in_hand.count == 0 and flushed else
+             f" ({in_hand.count} sends still in hand, some acks unsent)")
+    server.kill()  # eventlet.wsgi's own shutdown: closes idle connections, waits for the pool
+    with eventlet.Timeout(max(deadline - time.monotonic(), 0), False):
         pool.waitall()
     for thread in list(pool.coroutines_running):
         thread.kill()
     try:
         server.wait()
-    except GreenletExit:
+    except (GreenletExit, OSError):  # OSError: the closed listener's (eventlet's IOClosed)
         pass
-    return 0
+
+
+def _wait_until(condition, deadline, pause=0.02):
+    """Poll `condition` until it holds or the deadline passes; answers whether it held."""
+    import eventlet
+
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        eventlet.sleep(pause)
+    return True
 
 
 def fast_websocket_unmasking():
@@ -497,6 +588,21 @@ def timer_pings():
     Socket.schedule_ping = schedule_ping
 
 
+def queue_answers(url):
+    """Refuse to start (one line on stderr) when a Redis queue is set but does not answer
+    within QUEUE_START_WAIT seconds: a process would otherwise say "ready", ack sends, and
+    relay none of them to the other processes."""
+    if not message_queue.is_redis_url(url):
+        return True
+    reason = message_queue.wait_for_queue(url, QUEUE_START_WAIT)
+    if reason is None:
+        return True
+    print(f"The message queue {message_queue.safe_url(url)} (SENDAPP_MESSAGE_QUEUE) does not "
+          f"answer after {QUEUE_START_WAIT} s: {reason}. Start Redis, or correct or unset "
+          "SENDAPP_MESSAGE_QUEUE.", file=sys.stderr, flush=True)
+    return False
+
+
 def main():
     """Run the server: certificate, migrations, listen, serve until SIGINT/SIGTERM."""
     configure_logging()
@@ -509,6 +615,8 @@ def main():
         print("app.py serves with eventlet; set SENDAPP_ASYNC_MODE=eventlet or use "
               "another server for this async mode.", file=sys.stderr)
         return 2
+    if not queue_answers(app.config["MESSAGE_QUEUE"]):
+        return 1
     host, port = app.config["HOST"], app.config["PORT"]
     cert_path, key_path, created = tls.ensure_certificate(app.config["CERT_DIR"])
     if created:
@@ -532,6 +640,7 @@ def main():
     gc.freeze()
     gc.set_threshold(*app.config["GC_THRESHOLDS"])
     log_long_collections()
+    message_queue.start_listening(socketio.server)
     code = 0 if signals else serve(sock, lambda: bool(signals))
     with app.app_context():
         db.session.remove()

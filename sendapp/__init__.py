@@ -70,10 +70,14 @@ def _bind_extensions(app):
     limiter.init_app(app)
     login_manager.init_app(app)
     packet_limit = 4 * app.config["MAX_CIPHERTEXT_CHARS"] + 65536
+    from .message_queue import make_manager
+
     socketio.init_app(
         app,
         async_mode=app.config["ASYNC_MODE"],
         message_queue=app.config["MESSAGE_QUEUE"],
+        # Always given (None: in-process), so no app inherits another's from init_app.
+        client_manager=make_manager(app.config["MESSAGE_QUEUE"]),
         max_http_buffer_size=packet_limit,
         ping_interval=20,
         ping_timeout=20,
@@ -91,6 +95,9 @@ def _bind_extensions(app):
     shed_sends(socketio.server, sends_in_hand(app))
     close_unbound_sessions(socketio.server, app.config["HEADER_TIMEOUT"])
     app.wsgi_app = EngineIOGate(app.wsgi_app, socketio.server.eio, packet_limit)
+    from .health.readiness import install
+
+    install(app, socketio.server)
     from .auth import sessions
     from .database import tune
 
@@ -105,10 +112,12 @@ def _register_blueprints(app):
     from .chat.routes import bp as chat_bp
     from .friends.routes import bp as friends_bp
     from .groups.routes import bp as groups_bp
+    from .health.routes import bp as health_bp
     from .keys.routes import bp as keys_bp
     from .pages.routes import bp as pages_bp
 
-    for blueprint in (auth_bp, friends_bp, keys_bp, groups_bp, chat_bp, blobs_bp, pages_bp):
+    for blueprint in (auth_bp, friends_bp, keys_bp, groups_bp, chat_bp, blobs_bp, pages_bp,
+                      health_bp):
         app.register_blueprint(blueprint)
 
 

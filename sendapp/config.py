@@ -143,6 +143,9 @@ class Config:
         self.TRUSTED_PROXIES = TrustedNetworks.parse(env.get("SENDAPP_TRUSTED_PROXIES"))
         self.HEADER_TIMEOUT = float(env.get("SENDAPP_HEADER_TIMEOUT") or 10)
         self.IDLE_TIMEOUT = float(env.get("SENDAPP_IDLE_TIMEOUT") or 30)
+        # Seconds between /readyz turning 503 on SIGTERM and the listener closing (app.py's
+        # drain): time for a load balancer that polls /readyz to stop sending connections.
+        self.DRAIN_DELAY = max(float(env.get("SENDAPP_DRAIN_DELAY") or 0), 0.0)
         # Rate limits (Flask-Limiter strings). Socket events share one budget per user.
         self.RATELIMIT_AUTH = env.get("SENDAPP_RATELIMIT_AUTH") or "10/minute;50/hour"
         self.RATELIMIT_PRELOGIN = env.get("SENDAPP_RATELIMIT_PRELOGIN") or "30/minute"

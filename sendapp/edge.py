@@ -119,6 +119,13 @@ def close_unbound_sessions(server, grace):
     eio.on("connect", connect)
 
 
+def unsent_packets(server):
+    """Packets queued for this process's open Engine.IO sockets that no writer has taken yet
+    (acks among them); app.py's drain waits for none before it drops the connections."""
+    return sum(socket.queue.qsize() for socket in list(server.eio.sockets.values())
+               if not socket.closed)
+
+
 def _drop(eio, socket, environ, why):
     """Close an Engine.IO session now, without waiting for the client, and say why once."""
     log.info("%s dropped a Socket.IO connection: %s", environ.get("REMOTE_ADDR", "-"), why)

@@ -16,6 +16,11 @@ back spread over the time the server needs for them, instead of all at once agai
 refusal storm that costs the CPU the accepted messages need). A line longer than half of
 MAX_WAIT is not lengthened further, and the jitter then spreads the turns over the last
 half: a cap that every wait hit would send them all back in the same instant.
+
+While the process drains (app.py, on SIGTERM) `close` makes every new `send` a `retry` at
+the edge, so the sends in hand can only go down: app.py waits for them to be acked before
+it drops the sockets. The client resends the same cid once it has reconnected, through
+the proxy, to another process.
 """
 import json
 import logging
@@ -28,6 +33,7 @@ from contextlib import contextmanager
 from flask import current_app
 
 from .admission import Notices
+from .errors import ApiError
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +48,7 @@ BUSY_IN_HAND = 8  # sends in hand from which the storing rate shows what the ser
 TARGET_DELAY = 0.3  # seconds of work at the measured rate that may be in hand
 MIN_IN_HAND = 128  # sends in hand allowed at least, whatever the measured rate
 MIN_WAIT, MAX_WAIT = 0.2, 30.0  # seconds a `retry_after` says, at least and at most
+CLOSING_MESSAGE = "the server is restarting; nothing was stored, try again"
 
 
 class SendsInHand:
@@ -58,17 +65,26 @@ class SendsInHand:
         self.window_start = clock()
         self.finished = 0
         self.line_end = 0.0  # when the last refused send's turn comes
+        self.closing = False
 
     def bound(self):
         """Sends in hand allowed now: TARGET_DELAY of work at the measured rate."""
         return min(self.limit, max(MIN_IN_HAND, int(self.rate * TARGET_DELAY)))
 
     def full(self):
-        return self.count >= self.bound()
+        return self.closing or self.count >= self.bound()
+
+    def close(self):
+        """Take no more sends (the process drains): each new one is answered `retry`."""
+        self.closing = True
 
     @contextmanager
     def one(self):
+        """Hold one send; refused with `retry` once closed (after the edge's check, a send's
+        handler may still have been waiting to start)."""
         with self.lock:
+            if self.closing:
+                raise ApiError("retry", CLOSING_MESSAGE, retry_after=MIN_WAIT)
             self.count += 1
         try:
             yield
@@ -101,7 +117,10 @@ class SendsInHand:
         return round(min(max(wait, MIN_WAIT), MAX_WAIT), 2)
 
     def busy_ack(self):
-        """The `retry` ack of a send refused for load."""
+        """The `retry` ack of a send refused for load (or because the process drains)."""
+        if self.closing:
+            return {"ok": False, "error": "retry", "message": CLOSING_MESSAGE,
+                    "retry_after": MIN_WAIT}
         return {"ok": False, "error": "retry", "message": BUSY_MESSAGE,
                 "retry_after": self.retry_after()}
 
@@ -128,7 +147,9 @@ def shed_sends(server, in_hand):
         if in_hand.full() and isinstance(data, str) and data.startswith("2"):
             found = SEND_PACKET.match(data)
             if found is not None:
-                notices.note("shed", "busy: sends answered retry (%d in hand)", in_hand.count)
+                if not in_hand.closing:
+                    notices.note("shed", "busy: sends answered retry (%d in hand)",
+                                 in_hand.count)
                 eio.send(eio_sid, "3" + found.group(1) + json.dumps([in_hand.busy_ack()]))
                 return None
         return handle(eio_sid, data)

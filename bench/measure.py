@@ -198,3 +198,34 @@ async def sigterm_pass(name, process, pairs, args, ssl, body, rate, database_pid
             after=min(2.0, args.rate_seconds / 2), duration=args.rate_seconds)
     finally:
         await target.close()
+
+
+async def measure_cluster(name, process, pairs, args, ssl, database_pids, lock_waits):
+    """Two processes behind nginx: throughput (with the order lock's waits sampled), lone
+    messages and the fixed half-max rate, at pair counts up to `--pairs`.
+
+    :param lock_waits: a function making a cluster.LockWaits for one window.
+    """
+    body = people.text_body()
+    target = scenarios.Target(name, process, pairs, ssl, args.ws_compress, database_pids)
+    await target.open()
+    try:
+        out = {}
+        for count in [n for n in args.pair_counts if n <= len(pairs)]:
+            log(f"{name}: throughput, {pairs_text(count)}")
+            with lock_waits() as waits:
+                out[f"tput_{count}"] = await throughput_at(target, args, body, count)
+            out[f"tput_{count}"]["lock_waits"] = waits.result()
+        log(f"{name}: {args.lone} lone messages")
+        out["lone"] = await scenarios.lone(
+            target, seal_pools(target.pairs[:1], args.lone, body)[0], args.lone)
+        rate = max_rate_of(out, min(args.pairs, len(pairs))) / 2
+        log(f"{name}: fixed rate {rate:.0f} msg/s (half the max) for {args.rate_seconds} s")
+        out["half_rate"] = await scenarios.open_loop(
+            target, open_loop_pools(pairs, rate, args.rate_seconds, body), rate,
+            args.rate_seconds)
+    finally:
+        await target.close()
+    out["sockets_per_process"] = {str(i): n for i, n in
+                                  enumerate(process.sockets_per_process())}
+    return out

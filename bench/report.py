@@ -1,10 +1,11 @@
 """Results: medians over runs, the printed table, and issue 8's targets met or missed."""
 import statistics
 
-TARGETS = ("bare", "node", "sqlite", "sqlite-limiter", "postgres")
-# A column's figures are shown as a share of these columns' (the ceilings; limiter off).
+TARGETS = ("bare", "node", "sqlite", "sqlite-limiter", "postgres", "cluster")
+# A column's figures are shown as a share of these columns' (the ceilings; limiter off;
+# the two processes behind nginx against one process on PostgreSQL).
 RATIO_BASES = {"sqlite": ("bare", "node"), "postgres": ("bare", "node"),
-               "sqlite-limiter": ("sqlite",)}
+               "sqlite-limiter": ("sqlite",), "cluster": ("postgres",)}
 
 
 def median_of(values):
@@ -115,7 +116,11 @@ def rows(o):
                 (f"server / generator CPU % ({pairs})",
                  (f"{t}.server_cpu_pct", f"{t}.generator_cpu_pct"), False),
                 (f"ack p50/p99 ms ({pairs})", (f"{t}.ack.p50_ms", f"{t}.ack.p99_ms"), False),
-                (f"`retry` nacks sent again ({pairs})", f"{t}.retry_resent", False)]
+                (f"`retry` nacks sent again ({pairs})", f"{t}.retry_resent", False),
+                (f"2 processes: share of time a writer waited for the order lock ({pairs})",
+                 f"{t}.lock_waits.share_with_a_writer_waiting", False)]
+    out.append(("2 processes: Socket.IO requests answered by each",
+                ("sockets_per_process.0", "sockets_per_process.1"), False))
     out += group_rows(o)
     out += [
         ("all acked stored once (throughput)", "integrity_throughput", False),

@@ -185,6 +185,8 @@ def _run_target(name, args, folder, cert_dir, ca, core, run_index):
             code, seconds = process.stop()
         out["stop"] = {"exit": code, "seconds": round(seconds, 2)}
         return out
+    if name == "cluster":
+        return _run_cluster(name, args, folder, core, run_index)
     context = targets.scratch_postgres(args.postgres) if name == "postgres" else None
     database_url = context.__enter__() if context else None
     limiter = name == "sqlite-limiter"
@@ -240,6 +242,36 @@ def _run_target(name, args, folder, cert_dir, ca, core, run_index):
             context.__exit__(None, None, None)
 
 
+CLUSTER_PAIRS = 100  # nginx's per-client connection cap (256) holds 2 sockets per pair
+
+
+def _run_cluster(name, args, folder, core, run_index):
+    """Two processes behind the shipped nginx config, PostgreSQL and Redis (bench/cluster.py)."""
+    from . import cluster
+
+    with targets.scratch_postgres(args.postgres) as database_url:
+        database = database_url.rsplit("/", 1)[1]
+        process = cluster.ClusterProcess(folder / name, database_url, core).start()
+        try:
+            count = min(max(args.pair_counts + [args.pairs]), CLUSTER_PAIRS)
+            log(f"{name}: registering {2 * count} users through nginx")
+            pairs, seconds = people.sendapp_pairs(process.url, process.ca, count,
+                                                  f"r{run_index}")
+            out = asyncio.run(measure.measure_cluster(
+                name, process, pairs, args, ssl_context(str(process.ca)),
+                lambda: targets.postgres_backends(args.postgres, database),
+                lambda: cluster.LockWaits(args.postgres, database)))
+            out["setup_seconds"] = round(seconds, 2)
+        finally:
+            code, seconds = process.stop()
+            tracebacks = process.count_in_log("Traceback")
+        out["stop"] = {"exit": code, "seconds": round(seconds, 2), "tracebacks": tracebacks}
+        out["integrity_throughput"] = integrity(out, [k for k in out if k.startswith("tput_")])
+        out["integrity_all"] = integrity(out, [k for k in out if k.startswith("tput_")]
+                                         + ["lone", "half_rate"])
+        return out
+
+
 def browser_figures(args, folder, cert_dir, server_core):
     """The browser-side figures, once after the runs; a failure is recorded, not fatal."""
     sizes = browser.TINY if args.tiny else browser.Sizes()
@@ -285,7 +317,7 @@ def main(argv=None):
         print(report.compare(*(json.loads(Path(f).read_text()) for f in args.compare)))
         return 0
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    if "postgres" in args.backends:
+    if {"postgres", "cluster"} & set(args.backends):
         reason = targets.postgres_reachable(args.postgres)
         if reason:
             print(f"PostgreSQL is not reachable ({reason}); run with "

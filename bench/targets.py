@@ -54,7 +54,10 @@ def pin_self(core):
 
 
 def cpu_seconds(pid):
-    """User + system CPU seconds a process has used (from /proc, 1/CLK_TCK resolution)."""
+    """User + system CPU seconds a process has used (from /proc, 1/CLK_TCK resolution); of
+    several together when `pid` is a tuple (the processes of a cluster)."""
+    if isinstance(pid, tuple):
+        return sum(cpu_seconds(one) for one in pid)
     with open(f"/proc/{pid}/stat") as handle:
         fields = handle.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS

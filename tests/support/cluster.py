@@ -61,10 +61,11 @@ class RedisServer:
                     return self
             except redis.RedisError:
                 time.sleep(0.05)
-        self.stop()
+        self.kill()
         raise RedisMissing(f"redis-server did not answer within {REDIS_STARTUP_TIMEOUT} s")
 
-    def stop(self):
+    def kill(self):
+        """SIGKILL it by pid (nothing is saved)."""
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(5)
@@ -119,7 +120,7 @@ class Cluster:
             self.proxy.stop()
         for backend in self.backends:
             backend.stop()
-        self.redis.stop()
+        self.redis.kill()
 
     def __enter__(self):
         return self.start()

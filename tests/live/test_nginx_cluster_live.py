@@ -178,10 +178,10 @@ def test_plain_http_redirects_to_https(cluster):
 
 
 def test_attachment_limit_is_the_same_at_the_proxy(cluster):
-    """A 25 MiB ciphertext passes nginx and is stored; one byte more is refused by nginx
-    itself, in SendApp's JSON shape, before any body is sent."""
-    alice, bob = register(cluster.proxy, "alice"), register(cluster.proxy, "bob")
-    befriend(alice, bob)
+    """A 25 MiB ciphertext passes nginx, is stored by one process and read through the
+    other (one SENDAPP_BLOB_DIR); one byte more is refused by nginx itself, in SendApp's
+    JSON shape, before any body is sent."""
+    alice, bob = friends_apart(cluster)
     blob = alice.api.upload_blob(bob.id, bytes(25 * MiB))
     assert len(bob.api.download_blob(blob)) == 25 * MiB
     context = ssl.create_default_context(cafile=str(cluster.proxy.cert_path))

@@ -1,9 +1,10 @@
 """Several real server processes behind the shipped nginx config: one Redis, one database.
 
 `Cluster` is the deployment of deploy/nginx.conf in small: N `python app.py` processes
-(LiveServer) sharing a PostgreSQL database, a redis-server of its own as the message queue
-and one secret key, with nginx (support.proxy) in front. Clients talk to `cluster.proxy`,
-which has the `url` and `cert_path` the client helpers expect of a server.
+(LiveServer) sharing a PostgreSQL database, a redis-server of its own as the message queue,
+one secret key and one attachment folder, with nginx (support.proxy) in front. Clients
+talk to `cluster.proxy`, which has the `url` and `cert_path` the client helpers expect of
+a server.
 
 `backend_of` tells which process nginx sends a login session to, from the processes' own
 access logs; `log_in_on` logs in until a session lands on a chosen process (bounded), so a
@@ -94,6 +95,7 @@ class Cluster:
                 "SENDAPP_DATABASE_URL": self.database_url,
                 "SENDAPP_MESSAGE_QUEUE": self.redis.url,
                 "SENDAPP_SECRET_KEY": secrets.token_urlsafe(32),
+                "SENDAPP_BLOB_DIR": str(self.folder / "blobs"),
                 "SENDAPP_TRUSTED_PROXIES": HOST,
                 **self.extra_env,
             }

@@ -36,8 +36,10 @@ def start_cluster(folder, database_url):
     try:
         nginx_binary()
         return Cluster(folder, database_url, processes=2).start()
-    except (NginxMissing, RedisMissing) as missing:
-        unavailable(str(missing).split(" ")[0], missing)
+    except NginxMissing as missing:
+        unavailable("nginx", missing)
+    except RedisMissing as missing:
+        unavailable("redis-server", missing)
 
 
 @pytest.fixture(scope="module")

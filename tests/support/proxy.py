@@ -28,10 +28,10 @@ POLL_INTERVAL = 0.05
 # The shipped values of the `# EDIT` lines that tests replace (see `render`).
 SHIPPED_LISTEN = "listen 443 ssl;"
 SHIPPED_HTTP_LISTEN = "listen 80;"
-SHIPPED_BACKENDS = ("server 127.0.0.1:8443 ", "server 127.0.0.1:8444 ")
+SHIPPED_BACKENDS = ("server 127.0.0.1:8001 ", "server 127.0.0.1:8002 ")
 SHIPPED_CERTIFICATE = "/etc/letsencrypt/live/chat.example.org/fullchain.pem;"
 SHIPPED_CERTIFICATE_KEY = "/etc/letsencrypt/live/chat.example.org/privkey.pem;"
-SHIPPED_UPSTREAM_CA = "/srv/sendapp/certs/ca.pem;"
+SHIPPED_UPSTREAM_CA = "/opt/sendapp/certs/ca.pem;"
 SHIPPED_ACCESS_LOG = "/var/log/nginx/sendapp.access.log "
 
 
@@ -67,7 +67,7 @@ def render(text, *, https_port, http_port, backend_ports, certificate, certifica
     """The shipped config with its `# EDIT` values replaced, and nothing else changed.
 
     - `listen 443 ssl;` → `listen 127.0.0.1:<https_port> ssl;`, `listen 80;` likewise;
-    - `server 127.0.0.1:8443 ` and `:8444 ` → the processes' ports (two or more: further
+    - `server 127.0.0.1:8001 ` and `:8002 ` → the processes' ports (two or more: further
       processes get a copy of the last `server` line);
     - the certificate, key, upstream CA and access log paths → files in the test's folder.
     """

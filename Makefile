@@ -1,18 +1,18 @@
 # SendApp: `make run` starts the server, `make test` runs every test, `make bench` measures it
 # (docs/BENCHMARKS.md; BENCH_ARGS passes options, e.g. BENCH_ARGS='--runs 2').
-# Each target installs what it needs on first use (.venv, node_modules, Debian's chromium).
+# Each target installs what it needs on first use (.venv, node_modules, Debian's chromium and nginx).
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test test-python test-js bench deps browser cert screenshots clean
+.PHONY: run test test-python test-js bench deps browser proxy cert screenshots clean
 
 run: $(VENV)/.runtime node_modules/.installed
 	$(PY) app.py
 
-test: $(VENV)/.dev node_modules/.installed browser
+test: $(VENV)/.dev node_modules/.installed browser proxy
 	node --test tests/js/
 	$(PY) -m pytest
 
@@ -55,15 +55,26 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	touch $@
 
+# Debian packages the tests run, installed (after `apt-get update`) only when one is missing.
 # Debian's chromium drives the browser tests (Playwright never downloads a browser here);
 # the emoji font makes the emoji in tests and screenshots render.
 BROWSER_PACKAGES := chromium fonts-noto-color-emoji
-browser:
-	@missing=$$(for p in $(BROWSER_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+# nginx runs deploy/nginx.conf in front of two server processes (tests/live/test_nginx_cluster_live.py).
+PROXY_PACKAGES := nginx
+
+define apt_install
+	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
-		echo "Installing Debian packages for the browser tests: $$missing"; \
+		echo "Installing Debian packages for $(2): $$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+endef
+
+browser:
+	$(call apt_install,$(BROWSER_PACKAGES),the browser tests)
+
+proxy:
+	$(call apt_install,$(PROXY_PACKAGES),the reverse-proxy tests)
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache

@@ -431,6 +431,33 @@ def test_call_gives_up_as_soon_as_the_connection_drops():
     run(scenario())
 
 
+def test_every_long_polling_request_carries_the_session_cookie():
+    """python-engineio sends the connect headers with the handshake only; the HTTP session's
+    jar then carries the cookie on every poll, as a cookie-sticky proxy needs (deploy/nginx.conf)."""
+    import aiohttp
+    from yarl import URL
+
+    class CookieAccount(FakeAccount):
+        api = HttpApi("https://127.0.0.1:8443")
+
+    CookieAccount.api.session.cookies.set("__Host-sendapp_session", "payload.ts.sig")
+
+    async def scenario():
+        client = RealtimeClient(CookieAccount())
+        client._http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        try:
+            headers = client._handshake_headers()
+            jar = client._http.cookie_jar.filter_cookies(
+                URL("https://127.0.0.1:8443/socket.io/?EIO=4&transport=polling&sid=x"))
+            return headers, {name: morsel.value for name, morsel in jar.items()}
+        finally:
+            await client._http.close()
+
+    headers, polled = run(scenario())
+    assert headers == {"Cookie": "__Host-sendapp_session=payload.ts.sig"}
+    assert polled == {"__Host-sendapp_session": "payload.ts.sig"}
+
+
 # --- account: envelopes between two in-memory accounts --------------------------------------------
 def test_envelopes_round_trip_between_two_accounts_and_pair_keys_are_cached():
     api = FakeApi()

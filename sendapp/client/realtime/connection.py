@@ -12,6 +12,7 @@ import time
 
 import aiohttp
 import socketio
+from yarl import URL
 from engineio import payload as engineio_payload
 
 from .errors import RealtimeError
@@ -133,7 +134,15 @@ class ConnectionMixin:
             raise error
 
     def _handshake_headers(self):
-        """Fresh headers for every (re)connect: the session cookie authenticates the socket."""
+        """Fresh headers for every (re)connect: the session cookie authenticates the socket.
+
+        The cookies also go into the HTTP session's jar: python-engineio sends these headers
+        with the handshake only, and a proxy that keeps a session on one server process by
+        its cookie (deploy/nginx.conf) must see it on every long-polling request too.
+        """
+        if self._http is not None:
+            self._http.cookie_jar.update_cookies(
+                {c.name: c.value for c in self.api.session.cookies}, URL(self.api.base_url))
         return {"Cookie": self.api.cookie_header()}
 
     async def disconnect(self):

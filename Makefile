@@ -26,7 +26,7 @@ test-js: node_modules/.installed
 # 127.0.0.1:5432 (SENDAPP_TEST_POSTGRES), then the browser side in Debian's chromium
 # (Playwright, hence the dev requirements); results in bench/results/latest.json.
 BENCH_ARGS ?=
-bench: $(VENV)/.dev node_modules/.installed browser
+bench: $(VENV)/.dev node_modules/.installed browser proxy
 	$(PY) -m bench $(BENCH_ARGS)
 
 # Retake docs/screenshots/*.png (the test takes them into a temporary folder otherwise).

@@ -226,6 +226,4 @@ async def measure_cluster(name, process, pairs, args, ssl, database_pids, lock_w
             args.rate_seconds)
     finally:
         await target.close()
-    out["sockets_per_process"] = {str(i): n for i, n in
-                                  enumerate(process.sockets_per_process())}
     return out

@@ -266,6 +266,9 @@ def _run_cluster(name, args, folder, core, run_index):
             code, seconds = process.stop()
             tracebacks = process.count_in_log("Traceback")
         out["stop"] = {"exit": code, "seconds": round(seconds, 2), "tracebacks": tracebacks}
+        # A WebSocket is logged when it ends: count after the stop.
+        out["sockets_per_process"] = {str(i): n for i, n in
+                                      enumerate(process.sockets_per_process())}
         out["integrity_throughput"] = integrity(out, [k for k in out if k.startswith("tput_")])
         out["integrity_all"] = integrity(out, [k for k in out if k.startswith("tput_")]
                                          + ["lone", "half_rate"])

@@ -15,10 +15,10 @@ from support.live_server import ROOT
 RUN_TIMEOUT = 120  # seconds; the tiny run takes about 20
 
 
-def run_tiny(out):
+def run_tiny(out, backends="bare,sqlite"):
     """`python -m bench --tiny` as its own process; SIGTERM (it stops its servers) on timeout."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench", "--tiny", "--backends", "bare,sqlite", "--no-pin",
+        [sys.executable, "-m", "bench", "--tiny", "--backends", backends, "--no-pin",
          "--no-browser", "--out", str(out)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -118,3 +118,34 @@ def test_tiny_benchmark_acks_stores_and_delivers_every_message_once(tmp_path):
     assert sqlite["stop"]["exit"] == 0 and sqlite["stop"]["tracebacks"] == 0
     assert result["targets"], "the issue-8 target check produced no lines"
     assert len(result["meta"]["server_commit"]) >= 7  # --server-root's commit, here ours
+
+
+def test_tiny_cluster_benchmark_runs_two_processes_behind_nginx(tmp_path):
+    """The 2-process backend (bench/cluster.py: the live tests' cluster behind the shipped
+    nginx config, PostgreSQL, Redis): every message answered and stored once, both
+    processes counted, the order lock's waits sampled."""
+    from support.proxy import NginxMissing, nginx_binary
+    from support.services import scratch_postgres_database, unavailable
+
+    try:
+        nginx_binary()
+    except NginxMissing as error:
+        unavailable("nginx", error)
+    with scratch_postgres_database():  # fails in CI, skips locally, when PostgreSQL is away
+        pass
+    out = tmp_path / "cluster.json"
+    code, output = run_tiny(out, backends="cluster")
+    assert code == 0, output
+    cluster = json.loads(out.read_text())["runs"][0]["cluster"]
+    for pairs in (1, 2):
+        flow = cluster[f"tput_{pairs}"]
+        assert_every_message_answered_once(flow, 20 * pairs)
+        assert_stored_once(flow["stored"], 20 * pairs)
+        assert flow["lock_waits"]["samples"] > 0
+        assert 0 <= flow["lock_waits"]["share_with_a_writer_waiting"] <= 1
+    assert_every_message_answered_once(cluster["lone"], 5)
+    assert cluster["half_rate"]["stored"]["ok"] is True
+    assert sum(cluster["sockets_per_process"].values()) >= 4  # 2 pairs, a socket each
+    assert set(cluster["sockets_per_process"]) == {"0", "1"}
+    assert cluster["integrity_all"] is True
+    assert cluster["stop"]["tracebacks"] == 0

@@ -18,7 +18,8 @@ import psycopg2
 import pytest
 
 from sendapp.client import ApiFailure, HttpApi
-from support.cluster import Cluster, RedisMissing
+from support.cluster import Cluster
+from support.redis_server import RedisMissing
 from support.live_clients import WAIT, befriend, live, quiet, receive, register, run
 from support.live_server import ROOT
 from support.proxy import MARK, SHIPPED_CONFIG, NginxMissing, nginx_binary

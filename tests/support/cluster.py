@@ -8,68 +8,22 @@ a server.
 
 `backend_of` tells which process nginx sends a login session to, from the processes' own
 access logs; `log_in_on` logs in until a session lands on a chosen process (bounded), so a
-test can put alice on one process and bob on the other. No pytest here: the benchmark
-uses it too.
+test can put alice on one process and bob on the other. No pytest fixtures here: the
+benchmark uses it too.
 """
 import secrets
-import shutil
-import subprocess
 import time
 import uuid
 from pathlib import Path
 
-import redis
-
 from support.live_clients import login
-from support.live_server import HOST, LiveServer, free_port
+from support.live_server import HOST, LiveServer
 from support.proxy import NginxProxy
+from support.redis_server import RedisServer
 
-REDIS_STARTUP_TIMEOUT = 10.0
 PROBE_TIMEOUT = 5.0  # seconds for a probe request to show up in a process's access log
 PLACEMENT_TRIES = 24  # logins until a session lands on the wanted process (1 in 2 each)
 PROBE_PATH = "/sticky-probe/"
-
-
-class RedisMissing(RuntimeError):
-    """No redis-server on this machine, or it did not answer."""
-
-
-class RedisServer:
-    """A throw-away redis-server on a free 127.0.0.1 port, nothing kept on disk; stopped by pid."""
-
-    def __init__(self, folder):
-        self.folder = Path(folder)
-        self.port = free_port()
-        self.process = None
-
-    @property
-    def url(self):
-        return f"redis://{HOST}:{self.port}/0"
-
-    def start(self):
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise RedisMissing("redis-server is not installed")
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", HOST, "--save", "",
-             "--appendonly", "no", "--dir", str(self.folder)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + REDIS_STARTUP_TIMEOUT
-        while time.monotonic() < deadline:
-            try:
-                if redis.Redis(host=HOST, port=self.port, socket_timeout=0.5).ping():
-                    return self
-            except redis.RedisError:
-                time.sleep(0.05)
-        self.kill()
-        raise RedisMissing(f"redis-server did not answer within {REDIS_STARTUP_TIMEOUT} s")
-
-    def kill(self):
-        """SIGKILL it by pid (nothing is saved)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(5)
 
 
 class Cluster:
@@ -90,7 +44,7 @@ class Cluster:
     def start(self):
         """Redis, then the processes one after the other (the first migrates), then nginx."""
         try:
-            self.redis.start()
+            self.redis.launch()
             shared = {
                 "SENDAPP_DATABASE_URL": self.database_url,
                 "SENDAPP_MESSAGE_QUEUE": self.redis.url,

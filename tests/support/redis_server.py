@@ -10,6 +10,10 @@ from support.services import unavailable
 START_TIMEOUT = 10.0  # seconds for redis-server to answer PING
 
 
+class RedisMissing(RuntimeError):
+    """No redis-server on this machine, or it did not answer."""
+
+
 class RedisServer:
     """One redis-server process of a test; `start` again after `kill` reuses the port."""
 
@@ -24,12 +28,20 @@ class RedisServer:
 
     def start(self):
         """Start it and wait (bounded) until it answers; skip, or fail under CI, without it."""
+        try:
+            return self.launch()
+        except RedisMissing as error:
+            unavailable("redis-server", error)
+
+    def launch(self):
+        """Start it and wait (bounded) until it answers; RedisMissing without it (no pytest:
+        the benchmark's cluster uses this too)."""
         import redis
 
         Path(self.folder).mkdir(parents=True, exist_ok=True)
         binary = shutil.which("redis-server")
         if binary is None:
-            unavailable("redis-server", "not installed")
+            raise RedisMissing("redis-server is not installed")
         self.process = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", str(self.folder)],
@@ -42,7 +54,7 @@ class RedisServer:
             except redis.RedisError:
                 time.sleep(0.05)
         self.kill()
-        unavailable("redis-server", f"did not answer within {START_TIMEOUT:.0f} s")
+        raise RedisMissing(f"redis-server did not answer within {START_TIMEOUT:.0f} s")
 
     def kill(self):
         """SIGKILL it by pid (its data is gone: nothing is saved)."""

@@ -10,13 +10,14 @@ from ..rooms import pair_room
 from ..validation import require_object
 from . import envelope as envelopes
 from . import service
+from .relay import relay
 
 
 @socket_event("send")
 def on_send(caller, data=None):
-    """Sender → server. Validate, store (committed before the ack), relay: a 1:1 message to
-    the pair room, a group message to each member named in `keys` (`user:<m>`, the sender's
-    sockets included) with that member's entry only (§9.5). A retried cid relays nothing."""
+    """Sender → server. Validate, store (committed, and relayed by the writer, before the
+    ack: chat/relay.py). A retried cid of a stored message is relayed again: the process
+    that stored it may have died before relaying it (receivers de-duplicate by id)."""
     in_hand = sends_in_hand()
     with in_hand.one():  # the bound the edge sheds by (sendapp/load.py)
         env = envelopes.parse(data)
@@ -27,11 +28,8 @@ def on_send(caller, data=None):
                 error.details.setdefault("retry_after", in_hand.retry_after())
             raise
         in_hand.stored()
-        if created and isinstance(env, envelopes.GroupEnvelope):
-            for entry in env.keys:
-                notify.to_user(entry.to, "message", envelopes.as_delivered(message, entry))
-        elif created:
-            notify.to_pair(caller.user_id, env.to, "message", envelopes.as_wire(message))
+        if not created:
+            relay(caller.user_id, env, message)
         return {"ok": True, "id": message.id, "ts": message.ts}
 
 

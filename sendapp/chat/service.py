@@ -15,6 +15,7 @@ from ..groups.membership import member_ids
 from ..rooms import ordered
 from ..validation import require_int
 from . import envelope as envelopes
+from .relay import relay_stored
 from .writer import MessageWriter
 
 SYNC_DEFAULT, SYNC_MAX = 200, 500
@@ -30,7 +31,7 @@ def writer():
         config = app.config
         found = app.extensions.setdefault(_WRITER, MessageWriter(
             db.engine, socketio.start_background_task, socketio.sleep,
-            config["WRITE_QUEUE"], config["WRITE_MAX_WAIT"]))
+            config["WRITE_QUEUE"], config["WRITE_MAX_WAIT"], relay_stored))
     return found
 
 

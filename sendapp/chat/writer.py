@@ -23,10 +23,17 @@
   longer than `max_wait` before its batch started, is answered `retry` at once and nothing
   is stored; the client's outbox resends the same cid. Overload costs a quick nack, not a
   latency that grows without end.
-- PostgreSQL: each batch takes a transaction-level advisory lock before its first insert,
-  so ids become visible in id order across processes too (the §8 sync cursor never skips a
-  late commit); within a process the single writer already commits in order. One lock per
-  batch, not per message. SQLite's write lock gives the same order by itself.
+- The writer relays (`relay`, chat/events.py) each stored message after the commit and
+  before its ack, in id order, and on PostgreSQL while it still holds the order lock: a
+  session-level advisory lock taken before the batch's first insert and released only
+  after its relays. So ids become visible in id order across processes (the §8 sync cursor
+  never skips a late commit), AND every process relays in id order: the message queue
+  delivers one publisher's messages in order, and the next batch's publishes start only
+  after the lock is released. A client that moves its cursor to a live message's id has
+  therefore already been sent every smaller id of its conversations, whichever process
+  stored them (a process killed between commit and relay is covered by the sender's
+  resend: a retried cid is relayed again, see events.on_send). One lock per batch, not per
+  message. On SQLite (one process) the single writer gives the same order by itself.
 - A (sender, cid) twice in one batch is tried once, at its first place: the later copies are
   "not inserted" and explained after the commit (the stored one's id, or `conflict`).
 
@@ -38,6 +45,7 @@ import logging
 import threading
 import time
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import text
@@ -129,6 +137,50 @@ def hold_write_order(connection):
         connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": WRITER_ORDER_LOCK})
 
 
+class _OrderLock:
+    """The order lock at session level (PostgreSQL) on one batch's connection: taken inside
+    the batch's transaction, before its first insert (no extra round trip), and held past
+    the commit until the batch's relays are done."""
+
+    def __init__(self, connection, ordered):
+        self.connection = connection
+        self.ordered = ordered
+        self.held = False
+
+    def take(self):
+        if self.ordered:
+            self.connection.execute(text("SELECT pg_advisory_lock(:id)"),
+                                    {"id": WRITER_ORDER_LOCK})
+            self.held = True
+
+    def release(self):
+        """Unlock; if that fails, drop the connection: ending its session frees the lock."""
+        if not self.held:
+            return
+        connection = self.connection
+        try:
+            if connection.in_transaction():
+                connection.rollback()
+            connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": WRITER_ORDER_LOCK})
+            connection.commit()
+            self.held = False
+        except Exception as error:  # noqa: BLE001 - the lock must never stay held
+            log.warning("could not release the write-order lock (%s); dropping the "
+                        "connection", error.__class__.__name__)
+            connection.invalidate()
+
+
+@contextmanager
+def _writing_in_order(engine, ordered):
+    """A connection for one batch and its order lock, released when the block ends."""
+    with engine.connect() as connection:
+        lock = _OrderLock(connection, ordered)
+        try:
+            yield lock
+        finally:
+            lock.release()
+
+
 def _busy():
     """A fresh `retry` refusal (an exception instance is not shared between handlers)."""
     return ApiError("retry", "the server is busy; nothing was stored, try again in a moment")
@@ -170,10 +222,13 @@ class MessageWriter:
     :param sleep: the async mode's cooperative sleep.
     :param limit: envelopes queued at most; more are answered `retry`.
     :param max_wait: seconds an envelope may wait for its batch before it is answered `retry`.
+    :param relay: called with (sender id, envelope, stored id, ts) for each stored message,
+        after the commit and before its ack, in id order (None: relay nothing).
     """
 
-    def __init__(self, engine, start_task, sleep, limit, max_wait):
+    def __init__(self, engine, start_task, sleep, limit, max_wait, relay=None):
         self.engine = engine
+        self.relay = relay
         self.start_task = start_task
         self.sleep = sleep
         self.limit = limit
@@ -238,7 +293,9 @@ class MessageWriter:
         """One transaction for the batch; if it fails, each envelope alone, so one bad
         envelope (say, its recipient deleted meanwhile) cannot refuse the others."""
         try:
-            outcomes = self._transaction(batch)
+            with _writing_in_order(self.engine, self.order_writers) as order:
+                outcomes = self._transaction(order, batch)
+                self._relay(batch, outcomes)
         except Exception as error:  # noqa: BLE001 - every waiting handler must get an answer
             if len(batch) == 1 or _transient(error):
                 for item in batch:
@@ -250,8 +307,24 @@ class MessageWriter:
         for item, (stored_id, ts) in zip(batch, outcomes):
             item.finish(stored_id, ts)
 
-    def _transaction(self, batch):
-        """Write the batch in one transaction; answers (id or None, ts) per envelope."""
+    def _relay(self, batch, outcomes):
+        """Relay the batch's stored messages in id order; a failed relay is logged, never
+        undoes the commit (the receivers get the message by `sync`)."""
+        if self.relay is None:
+            return
+        stored = sorted((stored_id, index) for index, (stored_id, _ts) in enumerate(outcomes)
+                        if stored_id is not None)
+        for stored_id, index in stored:
+            item = batch[index]
+            try:
+                self.relay(item.sender_id, item.envelope, stored_id, outcomes[index][1])
+            except Exception as error:  # noqa: BLE001 - stored and acked whatever the relay
+                log.warning("relaying message %d failed (%s)", stored_id,
+                            error.__class__.__name__)
+
+    def _transaction(self, order, batch):
+        """Write the batch in one transaction on the order lock's connection, the lock taken
+        first; answers (id or None, ts) per envelope once committed."""
         ts = now_ms()
         pairs, groups, seen = [], [], set()
         for item in batch:
@@ -260,9 +333,9 @@ class MessageWriter:
                 seen.add(key)
                 (groups if item.is_group else pairs).append(item)
         stored = {}
-        with self.engine.begin() as connection:
-            if self.order_writers:
-                hold_write_order(connection)
+        connection = order.connection
+        with connection.begin():
+            order.take()
             if pairs:
                 params = {"ts": ts}
                 for index, item in enumerate(pairs):

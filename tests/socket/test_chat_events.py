@@ -55,13 +55,18 @@ def test_send_to_self_is_bad_request(trio):
     assert ack["ok"] is False and ack["error"] == "bad_request"
 
 
-def test_duplicate_cid_stores_one_row_and_relays_once(app, trio):
+def test_duplicate_cid_stores_one_row_and_relays_the_stored_message_again(app, trio):
+    """The process that stored a message may have died before relaying it (its sender then
+    resends the cid to another process): a retried cid is relayed again, under the same id,
+    which receivers de-duplicate (PROTOCOL §8)."""
     alice, bob, eve, s = trio
     envelope = text_envelope(alice, bob, "once")
     first = s["alice"].emit("send", envelope, callback=True)
     again = s["alice"].emit("send", dict(envelope), callback=True)
     assert first["id"] == again["id"]
-    assert len(received(s["bob"], "message")) == 1
+    relayed = received(s["bob"], "message")
+    assert [m["id"] for m in relayed] == [first["id"], first["id"]]
+    assert relayed[0] == relayed[1]
     with app.app_context():
         assert db.session.query(Message).count() == 1
 

@@ -117,6 +117,19 @@ async def socket_requests_reach(cluster, offsets, backend, timeout=5.0):
         await asyncio.sleep(0.05)
 
 
+async def collect(client, sender_id, count, timeout=WAIT):
+    """Messages from `sender_id` delivered to `client`, until `count` or `timeout` seconds."""
+    got, deadline = [], time.monotonic() + timeout
+    while len(got) < count and (left := deadline - time.monotonic()) > 0:
+        try:
+            message = await client.next_message(left)
+        except asyncio.TimeoutError:
+            break
+        if message.sender == sender_id:
+            got.append(message)
+    return got
+
+
 def flask_cli(backend, *args):
     """`flask --app app …` as its own process with one server process's settings."""
     done = subprocess.run([str(Path(sys.executable).with_name("flask")), "--app", "app", *args],
@@ -379,9 +392,10 @@ def test_kill_9_of_a_process_while_three_clients_send_loses_and_repeats_nothing(
                 await client.flush(timeout=60)
             for sender in (ann, ben, cat):
                 to = receiver[sender.id]
-                got = await receive(clients[to.id], per_sender, where=from_them(sender.id))
+                got = await collect(clients[to.id], sender.id, per_sender)
                 assert sorted(m.text for m in got) == sorted(
-                    f"{sender.username} #{i}" for i in range(per_sender))
+                    f"{sender.username} #{i}" for i in range(per_sender)), (
+                    sender.username, [(m.id, m.text) for m in got], heard[to.id].heard)
                 assert sorted(m.cid for m in got) == sorted(queued[sender.id])
             extra = await asyncio.gather(*(quiet(c, 1.0) for c in clients.values()))
             for late in extra:

@@ -88,8 +88,8 @@ def delete_account(user):
     friends' clients are told their list changed. The one deletion path: the CLI and the
     user's own "Delete my account" both end here."""
     user_id = user.id
-    related = friends.related_ids(user_id)
     departures = groups.leave_all(user_id)  # first: it takes the writers' lock
+    related = friends.related_ids(user_id)
     owned_blobs = or_(Blob.lo_id == user_id, Blob.hi_id == user_id, Blob.uploader_id == user_id)
     blob_ids = db.session.execute(db.select(Blob.id).where(owned_blobs)).scalars().all()
     sent = db.select(Message.id).where(Message.sender_id == user_id)

@@ -168,3 +168,21 @@ def test_delete_account_cuts_every_device_clears_this_one_and_returns_to_login(s
     assert bob.api.friends()["friends"] == []
     with pytest.raises(ApiFailure):
         Account.login(api(server), alice.username, PASSWORD, min_iterations=KDF)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_account_dialog_has_labelled_controls_and_aa_contrast(server, devices, scheme):
+    from browser.a11y import audit
+
+    alice = new_account(server, "alice")
+    alice.api.logout()
+    device = devices(f"{alice.username}-{scheme}", "phone", color_scheme=scheme)
+    device.login.log_in(alice.username, PASSWORD)
+    account = device.chat.account.open()
+    expect(account.devices).to_have_count(1)
+    assert audit(device.page) == [], "account dialog"
+    account.change_password(PASSWORD, "short")
+    expect(account.password_error).to_be_visible()
+    assert audit(device.page) == [], "account dialog with an error"
+    device.chat.press("Escape")
+    expect(account.root).to_be_hidden()

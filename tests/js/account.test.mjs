@@ -130,3 +130,18 @@ test('the export pages through sync from 0 and groups decrypted messages per con
   assert.match(text, /alice sent a file: cat\.png \(12 bytes, not included\)/);
   assert.doesNotMatch(text, /secret/);
 });
+
+test('the export asks a rate-limited page again after a pause', async () => {
+  const answers = [
+    { ok: false, error: 'rate_limited', message: 'slow down' },
+    { ok: true, messages: [{ id: 3, from: 2, to: 1, cid: 'a' }], more: false, last: 3 },
+  ];
+  const asked = [];
+  const waits = [];
+  const envelopes = await fetchAll(async (name, data) => { asked.push(data); return answers[asked.length - 1]; },
+    { wait: async (ms) => { waits.push(ms); } });
+  assert.deepEqual(envelopes.map((e) => e.id), [3]);
+  assert.deepEqual(asked, [{ after: 0, limit: 500 }, { after: 0, limit: 500 }]);
+  assert.deepEqual(waits, [1000]);
+  await assert.rejects(fetchAll(async () => ({ ok: false, error: 'forbidden', message: 'no' })), /no/);
+});

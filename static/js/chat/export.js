@@ -10,12 +10,26 @@ export const FORMAT = 'sendapp-history';
 const PAGE = 500; // the largest `sync` page (§8)
 const MAX_PAGES = 10_000; // a bound, never reached by a real history (5 million messages)
 
-/** Every envelope visible to this user, oldest first, fetched page by page with `sync`. */
-export async function fetchAll(request, { progress = () => {} } = {}) {
+const RATE_LIMITED_WAIT_MS = 1000;
+const RATE_LIMITED_TRIES = 30;
+const pause = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+/**
+ * Every envelope visible to this user, oldest first, fetched page by page with `sync`; a page
+ * refused as `rate_limited` (a very long history against SENDAPP_RATELIMIT_SOCKET) is asked
+ * again a second later.
+ */
+export async function fetchAll(request, { progress = () => {}, wait = pause } = {}) {
   const envelopes = [];
   let after = 0;
+  let limited = 0;
   for (let page = 0; page < MAX_PAGES; page += 1) {
     const ack = await request(EVENTS.SYNC, { after, limit: PAGE });
+    if (ack?.ok === false && ack.error === 'rate_limited' && limited < RATE_LIMITED_TRIES) {
+      limited += 1;
+      await wait(RATE_LIMITED_WAIT_MS);
+      continue;
+    }
     if (!ack || ack.ok !== true) {
       throw Object.assign(new Error(ack?.message || t('The server refused to list your messages.')), { code: ack?.error || 'retry' });
     }

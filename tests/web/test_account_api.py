@@ -232,3 +232,15 @@ def test_new_routes_need_login(app, method, path):
     answer = getattr(anon, method)(path, json={"auth": "x"}) if method == "delete" else anon.post(path)
     assert answer.status_code == 401
     assert answer.get_json()["error"] == "unauthorized"
+
+
+def test_ended_by_lifetime_sessions_are_neither_listed_nor_counted(app, make_user):
+    alice = make_user("alice")
+    phone = log_in_again(app, alice, FIREFOX_ANDROID)
+    with app.app_context():
+        db.session.execute(db.update(LoginSession).where(LoginSession.device == "Firefox on Android")
+                           .values(last_seen=0))  # idle far beyond SESSION_IDLE
+        db.session.commit()
+    assert [s["current"] for s in alice.get("/api/me/sessions").get_json()["sessions"]] == [True]
+    assert alice.post("/api/me/sessions/end-others").get_json() == {"ended": 0}
+    assert phone.get("/api/me").status_code == 401

@@ -112,8 +112,9 @@ def start(user):
     token = secrets.token_urlsafe(32)
     now = now_ms()
     _drop_expired(user.id, now)
+    device = summarise(request.headers.get("User-Agent"))  # never the raw header
     db.session.add(LoginSession(user_id=user.id, token_hash=_hash(token), created=now,
-                                last_seen=now, device=summarise(request.headers.get("User-Agent"))))
+                                last_seen=now, device=device))
     db.session.commit()
     session.clear()
     user.session_key = f"{user.id}:{token}"

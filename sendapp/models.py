@@ -75,6 +75,9 @@ class LoginSession(db.Model):
     created = db.Column(db.BigInteger, nullable=False, default=now_ms)
     # Last request or socket event, written at most about once a minute (idle lifetime).
     last_seen = db.Column(db.BigInteger, nullable=False, default=now_ms)
+    # "Firefox on Android": a summary of the User-Agent at login (auth/devices.py), never the
+    # raw header; null for sessions from before it was recorded or without a User-Agent.
+    device = db.Column(db.String(64), nullable=True)
 
 
 class Friendship(db.Model):

@@ -6,6 +6,7 @@ from .. import crypto
 from ..blobs import storage
 from ..errors import ApiError
 from ..extensions import db
+from ..friends import service as friends
 from ..keys.service import announce_key_change
 from ..groups import service as groups
 from ..models import (Blob, Friendship, IdentityKey, LoginSession, Message, MessageKey,
@@ -76,11 +77,19 @@ def reset_password(username_raw, password):
 
 
 def delete_user(username_raw):
+    """Delete the named account (`flask users delete`): see delete_account."""
+    return delete_account(get_user(username_raw))
+
+
+def delete_account(user):
     """Remove an account with its keys, friendships, messages and attachments; it leaves
-    every group first (PROTOCOL §9.1: succession, or deletion of a group it was alone in)."""
-    user = get_user(username_raw)
+    every group first (PROTOCOL §9.1: succession, or deletion of a group it was alone in).
+    Its sockets close now in this process, within REVOCATION_INTERVAL in others; its former
+    friends' clients are told their list changed. The one deletion path: the CLI and the
+    user's own "Delete my account" both end here."""
     user_id = user.id
     departures = groups.leave_all(user_id)  # first: it takes the writers' lock
+    related = friends.related_ids(user_id)
     owned_blobs = or_(Blob.lo_id == user_id, Blob.hi_id == user_id, Blob.uploader_id == user_id)
     blob_ids = db.session.execute(db.select(Blob.id).where(owned_blobs)).scalars().all()
     sent = db.select(Message.id).where(Message.sender_id == user_id)
@@ -98,6 +107,7 @@ def delete_user(username_raw):
     db.session.commit()
     revocation.sweep()
     departures.publish()
+    friends.announce_gone(user_id, related)
     for blob_id in blob_ids:
         storage.delete(blob_id)
     return user_id

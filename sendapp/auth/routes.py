@@ -1,11 +1,12 @@
-"""Account API (PROTOCOL §7): csrf, prelogin, register, login, logout, me, vault."""
+"""Account API (PROTOCOL §7): csrf, prelogin, register, login, logout, me, vault; and the
+account in the user's hands: its sessions ("My devices") and deleting it."""
 from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 
 from ..extensions import limiter
 from ..validation import account_key, json_body, json_body_or_none
-from . import revocation, service, sessions
+from . import admin, devices, revocation, service, sessions
 
 bp = Blueprint("auth", __name__, url_prefix="/api")
 
@@ -99,3 +100,39 @@ def put_vault():
     """Replace the vault (password change, first key, key rotation)."""
     user = service.update_vault(current_user._get_current_object(), json_body())
     return jsonify(user=service.user_json(user))
+
+
+@bp.delete("/me")
+@limiter.limit(_vault_limit, key_func=_session_user_key)
+@login_required
+def delete_me():
+    """Delete the caller's account after checking `auth` (the password, as at login); every
+    session ends and every socket of the account closes."""
+    user = current_user._get_current_object()
+    service.require_password(user, json_body())
+    admin.delete_account(user)
+    sessions.end(user)  # the session row is gone already: this clears the cookie
+    return "", 204
+
+
+@bp.get("/me/sessions")
+@login_required
+def my_sessions():
+    """The caller's live sessions ("My devices"), the current one first and marked."""
+    return jsonify(sessions=devices.list_sessions(current_user._get_current_object()))
+
+
+@bp.delete("/me/sessions/<int:session_id>")
+@login_required
+def end_my_session(session_id):
+    """Sign out one of the caller's sessions (its sockets close); 404 for any other id."""
+    devices.end_session(current_user._get_current_object(), session_id)
+    return "", 204
+
+
+@bp.post("/me/sessions/end-others")
+@login_required
+def end_my_other_sessions():
+    """Sign out every session of the caller but this one (their sockets close)."""
+    ended = devices.end_other_sessions(current_user._get_current_object())
+    return jsonify(ended=ended)

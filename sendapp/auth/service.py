@@ -73,11 +73,17 @@ def authenticate(username_raw, auth):
     return user
 
 
-def update_vault(user, body):
-    """Store a re-encrypted vault; `new_auth` changes the password, `public_key` adds a key."""
+def require_password(user, body):
+    """Check that the caller knows the password: `auth` of the body, derived as at login
+    (PROTOCOL §2). A wrong one is `unauthorized`."""
     auth = require_str(body.get("auth"), "auth", MAX_AUTH_CHARS)
     if not check_password_hash(user.auth_hash, auth):
         raise ApiError("unauthorized", "wrong password")
+
+
+def update_vault(user, body):
+    """Store a re-encrypted vault; `new_auth` changes the password, `public_key` adds a key."""
+    require_password(user, body)
     vault = vault_json(body.get("vault"))
     public_key = body.get("public_key")
     if public_key is not None:

@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from ..extensions import db
 from ..models import LoginSession, User, now_ms
+from .user_agent import summarise
 
 log = logging.getLogger(__name__)
 TOUCH_EVERY_MS = 60_000  # write last_seen at most about once a minute per session
@@ -111,8 +112,9 @@ def start(user):
     token = secrets.token_urlsafe(32)
     now = now_ms()
     _drop_expired(user.id, now)
+    device = summarise(request.headers.get("User-Agent"))  # never the raw header
     db.session.add(LoginSession(user_id=user.id, token_hash=_hash(token), created=now,
-                                last_seen=now))
+                                last_seen=now, device=device))
     db.session.commit()
     session.clear()
     user.session_key = f"{user.id}:{token}"

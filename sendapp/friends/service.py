@@ -63,6 +63,19 @@ def friend_ids(user_id):
     return [_other(row, user_id) for row in _rows_of(user_id) if row.accepted]
 
 
+def related_ids(user_id):
+    """Everyone with a friendship or a pending request with this user."""
+    return [_other(row, user_id) for row in _rows_of(user_id)]
+
+
+def announce_gone(user_id, related):
+    """After an account's deletion is committed: close its pair rooms and tell the people it
+    was related to (`related_ids`, read before) that their friend list changed."""
+    for other_id in related:
+        socketio.close_room(pair_room(user_id, other_id))
+        notify.to_user(other_id, "friends", {})
+
+
 def listing(user_id, online_among):
     """PROTOCOL §7 GET /api/friends: friends, incoming and outgoing requests.
 

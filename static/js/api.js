@@ -107,6 +107,26 @@ export class Api {
     return this.request('PUT', '/api/me/vault', { json: body });
   }
 
+  // --- the account in the user's hands: sessions ("My devices") and deletion ---
+  /** {sessions: [{id, device, created, last_seen, current}]}, the current one first. */
+  sessions() {
+    return this.request('GET', '/api/me/sessions');
+  }
+
+  endSession(sessionId) {
+    return this.request('DELETE', `/api/me/sessions/${encodeURIComponent(sessionId)}`);
+  }
+
+  /** Sign out every other session; answers {ended}. */
+  endOtherSessions() {
+    return this.request('POST', '/api/me/sessions/end-others');
+  }
+
+  /** Delete the account; `auth` proves the password as at login (PROTOCOL §2). */
+  deleteAccount(auth) {
+    return this.request('DELETE', '/api/me', { json: { auth } });
+  }
+
   // --- people and friends ---
   searchUsers(prefix) {
     return this.request('GET', `/api/users?q=${encodeURIComponent(prefix)}`);

@@ -4,6 +4,7 @@
 
 import { Api, csrfFromDocument } from './api.js';
 import { ChatClient } from './chat/client.js';
+import { exportHistory } from './chat/export.js';
 import { assertWebCrypto } from './crypto.js';
 import { Keyring } from './keyring.js';
 import * as session from './session.js';
@@ -14,6 +15,7 @@ import { bindAuthForm } from './ui/auth.js';
 import { createComposer } from './ui/composer.js';
 import { createConversationView } from './ui/conversation.js';
 import { t } from './i18n.js';
+import { createAccountDialog, saveFile } from './ui/account.js';
 import { createAcceptKeyDialog, createConfirmDialog, createSafetyDialog } from './ui/dialogs.js';
 import { createGroupDialog, createNewGroupDialog } from './ui/groups.js';
 import { initials } from './ui/dom.js';
@@ -29,6 +31,7 @@ const LOGIN_NOTICES = {
   expired: 'Your session has ended. Log in again.',
   logout_unconfirmed: 'This device forgot your keys, but the server could not confirm the logout. Log in and out again when it is reachable.',
   signed_out: 'You were signed out: this session was ended (a logout elsewhere, a password change, the administrator, or it expired). Log in again.',
+  deleted: t('Your account was deleted, and this device forgot everything it held for it.'),
 };
 const SIGNED_OUT_REDIRECT_MS = 4000;
 
@@ -393,6 +396,45 @@ async function startChat() {
       location.assign(confirmed ? '/login' : '/login?reason=logout_unconfirmed');
     }
   });
+
+  // --- the account in the user's hands: password, devices, export, deletion ---
+  const account = createAccountDialog(document.querySelector('[data-testid="account-dialog"]'), {
+    changePassword: (values) => session.changePassword({ api, store }, { username: me.username, ...values }),
+    sessions: async () => (await api.sessions()).sessions,
+    endSession: (id) => api.endSession(id),
+    endOthers: async () => (await api.endOtherSessions()).ended,
+    exportHistory: async (format) => {
+      let result;
+      try {
+        result = await exportHistory(client);
+      } catch (err) {
+        if (err?.code === 'offline' || err?.code === 'timeout') throw new Error(t('The server cannot be reached: connect to export your history.'));
+        throw err;
+      }
+      const base = `sendapp-history-${me.username}-${new Date().toISOString().slice(0, 10)}`;
+      if (format === 'json') saveFile(`${base}.json`, result.json, 'application/json');
+      else saveFile(`${base}.txt`, result.text, 'text/plain;charset=utf-8');
+      return result.count;
+    },
+    confirmDelete: () => confirm.ask({
+      heading: t('Delete your account for good?'),
+      body: t('Your account, your keys and every message you sent or received are deleted from the server. Your friends will no longer see you. This cannot be undone.'),
+      confirm: t('Delete my account'),
+      danger: true,
+    }),
+    deleteAccount: async (password) => {
+      ended = true; // the server closes this tab's socket too: that is not a surprise sign-out
+      try {
+        await session.deleteAccount({ api, store, forgetPages }, { username: me.username, password });
+      } catch (err) {
+        ended = false;
+        throw err;
+      }
+      client.end();
+      location.assign('/login?reason=deleted');
+    },
+  });
+  document.querySelector('[data-testid="account-button"]').addEventListener('click', () => account.open());
 
   document.addEventListener('visibilitychange', updateReading);
   window.addEventListener('focus', updateReading);

@@ -4,6 +4,7 @@
 
 import * as defaultCrypto from './crypto.js';
 import { b64urlEncode } from './encoding.js';
+import { t } from './i18n.js';
 import { mergePeers, peersFromRecords, readPeers, samePeers, writePeers } from './pins.js';
 
 /** The steps a login or registration shows, in order, with their labels. */
@@ -255,6 +256,81 @@ export async function acceptPeerKeys({ api, store, crypto = defaultCrypto, minIt
     return merged;
   } catch (err) {
     throw explain(err, 'accept the key');
+  }
+}
+
+/**
+ * Open this device's copy of the vault with the current password (PROTOCOL §3), after
+ * checking it still holds the account's current key. Answers {name, iterations, auth, plain}.
+ */
+async function openCachedVault({ api, store, crypto, minIterations }, username, password) {
+  const name = crypto.normaliseUsername(username);
+  const cached = await store.getMeta('vault', null);
+  if (!cached) throw new SessionError(t('This device holds no copy of your key vault. Log in again, then try again.'), { code: 'vault' });
+  const { iterations, auth, vaultKey } = await deriveChecked({ api, crypto, minIterations }, name, password);
+  let plain;
+  try {
+    plain = await crypto.decryptVault(vaultKey, name, cached);
+  } catch {
+    throw new SessionError(t('Wrong password.'), { field: 'current', code: 'password' });
+  }
+  const { user } = await api.me();
+  if (user.key_id && !plain.keys.some((entry) => entry.id === user.key_id)) {
+    throw new SessionError(t('Your keys changed on another device. Log in again here, then try again.'), { code: 'stale' });
+  }
+  return { name, iterations, auth, plain };
+}
+
+/**
+ * Change the password (PROTOCOL §2-3): derive the new secrets, re-encrypt the same keys (and
+ * every other vault field) under the new vault key, and replace `auth` with PUT /api/me/vault
+ * (the old `auth` proves the caller). The identity keys do not change, so history stays
+ * readable; the server signs out every other session of the account.
+ */
+export async function changePassword({ api, store, crypto = defaultCrypto, minIterations = kdfFloor() },
+  { username, password, newPassword, confirm }) {
+  if (!password) throw new SessionError(t('Enter your current password.'), { field: 'current' });
+  let fresh;
+  try {
+    fresh = crypto.normalisePassword(newPassword);
+  } catch (err) {
+    throw new SessionError(t('The new password needs at least 8 characters.'), { field: 'new' });
+  }
+  if (confirm !== undefined && confirm !== newPassword) {
+    throw new SessionError(t('The two new passwords differ.'), { field: 'confirm' });
+  }
+  try {
+    const { name, iterations, auth, plain } = await openCachedVault({ api, store, crypto, minIterations }, username, password);
+    const { v, keys, ...rest } = plain;
+    const next = await crypto.deriveAccountSecrets(name, fresh, iterations);
+    const vault = await crypto.encryptVault(next.vaultKey, name, keys, undefined, rest);
+    await api.putVault({ auth, new_auth: next.auth, vault });
+    await store.setMeta('vault', vault);
+  } catch (err) {
+    if (err?.code === 'unauthorized') throw new SessionError(t('Wrong password.'), { field: 'current', code: 'password' });
+    throw explain(err, 'change the password');
+  }
+}
+
+/**
+ * Delete the account: prove the password as login does (prelogin → derive → `auth`), then
+ * DELETE /api/me; then forget everything this device holds for the account.
+ */
+export async function deleteAccount({ api, store, crypto = defaultCrypto, minIterations = kdfFloor(), forgetPages = async () => {} },
+  { username, password }) {
+  if (!password) throw new SessionError(t('Enter your password.'), { field: 'password' });
+  try {
+    const name = crypto.normaliseUsername(username);
+    const { auth } = await deriveChecked({ api, crypto, minIterations }, name, password);
+    await api.deleteAccount(auth);
+  } catch (err) {
+    if (err?.code === 'unauthorized') throw new SessionError(t('Wrong password.'), { field: 'password', code: 'password' });
+    throw explain(err, 'delete the account');
+  }
+  try {
+    await store.clearOwner();
+  } finally {
+    await forgetDevice({ store, forgetPages });
   }
 }
 

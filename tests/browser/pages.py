@@ -146,6 +146,59 @@ class Device:
             pass
 
 
+class AccountDialog:
+    """Your account: change password, My devices, export my history, delete my account."""
+
+    def __init__(self, page):
+        self.page = page
+        self.root = page.get_by_test_id("account-dialog")
+        self.devices = self.root.get_by_test_id("device")
+        self.password_status = self.root.get_by_test_id("password-status")
+        self.password_error = self.root.get_by_test_id("password-error")
+        self.delete_error = self.root.get_by_test_id("delete-error")
+
+    def open(self):
+        self.page.get_by_test_id("account-button").click()
+        expect(self.root).to_be_visible()
+        return self
+
+    def close(self):
+        self.root.get_by_test_id("account-close").click()
+        expect(self.root).to_be_hidden()
+
+    def change_password(self, current, new):
+        self.root.get_by_test_id("password-current").fill(current)
+        self.root.get_by_test_id("password-new").fill(new)
+        self.root.get_by_test_id("password-confirm").fill(new)
+        self.root.get_by_test_id("password-submit").click()
+
+    def device_names(self):
+        return self.devices.get_by_test_id("device-name").all_text_contents()
+
+    def current_device(self):
+        return self.root.locator('[data-testid="device"][data-current="true"]')
+
+    def other_devices(self):
+        return self.root.locator('[data-testid="device"][data-current="false"]')
+
+    def sign_out_everywhere_else(self):
+        self.root.get_by_test_id("devices-end-others").click()
+
+    def export(self, fmt):
+        """Save the history as 'json' or 'text'; answers (suggested file name, text)."""
+        with self.page.expect_download(timeout=WAIT_MS) as info:
+            self.root.get_by_test_id(f"export-{fmt}").click()
+        download = info.value
+        return download.suggested_filename, Path(download.path()).read_text(encoding="utf-8")
+
+    def delete_account(self, password, confirm=True):
+        self.root.get_by_test_id("delete-password").fill(password)
+        self.root.get_by_test_id("delete-submit").click()
+        dialog = self.page.get_by_test_id("confirm-dialog")
+        expect(dialog).to_be_visible()
+        dialog.get_by_test_id("confirm-ok" if confirm else "confirm-cancel").click()
+
+
 class _AuthForm:
     PATH = ""
 
@@ -305,6 +358,7 @@ class ChatPage:
         self.history_status = page.get_by_test_id("history-status")
         self.safety = SafetyDialog(page)
         self.group_panel = GroupPanel(page)
+        self.account = AccountDialog(page)
 
     # --- navigation and connection ---
     def open(self, query=""):

@@ -22,6 +22,7 @@ const ICONS = {
   file: [['path', { d: 'M14 3H7a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2V8l-5-5Z' }], ['path', { d: 'M14 3v5h5' }]],
   arrowDown: [['path', { d: 'M12 5v14' }], ['path', { d: 'm18.5 12.5-6.5 6.5-6.5-6.5' }]],
   userPlus: [['circle', { cx: 9, cy: 8, r: 4 }], ['path', { d: 'M2.5 20.5v-.5a6 6 0 0 1 6-6h1a6 6 0 0 1 6 6v.5' }], ['path', { d: 'M19 8v6' }], ['path', { d: 'M16 11h6' }]],
+  user: [['circle', { cx: 12, cy: 8, r: 4 }], ['path', { d: 'M4.5 20.5v-.5a6.5 6.5 0 0 1 6.5-6.5h2a6.5 6.5 0 0 1 6.5 6.5v.5' }]],
   userMinus: [['circle', { cx: 9, cy: 8, r: 4 }], ['path', { d: 'M2.5 20.5v-.5a6 6 0 0 1 6-6h1a6 6 0 0 1 6 6v.5' }], ['path', { d: 'M16 11h6' }]],
   lock: [['rect', { x: 5, y: 10.5, width: 14, height: 10, rx: 2 }], ['path', { d: 'M8 10.5V7a4 4 0 0 1 8 0v3.5' }]],
   retry: [['path', { d: 'M3.5 12a8.5 8.5 0 1 0 2.7-6.2L3.5 8.5' }], ['path', { d: 'M3.5 3.5v5h5' }]],

@@ -7,6 +7,11 @@ holds the lock and has inserted a row keeps every later batch, and its larger id
 until it commits. The negative control turns the lock off and shows the same interleaving
 lets a sync see the larger id first, so the check here can fail.
 
+The lock is held until the batch's relays are done, so processes also relay in id order:
+two writers on one database (as two processes) show that a batch stored elsewhere cannot
+be relayed before a smaller id's relay, and the negative control shows the opposite with
+the lock released at commit.
+
 In-process (threading mode, the Flask-SocketIO test client) on a scratch PostgreSQL database;
 the competing transaction is a raw psycopg2 connection, as another server process would be.
 """
@@ -168,3 +173,66 @@ def test_negative_control_without_the_lock_a_sync_sees_the_larger_id_first(pg):
         sio.disconnect()
     finally:
         other_process.close()
+
+
+def two_writers(app, on_relay):
+    """Two message writers on the app's database, as two server processes have; each relays
+    through `on_relay(writer name, stored id)`."""
+    from sendapp.chat import envelope as envelopes
+    from sendapp.chat.writer import MessageWriter
+
+    with app.app_context():
+        engine = db.engine
+    made = {}
+    for name in ("A", "B"):
+        made[name] = MessageWriter(engine, socketio.start_background_task, socketio.sleep,
+                                   512, 30.0, lambda _s, _e, stored_id, _ts, name=name:
+                                   on_relay(name, stored_id))
+    return made, envelopes
+
+
+@pytest.mark.parametrize("locked", [True, False], ids=["order_lock", "negative_control"])
+def test_a_process_relays_no_id_before_a_smaller_one_stored_elsewhere_was_relayed(pg, locked):
+    """Process A has committed id 7 and not yet relayed it (say, Redis is slow, or it is
+    about to be killed); process B stores id 15 meanwhile. With the order lock held until
+    A's relays are done, B can neither commit nor relay 15 before A relays 7, so no client
+    moves its cursor (§8: the highest id received live) past an unrelayed 7. The negative
+    control releases the lock at commit, as before, and B's relay then comes first."""
+    app, _url, alice, bob = pg
+    relayed, a_relaying, release_a = [], threading.Event(), threading.Event()
+
+    def on_relay(name, stored_id):
+        if name == "A":
+            a_relaying.set()
+            assert release_a.wait(WAIT)
+        relayed.append((name, stored_id))
+
+    writers, envelopes = two_writers(app, on_relay)
+    if not locked:
+        for writer in writers.values():
+            writer.order_writers = False
+    results = {}
+
+    def write(name, body):
+        with app.app_context():
+            results[name] = writers[name].write(
+                alice.id, envelopes.parse(text_envelope(alice, bob, body)))
+
+    first = threading.Thread(target=write, args=("A", "first"))
+    first.start()
+    assert a_relaying.wait(WAIT), "A never relayed"
+    second = threading.Thread(target=write, args=("B", "second"))
+    second.start()
+    second.join(HOLD)
+    if locked:
+        assert second.is_alive() and relayed == [], "B relayed before A had relayed"
+    else:
+        assert not second.is_alive() and [name for name, _id in relayed] == ["B"]
+    release_a.set()
+    first.join(WAIT)
+    second.join(WAIT)
+    assert not first.is_alive() and not second.is_alive()
+    a_id, b_id = results["A"][0], results["B"][0]
+    assert a_id < b_id
+    expected = [("A", a_id), ("B", b_id)] if locked else [("B", b_id), ("A", a_id)]
+    assert relayed == expected

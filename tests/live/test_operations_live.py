@@ -1,16 +1,14 @@
 """Operations on the real server process: /healthz and /readyz, a message queue that does not
 answer at start or goes away later, and the drain on SIGTERM.
 
-Redis is a redis-server of the test's own on a free port (stopped and started again by pid);
+Redis is a redis-server of the test's own on a free port (killed and started again by pid);
 the clients are python-socketio clients on real accounts.
 """
 import asyncio
 import re
-import shutil
 import signal
 import sqlite3
 import ssl
-import subprocess
 import time
 
 import aiohttp
@@ -20,7 +18,8 @@ import socketio
 from support.live_people import add_device, befriend_live, connect_socket, register_live
 from support.live_server import LiveServer, ServerFailed, free_port
 from support.messages import text_envelope
-from support.services import unavailable
+from support.redis_server import RedisServer
+from support.waiting import wait_for
 
 TIMEOUT = 10  # seconds for one request, ack or expected event
 STOP_BOUND = 5.0  # seconds from SIGTERM (after the drain delay) to the process's exit
@@ -28,54 +27,12 @@ OUTAGE_SENDS = 10
 ACK_BOUND = 1.5  # seconds one send may take while Redis is away (no back-off before the ack)
 
 
-class RedisProcess:
-    """A throw-away redis-server on one free 127.0.0.1 port that can be stopped and started
-    again on the same port (no persistence: each start is empty)."""
-
-    def __init__(self, folder):
-        self.folder = folder
-        self.port = free_port()
-        self.process = None
-
-    @property
-    def url(self):
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self):
-        binary = shutil.which("redis-server")
-        if binary is None:
-            unavailable("redis-server", "not installed")
-        self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.folder)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        import redis
-
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                if redis.Redis(port=self.port, socket_timeout=0.5).ping():
-                    return self
-            except redis.RedisError:
-                time.sleep(0.05)
-        self.stop()
-        unavailable("redis-server", "did not answer within 10 s")
-
-    def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-
 
 @pytest.fixture
 def redis_process(tmp_path):
-    process = RedisProcess(tmp_path)
+    process = RedisServer(tmp_path)
     yield process.start()
-    process.stop()
+    process.kill()
 
 
 def readyz(server):
@@ -92,15 +49,6 @@ def wait_for_readyz(server, status, within):
         if seen[0] == status or time.monotonic() >= deadline:
             return seen
         time.sleep(0.1)
-
-
-def wait_for(condition, within):
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def test_healthz_and_readyz_answer_on_the_real_server(live_server):
@@ -149,7 +97,7 @@ def test_queue_outage_keeps_acking_logs_once_and_recovers(start_live_server, tmp
         assert ack["ok"], ack
         assert wait_for(lambda: [m["id"] for m in relayed] == [ack["id"]], TIMEOUT)
 
-        redis_process.stop()
+        redis_process.kill()
         acked, slowest = [ack["id"]], 0.0
         for number in range(OUTAGE_SENDS):
             started = time.monotonic()

@@ -26,6 +26,15 @@ def free_port(host=HOST):
         return probe.getsockname()[1]
 
 
+def trusting_session(cert_path):
+    """A requests.Session trusting only `cert_path`, ignoring the environment (else
+    REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override session.verify, and proxies apply)."""
+    session = requests.Session()
+    session.verify = str(cert_path)
+    session.trust_env = False
+    return session
+
+
 class ServerFailed(RuntimeError):
     """The server process exited or never became ready; the message holds its log."""
 
@@ -175,11 +184,7 @@ class LiveServer:
 
     def http_session(self):
         """A requests.Session trusting only this server's certificate (its SANs hold 127.0.0.1)."""
-        session = requests.Session()
-        session.verify = str(self.cert_path)
-        # Else REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override session.verify, and proxies apply.
-        session.trust_env = False
-        return session
+        return trusting_session(self.cert_path)
 
     def __enter__(self):
         return self.start()

@@ -17,9 +17,7 @@ import subprocess
 import time
 from pathlib import Path
 
-import requests
-
-from support.live_server import HOST, ROOT, free_port
+from support.live_server import HOST, ROOT, free_port, trusting_session
 
 SHIPPED_CONFIG = ROOT / "deploy" / "nginx.conf"
 MARK = "# EDIT"
@@ -211,10 +209,7 @@ class NginxProxy:
 
     def http_session(self):
         """A requests.Session trusting only the proxy's certificate, ignoring the environment."""
-        session = requests.Session()
-        session.verify = str(self.cert_path)
-        session.trust_env = False
-        return session
+        return trusting_session(self.cert_path)
 
     def __enter__(self):
         return self.start()

@@ -219,7 +219,9 @@ async function startChat() {
     nameOf: (id) => client.nameOf(id),
     readers: (key) => client.readersOf(key),
     loadOlder: (id) => client.loadOlder(id),
-    attachment: (file) => client.attachment(file),
+    attachment: (file, opts) => client.attachment(file, opts),
+    cancelDownload: (file) => client.cancelDownload(file),
+    cancelUpload: (key, cid) => client.cancelUpload(key, cid).catch(fail),
     shouldAutoload: (file) => client.shouldAutoload(file),
     retry: (friendId, cid) => client.retry(friendId, cid).catch(fail),
     discard: (friendId, cid) => client.discard(friendId, cid).catch(fail),
@@ -330,6 +332,9 @@ async function startChat() {
     if (detail.reason === 'reset') conversation.show(client.rowOf(detail.friendId), client.conv(detail.friendId));
     else conversation.renderMessages(detail.reason, { own: detail.own });
   });
+  client.addEventListener('transfer', ({ detail }) => {
+    if (detail.friendId === client.activeId) conversation.updateTransfer(detail.cid, detail.transfer);
+  });
   client.addEventListener('typing', ({ detail }) => {
     const friend = client.rowOf(detail.friendId);
     if (friend && detail.friendId === client.activeId) conversation.renderHeader(friend);
@@ -373,7 +378,7 @@ async function startChat() {
   client.addEventListener('session', ({ detail }) => endSession(detail.reason));
 
   document.querySelector('[data-testid="logout-button"]').addEventListener('click', async () => {
-    const unsent = (await client.outbox.items().catch(() => [])).length;
+    const unsent = await client.unsentCount().catch(() => 0);
     if (unsent) {
       const yes = await confirm.ask({
         heading: unsent === 1 ? 'Log out with 1 unsent message?' : `Log out with ${unsent} unsent messages?`,

@@ -18,7 +18,7 @@ import { createAcceptKeyDialog, createConfirmDialog, createSafetyDialog } from '
 import { createGroupDialog, createNewGroupDialog } from './ui/groups.js';
 import { initials } from './ui/dom.js';
 import { decorateIcons } from './ui/icons.js';
-import { createNotifier } from './ui/notifications.js';
+import { bindNotificationSettings, createNotifier } from './ui/notifications.js';
 import { createSidebar } from './ui/sidebar.js';
 import { bindConnectionState, Toasts } from './ui/status.js';
 
@@ -306,6 +306,8 @@ async function startChat() {
   const notifier = createNotifier(document.querySelector('[data-testid="notifications-button"]'), {
     open: (id) => open(id).catch(fail),
   });
+  bindNotificationSettings(document.querySelector('[data-testid="notification-settings-dialog"]'),
+    document.querySelector('[data-testid="notification-settings-button"]'));
 
   // Render the sidebar at most once per task, however many changes arrive together.
   let friendsQueued = false;
@@ -342,9 +344,8 @@ async function startChat() {
   client.addEventListener('notify', ({ detail }) => {
     const row = detail.friend;
     const who = row.kind === 'group' ? { id: row.key, username: row.title } : row;
-    const text = row.kind === 'group' ? t('{name}: {text}', { name: client.nameOf(detail.message.from), text: previewText(detail.message) })
-      : previewText(detail.message);
-    notifier.message(who, text);
+    const sender = row.kind === 'group' ? client.nameOf(detail.message.from) : null;
+    notifier.message(who, { sender, text: previewText(detail.message) });
   });
   client.addEventListener('groups', ({ detail }) => {
     // A group this user left or was removed from: its conversation closes (PROTOCOL §9.5).

@@ -17,7 +17,8 @@ import { readPlain } from './plaintext.js';
 
 export class Uploads {
   /** @param {import('./client.js').ChatClient} client */
-  constructor(client, { setTimer = setTimeout, clearTimer = clearTimeout } = {}) {
+  // Wrapped: a browser's setTimeout called as a method of another object throws.
+  constructor(client, { setTimer = (fn, ms) => setTimeout(fn, ms), clearTimer = (id) => clearTimeout(id) } = {}) {
     this.client = client;
     this.setTimer = setTimer;
     this.clearTimer = clearTimer;

@@ -6,11 +6,13 @@ the progress can be watched; a MutationObserver in her page records every value 
 bar takes. Offline sends are kept in IndexedDB (ciphertext) and go out on the next connection,
 also after a reload; Bob then receives and decrypts each attachment exactly once.
 """
+import re
 import secrets
 
 import pytest
 from playwright.sync_api import expect
 
+from browser.a11y import audit
 from browser.pages import SENT_OR_LATER, WAIT_MS
 
 pytestmark = pytest.mark.timeout(240)
@@ -110,6 +112,10 @@ def test_upload_progress_is_shown_and_reaches_completion(pair):
         alice.page.wait_for_function(
             "() => window.__progress.some(([phase, now]) => phase === 'uploading' && Number(now) > 0 && Number(now) < 100)",
             timeout=WAIT_MS)
+        # Named, readable and announced while it runs: a labelled bar and a named cancel button.
+        assert audit(alice.page) == [], "an upload in progress"
+        expect(alice.chat.message(cid).get_by_role("button", name="Cancel sending survey.bin")).to_be_visible()
+        expect(bar).to_have_attribute("aria-valuetext", re.compile(r"^Uploading \d+ %$"))
         alice.chat.expect_status(cid, SENT_OR_LATER, timeout=BACK_MS)
     finally:
         link.fast()

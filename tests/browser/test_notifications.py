@@ -5,6 +5,8 @@ Notification (permission granted) and a switch for document.hasFocus before it l
 import pytest
 from playwright.sync_api import expect
 
+from browser.a11y import audit
+
 pytestmark = pytest.mark.timeout(180)
 PASSWORD = "notified password 1"
 
@@ -58,6 +60,9 @@ def test_hidden_message_text_shows_the_sender_only_and_stays_set_on_this_device(
     bob.chat.open_conversation("alicequiet")
     expect(alice.chat.friend("bobquiet")).to_be_visible()
 
+    alice.page.get_by_role("button", name="Notification settings").click()
+    assert audit(alice.page) == [], "notification settings dialog"
+    alice.chat.press("Escape")
     alice.chat.set_hide_notification_text(True)
     alice.page.evaluate("window.__focused = false")
     bob.chat.send_text("the door code is 4711")

@@ -39,15 +39,15 @@ PROGRESS_RECORDER = """
 
 
 class Link:
-    """Alice's upload speed, set through the DevTools protocol (what a slow phone link does)."""
+    """A device's link speed, set through the DevTools protocol (what a slow phone link does)."""
 
     def __init__(self, device):
         self.cdp = device.context.new_cdp_session(device.page)
         self.cdp.send("Network.enable")
 
-    def slow(self, upload_bytes_per_s):
+    def slow(self, upload_bytes_per_s=-1, download_bytes_per_s=-1):
         self.cdp.send("Network.emulateNetworkConditions", {
-            "offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": upload_bytes_per_s})
+            "offline": False, "latency": 20, "downloadThroughput": download_bytes_per_s, "uploadThroughput": upload_bytes_per_s})
 
     def fast(self):
         self.cdp.send("Network.emulateNetworkConditions", {
@@ -206,3 +206,31 @@ def test_a_kept_attachment_survives_a_reload_and_is_delivered_once(pair):
     received_once(bob, cid, "kept.bin", data)
     expect(alice.chat.message(cid)).to_have_count(1)
     assert alice.stored()["uploads"] == 0
+
+
+# 5 ------------------------------------------------------------------------------------
+
+def test_a_download_shows_its_progress_and_can_be_cancelled_then_retried(pair):
+    alice, bob = pair
+    talking(alice, bob)
+    data = secrets.token_bytes(1_200_000)
+    cid = alice.chat.attach_file("big scan.bin", "application/octet-stream", data)
+    alice.chat.expect_status(cid, SENT_OR_LATER, timeout=BACK_MS)
+    box = bob.chat.file_attachment(cid)
+    expect(box).to_contain_text("big scan.bin")
+    link = Link(bob)
+    link.slow(download_bytes_per_s=60_000)  # 20 s for the file
+    try:
+        box.get_by_test_id("attachment-download").click()
+        bar = bob.chat.message(cid).get_by_role("progressbar", name="Progress of big scan.bin")
+        expect(bar).to_have_attribute("data-phase", "downloading")
+        expect(bar).to_have_attribute("aria-valuenow", re.compile(r"^[1-9][0-9]?$"))  # measured, under way
+        assert audit(bob.page) == [], "a download in progress"
+        bob.chat.message(cid).get_by_role("button", name="Cancel downloading big scan.bin").click()
+        error = bob.chat.message(cid).get_by_test_id("attachment-error")
+        expect(error).to_contain_text("you cancelled it")
+    finally:
+        link.fast()
+    error.get_by_role("button", name="Try big scan.bin again").click()
+    name, got = bob.chat.download(cid)
+    assert (name, got) == ("big scan.bin", data)

@@ -356,7 +356,8 @@ export function createConversationView(root, intents) {
         loading.cancel.replaceWith(link);
         link.click();
       } catch (err) {
-        box.replaceWith(attachmentError(file, err, () => box.replaceWith(renderDownload(file))));
+        const shown = attachmentError(file, err, () => shown.replaceWith(renderDownload(file)));
+        box.replaceWith(shown); // its retry replaces the error, the element on screen then
       }
     });
     return box;

@@ -3,6 +3,7 @@
 // CSRF token in X-CSRFToken; failures become ApiError objects with a protocol `code`
 // ('offline' when the server cannot be reached, 'aborted' when the caller cancelled).
 
+import { t } from './i18n.js';
 import { readAll } from './transfer.js';
 
 const JSON_TYPE = 'application/json';
@@ -262,7 +263,7 @@ export class Api {
 
 /** The error a cancelled transfer rejects with. */
 function aborted() {
-  return new ApiError('aborted', 'Cancelled.', 0);
+  return new ApiError('aborted', t('Cancelled.'), 0);
 }
 
 function parseJson(text) {
@@ -281,7 +282,7 @@ async function readBytes(response, onProgress, signal) {
     return await readAll(response.body, Number.isFinite(length) && length > 0 ? length : null, onProgress);
   } catch (err) {
     if (signal?.aborted) throw aborted();
-    throw new ApiError('offline', 'The connection broke while downloading. Try again.', 0);
+    throw new ApiError('offline', t('The connection broke while downloading. Try again.'), 0);
   }
 }
 

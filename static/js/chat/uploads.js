@@ -11,6 +11,7 @@
 // One upload at a time, in the order sent (a phone link gains nothing from two at once).
 
 import { safeFileName } from '../encoding.js';
+import { t } from '../i18n.js';
 import { STATUS } from '../outbox.js';
 import { PHASE, progressReporter, retryDelayMs, uploadOutcome } from '../transfer.js';
 import { readPlain } from './plaintext.js';
@@ -94,7 +95,7 @@ export class Uploads {
       this.track(key, item.cid, transfer);
       const conv = c.parts.conversations.get(key);
       const file = message.kind === 'file' ? { ...message.file, blob: null, localUrl: null, transfer } : null;
-      const error = failed ? (item.error || { code: 'stale_key', message: 'This attachment was sealed with a key this device no longer holds. Send it again.' }) : null;
+      const error = failed ? (item.error || { code: 'stale_key', message: t('This attachment was sealed with a key this device no longer holds. Send it again.') }) : null;
       conv.list.upsert({ ...message, ...(file ? { file } : {}), id: null, ts: null, created: item.created, seq: item.seq,
         status: failed ? STATUS.FAILED : STATUS.SENDING, error });
       c.parts.conversations.touch(key, conv);
@@ -222,7 +223,7 @@ export class Uploads {
     const own = c.parts.conversations.get(key).list.setStatus(cid, STATUS.FAILED, { error });
     if (own?.file) own.file.transfer = this.transfer(cid);
     c.emit('messages', { friendId: key, reason: 'update' });
-    c.emit('error', { message: `${own?.file?.name || 'An attachment'} was not sent: ${error.message || 'unknown error'}` });
+    c.emit('error', { message: t('{name} was not sent: {reason}', { name: own?.file?.name || t('An attachment'), reason: error.message || t('unknown error') }) });
   }
 
   /** Is this cid an attachment kept on this device, not yet handed to the outbox? */

@@ -9,6 +9,7 @@ import { t } from './i18n.js';
 /** The phases of an attachment on its way out (encrypting → uploading) or in (downloading → decrypting). */
 export const PHASE = Object.freeze({
   ENCRYPTING: 'encrypting',
+  QUEUED: 'queued', // kept, next in line behind another upload
   WAITING: 'waiting', // kept on this device until the server can be reached
   UPLOADING: 'uploading',
   DOWNLOADING: 'downloading',
@@ -38,6 +39,8 @@ export function describeTransfer(transfer) {
       return { label: t('Encrypting…'), percent: null, busy: true };
     case PHASE.UPLOADING:
       return { label: percent === null ? t('Uploading…') : t('Uploading {percent} %', { percent }), percent, busy: true };
+    case PHASE.QUEUED:
+      return { label: t('Waiting to upload'), percent: null, busy: false };
     case PHASE.WAITING:
       return { label: t('Waiting for a connection to upload'), percent: null, busy: false };
     case PHASE.DOWNLOADING:

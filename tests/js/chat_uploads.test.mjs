@@ -65,7 +65,7 @@ test('an attachment uploads with progress, then its file message is sent once wi
   const sent = sends(alice);
   assert.equal(sent.length, 1);
   assert.equal(sent[0].cid, cid);
-  assert.ok(heard.includes(PHASE.WAITING) && heard.some((h) => typeof h === 'number' && h > 0), `progress heard: ${heard}`);
+  assert.ok(heard.includes(PHASE.QUEUED) && heard.some((h) => typeof h === 'number' && h > 0), `progress heard: ${heard}`);
   assert.deepEqual(await alice.store.uploadList(), [], 'nothing kept once the message is queued');
   const own = alice.client.conv(bob.id).list.get(`${alice.id}:${cid}`);
   assert.equal(own.status, STATUS.SENT);
@@ -199,4 +199,26 @@ test('a server that asks to retry is tried again by itself', async () => {
   await alice.client.parts.uploads.pumping;
   await alice.client.outbox.flush();
   assert.deepEqual(sends(alice).map((e) => e.cid), [cid]);
+});
+
+test('behind another upload an attachment is in line; offline, every kept one waits for a connection', async () => {
+  const { users: { alice, bob } } = await setup();
+  const server = blobServer(reconnectable(alice.client).api);
+  server.mode = 'hang';
+  alice.client.parts.uploads.setTimer = () => 0;
+  const first = await alice.client.sendFile(bob.id, attachment('one'));
+  while (alice.client.transferOf(first)?.phase !== PHASE.UPLOADING) await new Promise((r) => setTimeout(r, 1));
+  const second = await alice.client.sendFile(bob.id, attachment('two'));
+  assert.equal(alice.client.transferOf(second).phase, PHASE.QUEUED);
+  server.mode = 'offline';
+  await alice.client.cancelUpload(bob.id, first); // the hanging one goes; the next finds no server
+  await alice.client.parts.uploads.pump();
+  assert.equal(alice.client.transferOf(second).phase, PHASE.WAITING);
+  const third = await alice.client.sendFile(bob.id, attachment('three'));
+  assert.equal(alice.client.transferOf(third).phase, PHASE.WAITING, 'known offline: no false hope');
+  server.mode = 'ok';
+  await alice.client.onConnected();
+  await alice.client.parts.uploads.pumping;
+  await alice.client.outbox.flush();
+  assert.deepEqual(sends(alice).map((e) => e.cid), [second, third]);
 });

@@ -30,10 +30,12 @@ test('uploading and downloading show their percentage, or none when the size is 
   assert.deepEqual(describeTransfer({ phase: PHASE.DOWNLOADING, loaded: 5, total: null }), { label: 'Downloading…', percent: null, busy: true });
 });
 
-test('waiting and failed are not busy and say why', () => {
+test('queued, waiting and failed are not busy and say why', () => {
   const waiting = describeTransfer({ phase: PHASE.WAITING });
   assert.equal(waiting.busy, false);
   assert.match(waiting.label, /connection/);
+  const queued = describeTransfer({ phase: PHASE.QUEUED });
+  assert.deepEqual(queued, { label: 'Waiting to upload', percent: null, busy: false });
   const failed = describeTransfer({ phase: PHASE.FAILED, error: 'too big' });
   assert.equal(failed.label, 'Upload failed: too big');
   assert.equal(describeTransfer(null).label, '');

@@ -30,6 +30,7 @@ export class Uploads {
     this.timer = null;
     this.attempt = 0;
     this.stopped = false;
+    this.offline = false; // the last upload could not reach the server
   }
 
   /** The transfer state of an own attachment not yet sent ({phase, loaded, total, error}), or null. */
@@ -74,7 +75,7 @@ export class Uploads {
       this.fail(key, id, { code: err.code || 'encrypt', message: err.message });
       throw err;
     }
-    this.setPhase(id, { phase: PHASE.WAITING });
+    this.setPhase(id, { phase: this.offline ? PHASE.WAITING : PHASE.QUEUED });
     this.pump();
     return id;
   }
@@ -178,6 +179,8 @@ export class Uploads {
       }
       const outcome = uploadOutcome(err?.code);
       if (outcome !== 'failed') {
+        this.offline = outcome === 'wait';
+        this.relabel(PHASE.QUEUED, PHASE.WAITING);
         this.setPhase(item.cid, { phase: PHASE.WAITING });
         return outcome;
       }
@@ -187,6 +190,8 @@ export class Uploads {
       job.controller = null;
     }
     this.attempt = 0;
+    this.offline = false;
+    this.relabel(PHASE.WAITING, PHASE.QUEUED); // the others are just in line now
     if (this.cancelled.has(item.cid)) return 'done';
     try {
       const plain = { ...(await kind.open({ ...item.draft, from: c.me.id })), blob };
@@ -281,6 +286,13 @@ export class Uploads {
     job.key = key;
     job.transfer = transfer;
     return job;
+  }
+
+  /** Move every attachment in phase `from` to phase `to` (in line ↔ waiting for a connection). */
+  relabel(from, to) {
+    for (const [cid, job] of this.jobs) {
+      if (job.transfer?.phase === from) this.setPhase(cid, { phase: to });
+    }
   }
 
   /** A new phase: the message shows it (a re-render), unlike progress within a phase. */

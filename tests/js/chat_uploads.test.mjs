@@ -222,3 +222,20 @@ test('behind another upload an attachment is in line; offline, every kept one wa
   await alice.client.outbox.flush();
   assert.deepEqual(sends(alice).map((e) => e.cid), [second, third]);
 });
+
+test('an attachment the store could not keep fails visibly, and retry encrypts it again', async () => {
+  const { users: { alice, bob } } = await setup();
+  blobServer(reconnectable(alice.client).api);
+  const put = alice.store.uploadPut.bind(alice.store);
+  alice.store.uploadPut = async () => { throw Object.assign(new Error('The disk is full.'), { code: 'QuotaExceededError' }); };
+  const errors = [];
+  alice.client.addEventListener('error', ({ detail }) => errors.push(detail.message));
+  const cid = await alice.client.sendFile(bob.id, attachment('full disk'));
+  assert.equal(alice.client.conv(bob.id).list.get(`${alice.id}:${cid}`).status, STATUS.FAILED);
+  assert.deepEqual(errors, ['notes.txt was not sent: The disk is full.']);
+  alice.store.uploadPut = put;
+  await alice.client.retry(bob.id, cid);
+  await alice.client.parts.uploads.pumping;
+  await alice.client.outbox.flush();
+  assert.deepEqual(sends(alice).map((e) => e.cid), [cid]);
+});

@@ -25,6 +25,7 @@ export class Uploads {
     this.clearTimer = clearTimer;
     this.jobs = new Map(); // cid → {controller, transfer, key} of attachments this page is working on
     this.cancelled = new Set();
+    this.unkept = new Map(); // cid → {file, confirmed, localUrl} of attachments that failed before being kept (retry needs the file)
     this.pumping = null;
     this.again = false;
     this.timer = null;
@@ -72,8 +73,10 @@ export class Uploads {
       await c.store.uploadPut({ cid: id, ct: new Blob([sealed.ct]), draft, confirmed, seq, created, state: 'waiting', error: null });
       message.file = { ...readPlain(plain).file, blob: null, localUrl: message.file?.localUrl || null, transfer: job.transfer };
     } catch (err) {
+      // Not kept (encryption failed, or the store refused: a full disk): only this page can retry.
+      this.unkept.set(id, { file, confirmed, localUrl });
       this.fail(key, id, { code: err.code || 'encrypt', message: err.message });
-      throw err;
+      return id;
     }
     this.setPhase(id, { phase: this.offline ? PHASE.WAITING : PHASE.QUEUED });
     this.pump();
@@ -231,14 +234,20 @@ export class Uploads {
     c.emit('error', { message: t('{name} was not sent: {reason}', { name: own?.file?.name || t('An attachment'), reason: error.message || t('unknown error') }) });
   }
 
-  /** Is this cid an attachment kept on this device, not yet handed to the outbox? */
+  /** Is this cid an attachment of this device not yet handed to the outbox? */
   async holds(cid) {
-    return Boolean(await this.client.store.uploadGet(cid));
+    return this.unkept.has(cid) || Boolean(await this.client.store.uploadGet(cid));
   }
 
-  /** Put a failed attachment back in line. */
+  /** Put a failed attachment back in line (one that was never kept is encrypted again). */
   async retry(key, cid) {
     const c = this.client;
+    const unkept = this.unkept.get(cid);
+    if (unkept) {
+      this.unkept.delete(cid);
+      await this.send(key, unkept.file, { cid, confirmed: unkept.confirmed, localUrl: unkept.localUrl });
+      return;
+    }
     const item = await c.store.uploadGet(cid);
     if (!item) return;
     await c.store.uploadPut({ ...item, state: 'waiting', error: null });
@@ -257,6 +266,7 @@ export class Uploads {
   async cancel(key, cid) {
     const c = this.client;
     this.cancelled.add(cid);
+    this.unkept.delete(cid);
     this.jobs.get(cid)?.controller?.abort();
     await c.store.uploadDelete(cid);
     this.jobs.delete(cid);

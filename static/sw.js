@@ -2,7 +2,7 @@
 // outbox (in IndexedDB) intact. It never caches API answers, sockets or attachments.
 // Served at /sw.js (scope /). Bump VERSION when the list of shell files changes.
 
-const VERSION = 'v5';
+const VERSION = 'v6';
 const SHELL = `sendapp-shell-${VERSION}`;
 const PAGES = 'sendapp-pages'; // the chat page (names the user; deleted at logout)
 
@@ -26,16 +26,19 @@ const SHELL_FILES = [
   '/static/js/chat/roster.js',
   '/static/js/chat/sending.js',
   '/static/js/chat/typing.js',
+  '/static/js/chat/uploads.js',
   '/static/js/crypto.js',
   '/static/js/encoding.js',
   '/static/js/groupcrypto.js',
   '/static/js/i18n.js',
   '/static/js/keyring.js',
+  '/static/js/notification_text.js',
   '/static/js/outbox.js',
   '/static/js/pins.js',
   '/static/js/session.js',
   '/static/js/store.js',
   '/static/js/timeline.js',
+  '/static/js/transfer.js',
   '/static/js/transport.js',
   '/static/js/ui/auth.js',
   '/static/js/ui/composer.js',
@@ -45,6 +48,7 @@ const SHELL_FILES = [
   '/static/js/ui/groups.js',
   '/static/js/ui/icons.js',
   '/static/js/ui/notifications.js',
+  '/static/js/ui/progress.js',
   '/static/js/ui/sidebar.js',
   '/static/js/ui/status.js',
   '/static/manifest.webmanifest',

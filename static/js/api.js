@@ -1,6 +1,10 @@
-// HTTP API client (PROTOCOL §7). The only module that calls fetch.
-// Every state-changing request carries the CSRF token in X-CSRFToken; failures become
-// ApiError objects with a protocol `code` ('offline' when the server cannot be reached).
+// HTTP API client (PROTOCOL §7). The only module that calls fetch (and XMLHttpRequest, the
+// one browser API that reports upload progress). Every state-changing request carries the
+// CSRF token in X-CSRFToken; failures become ApiError objects with a protocol `code`
+// ('offline' when the server cannot be reached, 'aborted' when the caller cancelled).
+
+import { t } from './i18n.js';
+import { readAll } from './transfer.js';
 
 const JSON_TYPE = 'application/json';
 const SAFE_METHODS = new Set(['GET', 'HEAD']);
@@ -30,10 +34,11 @@ export class Api {
   /**
    * @param {{csrfToken?: string, base?: string, fetchImpl?: typeof fetch}} options
    */
-  constructor({ csrfToken = '', base = '', fetchImpl } = {}) {
+  constructor({ csrfToken = '', base = '', fetchImpl, xhrImpl } = {}) {
     this.csrfToken = csrfToken;
     this.base = base;
     this.fetch = fetchImpl || globalThis.fetch.bind(globalThis);
+    this.Xhr = xhrImpl || globalThis.XMLHttpRequest || null;
   }
 
   /** Replace the token in use (login and register rotate the session). */
@@ -42,8 +47,9 @@ export class Api {
   }
 
   /** Send one request; answer the parsed JSON (null for 204), or throw ApiError. */
-  async request(method, path, { json, body, headers = {}, raw = false, retried = false } = {}) {
+  async request(method, path, { json, body, headers = {}, raw = false, retried = false, signal = null, onProgress = null } = {}) {
     const init = { method, headers: { Accept: JSON_TYPE, ...headers }, credentials: 'same-origin' };
+    if (signal) init.signal = signal;
     if (!SAFE_METHODS.has(method)) init.headers['X-CSRFToken'] = this.csrfToken;
     if (json !== undefined) {
       init.headers['Content-Type'] = JSON_TYPE;
@@ -55,10 +61,11 @@ export class Api {
     try {
       response = await this.fetch(this.base + path, init);
     } catch (err) {
+      if (signal?.aborted) throw aborted();
       throw new ApiError('offline', 'The server cannot be reached. Check your connection.', 0);
     }
     if (response.ok) {
-      if (raw) return new Uint8Array(await response.arrayBuffer());
+      if (raw) return readBytes(response, onProgress, signal);
       if (response.status === 204) return null;
       const type = response.headers.get('Content-Type') || '';
       return type.includes(JSON_TYPE) ? response.json() : null;
@@ -67,7 +74,7 @@ export class Api {
     // A stale token (e.g. a page served from the offline cache): fetch a fresh one once.
     if (!retried && error.code === 'forbidden' && /csrf/i.test(error.message) && path !== '/api/csrf') {
       const fresh = await this.csrf().catch(() => null);
-      if (fresh) return this.request(method, path, { json, body, headers, raw, retried: true });
+      if (fresh) return this.request(method, path, { json, body, headers, raw, retried: true, signal, onProgress });
     }
     throw error;
   }
@@ -200,22 +207,112 @@ export class Api {
   }
 
   // --- attachments (ciphertext only) ---
-  /** Upload an attachment's ciphertext for a pair (`to`) or, with {group}, for a group (§9.2). */
-  uploadBlob(friendId, bytes, { group = null } = {}) {
+  /**
+   * Upload an attachment's ciphertext for a pair (`to`) or, with {group}, for a group (§9.2).
+   * `onProgress(sent, total)` follows the bytes on the wire (XMLHttpRequest upload events:
+   * fetch cannot report them); `signal` cancels.
+   */
+  uploadBlob(friendId, bytes, { group = null, onProgress = null, signal = null } = {}) {
     const query = group !== null ? `group=${encodeURIComponent(group)}` : `to=${encodeURIComponent(friendId)}`;
-    return this.request('POST', `/api/blobs?${query}`, {
-
-      body: bytes,
-      headers: { 'Content-Type': 'application/octet-stream' },
-    });
+    const path = `/api/blobs?${query}`;
+    const headers = { 'Content-Type': 'application/octet-stream' };
+    if (!this.Xhr) return this.request('POST', path, { body: bytes, headers, signal });
+    return this.send({ method: 'POST', path, body: bytes, headers, onProgress, signal });
   }
 
-  downloadBlob(blobId) {
+  /** Download an attachment's ciphertext; `onProgress(received, total)` (total: Content-Length or null). */
+  downloadBlob(blobId, { onProgress = null, signal = null } = {}) {
     return this.request('GET', `/api/blobs/${encodeURIComponent(blobId)}`, {
       raw: true,
       headers: { Accept: 'application/octet-stream' },
+      onProgress,
+      signal,
     });
   }
+
+  /** One request through XMLHttpRequest, for its upload progress; answers parsed JSON or throws ApiError. */
+  send({ method, path, body, headers = {}, onProgress = null, signal = null, retried = false }) {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(aborted());
+        return;
+      }
+      const xhr = new this.Xhr();
+      xhr.open(method, this.base + path);
+      xhr.withCredentials = true;
+      xhr.setRequestHeader('Accept', JSON_TYPE);
+      xhr.setRequestHeader('X-CSRFToken', this.csrfToken);
+      for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
+      const total = body?.byteLength ?? body?.size ?? null;
+      if (onProgress && xhr.upload) {
+        xhr.upload.onprogress = (event) => onProgress(event.loaded, event.lengthComputable ? event.total : total);
+      }
+      const onAbort = () => xhr.abort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const settle = () => signal?.removeEventListener('abort', onAbort);
+      xhr.onerror = () => {
+        settle();
+        reject(new ApiError('offline', 'The server cannot be reached. Check your connection.', 0));
+      };
+      xhr.ontimeout = xhr.onerror;
+      xhr.onabort = () => {
+        settle();
+        reject(aborted());
+      };
+      xhr.onload = () => {
+        settle();
+        const answer = parseJson(xhr.responseText);
+        if (xhr.status >= 200 && xhr.status < 300) {
+          resolve(answer);
+          return;
+        }
+        const error = errorFromParts(xhr.status, xhr.statusText, answer, xhr.getResponseHeader('Retry-After'));
+        if (!retried && error.code === 'forbidden' && /csrf/i.test(error.message)) {
+          this.csrf().then(
+            () => this.send({ method, path, body, headers, onProgress, signal, retried: true }).then(resolve, reject),
+            () => reject(error),
+          );
+          return;
+        }
+        reject(error);
+      };
+      xhr.send(body);
+    });
+  }
+}
+
+/** The error a cancelled transfer rejects with. */
+function aborted() {
+  return new ApiError('aborted', t('Cancelled.'), 0);
+}
+
+function parseJson(text) {
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return null; // a proxy's HTML error page
+  }
+}
+
+/** A response body as bytes, reporting progress when asked and the body can be streamed. */
+async function readBytes(response, onProgress, signal) {
+  try {
+    if (!onProgress || !response.body?.getReader) return new Uint8Array(await response.arrayBuffer());
+    const length = Number(response.headers.get('Content-Length'));
+    return await readAll(response.body, Number.isFinite(length) && length > 0 ? length : null, onProgress);
+  } catch (err) {
+    if (signal?.aborted) throw aborted();
+    throw new ApiError('offline', t('The connection broke while downloading. Try again.'), 0);
+  }
+}
+
+function errorFromParts(status, statusText, body, retryAfter) {
+  let code = CODE_FOR_STATUS[status] || (status >= 500 ? 'retry' : status === 0 ? 'offline' : 'bad_request');
+  let message = statusText || code;
+  if (body && typeof body.error === 'string') code = body.error;
+  if (body && typeof body.message === 'string') message = body.message;
+  const retry = Number(retryAfter);
+  return new ApiError(code, message, status, Number.isFinite(retry) && retry > 0 ? retry : null);
 }
 
 /** Turn a non-2xx response into an ApiError, whatever its body holds. */

@@ -20,7 +20,7 @@ import { createAcceptKeyDialog, createConfirmDialog, createSafetyDialog } from '
 import { createGroupDialog, createNewGroupDialog } from './ui/groups.js';
 import { initials } from './ui/dom.js';
 import { decorateIcons } from './ui/icons.js';
-import { createNotifier } from './ui/notifications.js';
+import { bindNotificationSettings, createNotifier } from './ui/notifications.js';
 import { createSidebar } from './ui/sidebar.js';
 import { bindConnectionState, Toasts } from './ui/status.js';
 
@@ -222,7 +222,9 @@ async function startChat() {
     nameOf: (id) => client.nameOf(id),
     readers: (key) => client.readersOf(key),
     loadOlder: (id) => client.loadOlder(id),
-    attachment: (file) => client.attachment(file),
+    attachment: (file, opts) => client.attachment(file, opts),
+    cancelDownload: (file) => client.cancelDownload(file),
+    cancelUpload: (key, cid) => client.cancelUpload(key, cid).catch(fail),
     shouldAutoload: (file) => client.shouldAutoload(file),
     retry: (friendId, cid) => client.retry(friendId, cid).catch(fail),
     discard: (friendId, cid) => client.discard(friendId, cid).catch(fail),
@@ -307,6 +309,8 @@ async function startChat() {
   const notifier = createNotifier(document.querySelector('[data-testid="notifications-button"]'), {
     open: (id) => open(id).catch(fail),
   });
+  bindNotificationSettings(document.querySelector('[data-testid="notification-settings-dialog"]'),
+    document.querySelector('[data-testid="notification-settings-button"]'));
 
   // Render the sidebar at most once per task, however many changes arrive together.
   let friendsQueued = false;
@@ -333,6 +337,9 @@ async function startChat() {
     if (detail.reason === 'reset') conversation.show(client.rowOf(detail.friendId), client.conv(detail.friendId));
     else conversation.renderMessages(detail.reason, { own: detail.own });
   });
+  client.addEventListener('transfer', ({ detail }) => {
+    if (detail.friendId === client.activeId) conversation.updateTransfer(detail.cid, detail.transfer);
+  });
   client.addEventListener('typing', ({ detail }) => {
     const friend = client.rowOf(detail.friendId);
     if (friend && detail.friendId === client.activeId) conversation.renderHeader(friend);
@@ -340,9 +347,8 @@ async function startChat() {
   client.addEventListener('notify', ({ detail }) => {
     const row = detail.friend;
     const who = row.kind === 'group' ? { id: row.key, username: row.title } : row;
-    const text = row.kind === 'group' ? t('{name}: {text}', { name: client.nameOf(detail.message.from), text: previewText(detail.message) })
-      : previewText(detail.message);
-    notifier.message(who, text);
+    const sender = row.kind === 'group' ? client.nameOf(detail.message.from) : null;
+    notifier.message(who, { sender, text: previewText(detail.message) });
   });
   client.addEventListener('groups', ({ detail }) => {
     // A group this user left or was removed from: its conversation closes (PROTOCOL §9.5).
@@ -376,7 +382,7 @@ async function startChat() {
   client.addEventListener('session', ({ detail }) => endSession(detail.reason));
 
   document.querySelector('[data-testid="logout-button"]').addEventListener('click', async () => {
-    const unsent = (await client.outbox.items().catch(() => [])).length;
+    const unsent = await client.unsentCount().catch(() => 0);
     if (unsent) {
       const yes = await confirm.ask({
         heading: unsent === 1 ? 'Log out with 1 unsent message?' : `Log out with ${unsent} unsent messages?`,

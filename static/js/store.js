@@ -1,10 +1,11 @@
 // Local storage: IndexedDB in the browser, an in-memory twin for tests (same interface).
 // Holds, per logged-in user ("owner"): identity keys as non-extractable CryptoKeys (cleared
-// when the session ends: forgetSecrets), the sync cursor, the outbox, peer key tracking, peer public keys and a cache
-// of received envelopes (ciphertext only, never plaintext).
+// when the session ends: forgetSecrets), the sync cursor, the outbox, attachments waiting for
+// their upload (ciphertext, and their details sealed like a message), peer key tracking, peer
+// public keys and a cache of received envelopes (ciphertext only, never plaintext).
 
 const DB_NAME = 'sendapp';
-const DB_VERSION = 1;
+const DB_VERSION = 2; // 2: the `uploads` store
 
 /** Meta records that hold what must not outlive a session: friend-list snapshot, vault, group names. */
 const FORGOTTEN_META = new Set(['snapshot', 'vault', 'groups']);
@@ -14,6 +15,7 @@ export const SCHEMA = {
   identities: { keyPath: ['owner', 'id'] },
   meta: { keyPath: ['owner', 'name'] },
   outbox: { keyPath: ['owner', 'cid'] },
+  uploads: { keyPath: ['owner', 'cid'] },
   peers: { keyPath: ['owner', 'user'] },
   peerKeys: { keyPath: ['owner', 'user', 'id'] },
   envelopes: { keyPath: ['owner', 'id'], indexes: [['byPeer', ['owner', 'peer', 'id']]] },
@@ -303,6 +305,28 @@ export class Store {
     await this.backend.delete('outbox', [this.owner, cid]);
   }
 
+  // --- attachments waiting for their upload (chat/uploads.js) ---
+  /**
+   * Keep an attachment until its `file` message is in the outbox: {cid, ct (the encrypted file,
+   * a Blob), draft (an envelope sealing its details), seq, created, …}. Never the plaintext.
+   */
+  async uploadPut(item) {
+    await this.backend.put('uploads', { ...item, owner: this.owner });
+  }
+
+  async uploadGet(cid) {
+    return this.backend.get('uploads', [this.owner, cid]);
+  }
+
+  async uploadList() {
+    const rows = await this.backend.range('uploads', this.ownerRange('uploads'));
+    return rows.sort((a, b) => a.seq - b.seq);
+  }
+
+  async uploadDelete(cid) {
+    await this.backend.delete('uploads', [this.owner, cid]);
+  }
+
   // --- peer key tracking (PROTOCOL §6: the key ids accepted per friend, {accepted, synced}) ---
   async peer(user) {
     return (await this.backend.get('peers', [this.owner, user])) || null;
@@ -356,17 +380,18 @@ export class Store {
     for (const row of rows) await this.backend.delete('envelopes', [this.owner, row.id]);
   }
 
-  /** Drop every unsent item of this owner (the user chose to log out without sending them). */
+  /** Drop every unsent item of this owner, attachments included (the user chose to log out without sending them). */
   async clearOutbox() {
     await this.backend.deleteRange('outbox', this.ownerRange('outbox'));
+    await this.backend.deleteRange('uploads', this.ownerRange('uploads'));
   }
 
   /**
    * Forget what must not outlive a session, for every account on this device: identity keys,
    * cached ciphertext (messages and this device's copy of the vault), friend-list and group
    * snapshots (group names are message content, §9.3) and peer public keys. Every step is attempted
-   * even when one fails. Kept: the outbox (the user is asked about it at logout, and items
-   * sealed under a key the next login does not hold are never sent), the sync cursor and the
+   * even when one fails. Kept: the outbox and waiting uploads (the user is asked about them at
+   * logout, and items sealed under a key the next login does not hold are never sent), the sync cursor and the
    * accepted-key records of friends.
    */
   async forgetSecrets() {

@@ -595,6 +595,40 @@ class ChatPage:
         download = info.value
         return download.suggested_filename, Path(download.path()).read_bytes()
 
+    # --- attachment transfers (ui/progress.js) ---
+    def upload_box(self, cid):
+        """An own attachment not yet sent: its phase, progress bar and cancel button."""
+        return self.message(cid).get_by_test_id("attachment-uploading")
+
+    def upload_progress(self, cid):
+        return self.message(cid).get_by_role("progressbar")
+
+    def upload_label(self, cid):
+        return self.message(cid).get_by_test_id("attachment-progress-label")
+
+    def cancel_upload(self, cid, name):
+        """Cancel by the button's accessible name, as a screen reader user would find it."""
+        self.message(cid).get_by_role("button", name=f"Cancel sending {name}").click()
+
+    # --- settings ---
+    def set_hide_notification_text(self, on):
+        """Open the notification settings, set "hide message text", close them."""
+        self.page.get_by_role("button", name="Notification settings").click()
+        dialog = self.page.get_by_test_id("notification-settings-dialog")
+        expect(dialog).to_be_visible()
+        box = dialog.get_by_role("checkbox", name="Hide message text in notifications")
+        box.set_checked(on)
+        dialog.get_by_test_id("notification-settings-close").click()
+        expect(dialog).to_be_hidden()
+
+    def hides_notification_text(self):
+        self.page.get_by_role("button", name="Notification settings").click()
+        dialog = self.page.get_by_test_id("notification-settings-dialog")
+        checked = dialog.get_by_role("checkbox", name="Hide message text in notifications").is_checked()
+        dialog.get_by_test_id("notification-settings-close").click()
+        expect(dialog).to_be_hidden()
+        return checked
+
     # --- notices ---
     def dismiss_toasts(self):
         """Close every notice ("Friend request sent…") so it does not cover the view."""

@@ -8,6 +8,7 @@
 //   'messages'     {friendId, reason}         a conversation changed: reset | append | prepend | update | loading
 //                                            (friendId is the conversation key: a friend's id for a pair)
 //   'typing'       {friendId, on}
+//   'transfer'     {friendId, cid, transfer}  an own attachment's upload moved on (transfer.js phases)
 //   'notify'       {friend, message}          an incoming message the user is not looking at (friend: its row)
 //   'error'        {message}                  something the user should know
 //   'groups'       {key, change}              a group was added, changed or is gone (PROTOCOL §9)
@@ -35,6 +36,7 @@ import { Reads } from './reads.js';
 import { Receiving } from './receiving.js';
 import { Sending } from './sending.js';
 import { Typing } from './typing.js';
+import { Uploads } from './uploads.js';
 
 export class ChatClient extends EventTarget {
   /**
@@ -68,6 +70,7 @@ export class ChatClient extends EventTarget {
       receiving: new Receiving(this),
       sending: new Sending(this),
       files: new Files(this),
+      uploads: new Uploads(this),
       typing: new Typing(this),
       reads: new Reads(this),
     });
@@ -144,6 +147,7 @@ export class ChatClient extends EventTarget {
     await this.parts.friends.restoreSnapshot();
     await this.groups.restore();
     await this.parts.sending.restore();
+    await this.parts.uploads.restore();
     this.bindTransport();
     this.refresh().catch((err) => this.backgroundError(err));
     await this.transport.connect();
@@ -170,6 +174,7 @@ export class ChatClient extends EventTarget {
   async onConnected() {
     const { conversations, reads, receiving, sending } = this.parts;
     await onReconnect({ syncer: receiving.syncer, outbox: sending.outbox });
+    this.parts.uploads.pump().catch((err) => this.backgroundError(err)); // kept attachments, then their messages
     reads.resend();
     await this.refresh();
     const conv = conversations.activeId !== null ? conversations.map.get(conversations.activeId) : null;
@@ -195,6 +200,7 @@ export class ChatClient extends EventTarget {
     if (this.ended) return;
     this.ended = true;
     this.parts.sending.outbox.stop();
+    this.parts.uploads.stop();
     this.parts.typing.end();
     this.transport.close();
     this.parts.files.release(null);
@@ -279,7 +285,15 @@ export class ChatClient extends EventTarget {
 
   // files.js
   sendFile(key, file, opts) { return this.parts.files.send(key, file, opts); }
-  attachment(file) { return this.parts.files.attachment(file); }
+  attachment(file, opts) { return this.parts.files.attachment(file, opts); }
+  cancelDownload(file) { this.parts.files.cancel(file); }
+  // uploads.js
+  transferOf(cid) { return this.parts.uploads.transfer(cid); }
+  cancelUpload(key, cid) { return this.parts.uploads.cancel(key, cid); }
+  /** Messages and attachments not yet on the server (asked about at logout). */
+  async unsentCount() {
+    return (await this.parts.sending.outbox.items()).length + (await this.store.uploadList()).length;
+  }
   shouldAutoload(file) { return this.parts.files.shouldAutoload(file); }
   releaseAttachments(keepKey = null) { this.parts.files.release(keepKey); }
 }

@@ -1,10 +1,8 @@
-// Attachments (PROTOCOL §5 `file`, §7 blobs): encrypt and upload a file, then send its `file`
-// message; download, decrypt and check one to show it. Decrypted bytes live only behind
-// blob: URLs, revoked as soon as their conversation is no longer shown.
+// Attachments (PROTOCOL §5 `file`, §7 blobs): send one (uploads.js keeps and uploads it), and
+// download, decrypt and check one to show it, with progress and cancel. Decrypted bytes live
+// only behind blob: URLs, revoked as soon as their conversation is no longer shown.
 
-import { safeFileName } from '../encoding.js';
-import { STATUS } from '../outbox.js';
-import { readPlain } from './plaintext.js';
+import { PHASE, progressReporter } from '../transfer.js';
 
 const MAX_PREVIEW_BYTES = 20 * 1000 * 1000;
 /** Image types shown inline; anything else (SVG included) is offered as a download. */
@@ -14,85 +12,81 @@ export class Files {
   /** @param {import('./client.js').ChatClient} client */
   constructor(client) {
     this.client = client;
-    this.uploads = new Map(); // cid → {key, file} of attachments not yet sent
-    this.attachments = new Map(); // blob id → {key, job: Promise<{url, bytes}>}
-    this.previews = new Map(); // conversation key → Set of own file records holding a local blob: URL
+    this.attachments = new Map(); // blob id → {key, job: Promise<{url, bytes}>, controller, transfer, listeners}
+    this.previews = new Map(); // conversation key → Map(cid → local blob: URL) of own images shown from this device
   }
 
   /**
-   * Send an attachment (§5): encrypt with a fresh file key, upload the ciphertext, then send
-   * a `file` message. The item shows at once; a failed upload can be retried.
+   * Send an attachment (§5): it shows at once (an image with its local preview), then is
+   * encrypted, kept on this device and uploaded (uploads.js); a failed upload can be retried.
    */
   async send(key, file, { cid = null, confirmed = false } = {}) {
-    const c = this.client;
-    const kind = c.kindOf(key);
-    const seal = kind.sealer(key, { confirmed, attachment: true });
-    const id = cid || c.crypto.newCid();
-    const conv = c.parts.conversations.get(key);
     const mime = (file.type || 'application/octet-stream').toLowerCase();
     const localUrl = PREVIEWABLE.has(mime) && typeof URL?.createObjectURL === 'function' ? URL.createObjectURL(file) : null;
-    this.uploads.set(id, { key, file });
-    const created = c.now();
-    const seq = c.parts.sending.nextSeq(created);
-    const pending = { name: safeFileName(file.name), mime, size: file.size, localUrl, uploading: true };
-    if (localUrl) this.keepPreview(key, pending);
-    const { message, added } = conv.list.upsert({ id: null, ts: null, cid: id, from: c.me.id, ...kind.messageFields(key), created,
-      seq, status: STATUS.SENDING, kind: 'file', file: pending });
-    if (!added) { // a retried upload: show it as uploading again
-      message.file = pending;
-      conv.list.setStatus(id, STATUS.SENDING);
-    }
-    c.emit('messages', { friendId: key, reason: 'append', own: true });
-    try {
-      const bytes = new Uint8Array(await file.arrayBuffer());
-      const sealed = await c.crypto.encryptFile(bytes);
-      const { blob } = await kind.upload(key, sealed.ct);
-      const plain = { t: 'file', name: safeFileName(file.name), mime, size: bytes.length, blob, key: sealed.key, n: sealed.n, sha256: sealed.sha256 };
-      const env = await seal(plain, id);
-      const own = conv.list.get(`${c.me.id}:${id}`);
-      const shown = pending.localUrl; // null when the conversation was left meanwhile (revoked)
-      if (own) {
-        own.file = { ...readPlain(plain).file, localUrl: shown };
-        if (shown) this.keepPreview(key, own.file);
-      }
-      this.previews.get(key)?.delete(pending);
-      if (shown) this.attachments.set(blob, { key, job: Promise.resolve({ url: shown }) });
-      await c.parts.sending.outbox.add(env);
-      c.parts.conversations.touch(key, conv);
-      c.emit('friends');
-    } catch (err) {
-      const own = conv.list.setStatus(id, STATUS.FAILED, { error: { code: err.code || 'upload', message: err.message } });
-      if (own?.file) own.file.uploading = false;
-      c.emit('messages', { friendId: key, reason: 'update' });
-      throw err;
-    }
-    return id;
+    const id = cid || this.client.crypto.newCid();
+    if (localUrl) this.keepPreview(key, id, localUrl);
+    return this.client.parts.uploads.send(key, file, { cid: id, confirmed, localUrl });
+  }
+
+  /** An own image was uploaded as `blob`: show it from its local preview, not a download. */
+  sentWithPreview(key, blob, url) {
+    this.attachments.set(blob, { key, job: Promise.resolve({ url }), controller: null, transfer: null, listeners: new Set() });
   }
 
   /**
    * Download, decrypt and check an attachment; answers a blob: URL, cached per blob while its
-   * conversation is shown (see release).
+   * conversation is shown (see release). `onProgress(transfer)` hears each phase and percent
+   * (downloading n %, then decrypting); cancel(file) stops it.
    */
-  attachment(file) {
+  attachment(file, { onProgress = null } = {}) {
     const c = this.client;
     if (file.localUrl) return Promise.resolve({ url: file.localUrl });
     if (!this.attachments.has(file.blob)) {
-      const job = (async () => {
-        const ct = await c.api.downloadBlob(file.blob);
+      const controller = new AbortController();
+      const entry = { key: c.parts.conversations.activeId, job: null, controller, transfer: null, listeners: new Set() };
+      const tell = (transfer) => {
+        entry.transfer = transfer;
+        for (const listener of entry.listeners) listener(transfer);
+      };
+      entry.job = (async () => {
+        tell({ phase: PHASE.DOWNLOADING, loaded: 0, total: null });
+        const ct = await c.api.downloadBlob(file.blob, {
+          signal: controller.signal,
+          onProgress: progressReporter((loaded, total) => tell({ phase: PHASE.DOWNLOADING, loaded, total })),
+        });
+        tell({ phase: PHASE.DECRYPTING });
         const plain = await c.crypto.decryptFile(ct, file.key, file.n, file.sha256);
         const type = PREVIEWABLE.has(file.mime) ? file.mime : 'application/octet-stream';
+        entry.controller = null;
         return { url: URL.createObjectURL(new Blob([plain], { type })), size: plain.length };
       })();
-      job.catch(() => this.attachments.delete(file.blob));
-      this.attachments.set(file.blob, { key: c.parts.conversations.activeId, job });
+      entry.job.catch(() => {
+        if (this.attachments.get(file.blob) === entry) this.attachments.delete(file.blob);
+      });
+      this.attachments.set(file.blob, entry);
     }
-    return this.attachments.get(file.blob).job;
+    const entry = this.attachments.get(file.blob);
+    if (onProgress) {
+      entry.listeners.add(onProgress);
+      if (entry.transfer) onProgress(entry.transfer);
+      entry.job.then(() => entry.listeners.delete(onProgress), () => entry.listeners.delete(onProgress));
+    }
+    return entry.job;
   }
 
-  /** Remember an own file record showing a local preview URL (revoked with its conversation). */
-  keepPreview(key, record) {
-    if (!this.previews.has(key)) this.previews.set(key, new Set());
-    this.previews.get(key).add(record);
+  /** Stop downloading an attachment (its job rejects with code 'aborted'). */
+  cancel(file) {
+    this.attachments.get(file.blob)?.controller?.abort();
+  }
+
+  revoke(url) {
+    if (url && typeof URL?.revokeObjectURL === 'function') URL.revokeObjectURL(url);
+  }
+
+  /** Remember an own image shown from a local preview URL (revoked with its conversation). */
+  keepPreview(key, cid, url) {
+    if (!this.previews.has(key)) this.previews.set(key, new Map());
+    this.previews.get(key).set(cid, url);
   }
 
   /**
@@ -107,13 +101,16 @@ export class Files {
     for (const [blob, entry] of this.attachments) {
       if (keepKey !== null && entry.key === keepKey) continue;
       this.attachments.delete(blob);
+      entry.controller?.abort();
       entry.job.then(({ url }) => revoke(url), () => {});
     }
-    for (const [key, records] of this.previews) {
+    for (const [key, urls] of this.previews) {
       if (keepKey !== null && key === keepKey) continue;
-      for (const record of records) {
-        if (record.localUrl) revoke(record.localUrl);
-        record.localUrl = null;
+      const list = this.client.parts.conversations.map.get(key)?.list;
+      for (const [cid, url] of urls) {
+        revoke(url);
+        const own = list?.get(`${this.client.me.id}:${cid}`);
+        if (own?.file?.localUrl === url) own.file.localUrl = null;
       }
       this.previews.delete(key);
     }

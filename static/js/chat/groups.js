@@ -154,8 +154,8 @@ export class Groups {
     return (plain, cid) => c.keyring.encryptForGroup(row.id, members, plain, cid);
   }
 
-  upload(key, ct) {
-    return this.client.api.uploadBlob(null, ct, { group: groupIdOf(key) });
+  upload(key, ct, opts = {}) {
+    return this.client.api.uploadBlob(null, ct, { ...opts, group: groupIdOf(key) });
   }
 
   /**

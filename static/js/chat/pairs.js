@@ -16,7 +16,7 @@
 //   mayWrite(key), mayType(key)
 //   sendWarning(key)           what the user must confirm before sending ({reason, names}), or null
 //   sealer(key, {confirmed, attachment})  check now (throws), answer (plain, cid) => envelope
-//   upload(key, ct)            store an attachment's ciphertext (§7 blobs)
+//   upload(key, ct, opts)      store an attachment's ciphertext (§7 blobs); opts: {onProgress, signal}
 //   open(env), read(plain)     decrypt a received or own envelope; the fields a message shows
 //   received?(key, message, source)  a message just added to the conversation (optional)
 //   reseal?(envelope, ack)     seal an own envelope again after a `stale_members` ack (groups)
@@ -98,8 +98,8 @@ export class Pairs {
     return (plain, cid) => this.client.keyring.encryptFor(friendId, friend.key_id, plain, cid);
   }
 
-  upload(friendId, ct) {
-    return this.client.api.uploadBlob(friendId, ct);
+  upload(friendId, ct, opts = {}) {
+    return this.client.api.uploadBlob(friendId, ct, opts);
   }
 
   open(env) {

@@ -63,7 +63,6 @@ export class Receiving {
         if (result.added && !outgoing && (source === 'live' || source === 'sync')) fresh.push({ key, message });
       }
       if (outgoing && env.id != null) {
-        c.parts.files.uploads.delete(env.cid);
         await c.parts.sending.outbox.stored(env.cid);
       }
       if (source !== 'cache' && env.id != null) touched.add(key);

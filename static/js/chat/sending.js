@@ -94,22 +94,24 @@ export class Sending {
     if (status === STATUS.FAILED) c.emit('error', { message: `A message to ${c.kindOf(key).title(key)} was refused: ${item.error?.message || 'unknown error'}` });
   }
 
-  /** Retry a failed message (or a failed upload). */
+  /** Retry a failed message (or a failed upload, kept by uploads.js until its message is queued). */
   async retry(key, cid) {
     const c = this.client;
-    const upload = c.parts.files.uploads.get(cid);
-    if (upload && !(await c.store.outboxGet(cid))) {
-      await c.parts.files.send(key, upload.file, { cid });
+    if (await c.parts.uploads.holds(cid)) {
+      await c.parts.uploads.retry(key, cid);
       return;
     }
     await this.outbox.retry(cid);
   }
 
-  /** Give up on a failed message. */
+  /** Give up on a failed message (or an attachment not yet uploaded). */
   async discard(key, cid) {
     const c = this.client;
+    if (await c.parts.uploads.holds(cid)) {
+      await c.parts.uploads.cancel(key, cid);
+      return;
+    }
     await this.outbox.discard(cid);
-    c.parts.files.uploads.delete(cid);
     const conv = c.parts.conversations.get(key);
     conv.list.remove(`${c.me.id}:${cid}`);
     c.emit('messages', { friendId: key, reason: 'update' });

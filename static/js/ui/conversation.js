@@ -8,6 +8,7 @@ import { t } from '../i18n.js';
 import { buildTimeline, formatSize, formatTime, messageTime } from '../timeline.js';
 import { avatar, h, reconcile, setAttr, setText, updateAvatar } from './dom.js';
 import { icon } from './icons.js';
+import { createProgress, updateProgress } from './progress.js';
 
 const NEAR_BOTTOM_PX = 120;
 const JUMP_SHOWN_PX = 320;
@@ -24,7 +25,8 @@ const STATUS_ICONS = { sending: 'clock', sent: 'check', delivered: 'checks', rea
 
 /**
  * @param {HTMLElement} root the conversation element
- * @param {object} intents back, safety, unfriend, ackKey, loadOlder, attachment, shouldAutoload, retry, discard, attach,
+ * @param {object} intents back, safety, unfriend, ackKey, loadOlder, attachment(file, {onProgress}), cancelDownload(file),
+ *   cancelUpload(key, cid), shouldAutoload, retry, discard, attach,
  *   groupInfo(key), nameOf(userId), readers(key) → Map(message id → names)
  */
 export function createConversationView(root, intents) {
@@ -237,7 +239,7 @@ export function createConversationView(root, intents) {
   }
 
   function contentSignature(m) {
-    if (m.kind === 'file') return `file:${m.file?.blob || ''}:${m.file?.uploading ? 'up' : ''}:${m.status === 'failed' ? 'f' : ''}`;
+    if (m.kind === 'file') return `file:${m.file?.blob || ''}:${m.file?.transfer?.phase || ''}:${m.file?.localUrl ? 'l' : ''}:${m.status === 'failed' ? 'f' : ''}`;
     return `${m.kind}:${m.kind === 'text' ? m.body.length : ''}`;
   }
 
@@ -257,27 +259,48 @@ export function createConversationView(root, intents) {
 
   function renderFile(m) {
     const file = m.file;
-    if (file.uploading && m.status !== 'failed') {
-      const box = h('div', { class: 'attachment-file is-busy', dataset: { testid: 'attachment-uploading' } },
-        h('span', { class: 'spinner', 'aria-hidden': 'true' }),
-        h('span', { class: 'attachment-info' },
-          h('span', { class: 'attachment-name', dir: 'auto', text: file.name }),
-          h('span', { class: 'attachment-size', text: `Encrypting and uploading · ${formatSize(file.size)}` })));
-      if (file.localUrl) {
-        return h('figure', { class: 'attachment-image is-busy', dataset: { testid: 'attachment-image' } },
-          h('img', { src: file.localUrl, alt: file.name }), box);
-      }
-      return box;
-    }
+    if (m.out && file.transfer) return renderUpload(m);
     if (intents.shouldAutoload(file)) return renderImage(file);
     return renderDownload(file);
   }
 
+  /** An own attachment not yet sent: its phase and progress, and a way to cancel it. */
+  function renderUpload(m) {
+    const file = m.file;
+    const failed = m.status === 'failed';
+    const progress = createProgress(file.name);
+    updateProgress(progress, file.transfer);
+    const box = h('div', { class: `attachment-file${failed ? ' is-error' : ' is-busy'}`, dataset: { testid: 'attachment-uploading', phase: file.transfer.phase } },
+      h('span', { class: 'attachment-icon' }, icon(failed ? 'warning' : 'file', { size: 22 })),
+      h('span', { class: 'attachment-info' },
+        h('span', { class: 'attachment-name', dir: 'auto', text: file.name }),
+        h('span', { class: 'attachment-size', text: formatSize(file.size) }),
+        progress),
+      failed ? null : h('button', { type: 'button', class: 'icon-button', dataset: { testid: 'attachment-cancel' },
+        'aria-label': t('Cancel sending {name}', { name: file.name }), title: t('Cancel'),
+        on: { click: () => intents.cancelUpload(convKey(), m.cid) } }, icon('close', { size: 18 })));
+    if (file.localUrl) {
+      return h('figure', { class: 'attachment-image is-busy', dataset: { testid: 'attachment-image' } },
+        h('img', { src: file.localUrl, alt: file.name }), box);
+    }
+    return box;
+  }
+
+  /** A download in progress: what it is doing, and a button to stop it. */
+  function downloadProgress(file) {
+    const progress = createProgress(file.name);
+    updateProgress(progress, { phase: 'downloading', loaded: 0, total: null });
+    const cancel = h('button', { type: 'button', class: 'icon-button', dataset: { testid: 'attachment-download-cancel' },
+      'aria-label': t('Cancel downloading {name}', { name: file.name }), title: t('Cancel'),
+      on: { click: () => intents.cancelDownload(file) } }, icon('close', { size: 18 }));
+    return { progress, cancel, onProgress: (transfer) => updateProgress(progress, transfer) };
+  }
+
   function renderImage(file) {
+    const loading = downloadProgress(file);
     const figure = h('figure', { class: 'attachment-image', dataset: { testid: 'attachment-image', state: 'loading' } },
-      h('div', { class: 'attachment-placeholder' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }),
-        h('span', { text: 'Decrypting image…' })));
-    intents.attachment(file).then(({ url }) => {
+      h('div', { class: 'attachment-placeholder' }, loading.progress, loading.cancel));
+    intents.attachment(file, { onProgress: loading.onProgress }).then(({ url }) => {
       const img = h('img', { src: url, alt: file.name, decoding: 'async' });
       img.addEventListener('load', () => {
         figure.dataset.state = 'ready';
@@ -298,6 +321,7 @@ export function createConversationView(root, intents) {
 
   function attachmentError(file, err, retry) {
     const reason = err?.name === 'CryptoError' ? 'it failed its integrity check'
+      : err?.code === 'aborted' ? t('you cancelled it')
       : err?.code === 'not_found' ? 'it is no longer on the server'
         : err?.code === 'offline' ? 'you are offline' : (err?.message || 'unknown error');
     return h('div', { class: 'attachment-file is-error', dataset: { testid: 'attachment-error' } },
@@ -318,19 +342,22 @@ export function createConversationView(root, intents) {
         h('span', { class: 'attachment-size', text: note || formatSize(file.size) })),
       button);
     button.addEventListener('click', async () => {
-      button.disabled = true;
-      button.classList.add('is-busy');
+      const size = box.querySelector('.attachment-size');
+      const loading = downloadProgress(file);
+      size.hidden = true;
+      size.after(loading.progress);
+      button.replaceWith(loading.cancel);
       try {
-        const { url } = await intents.attachment(file);
+        const { url } = await intents.attachment(file, { onProgress: loading.onProgress });
         const link = h('a', { href: url, download: file.name, class: 'icon-button attachment-download',
           dataset: { testid: 'attachment-link' }, 'aria-label': `Save ${file.name}`, title: 'Save' }, icon('download', { size: 18 }));
-        button.replaceWith(link);
+        loading.progress.remove();
+        size.hidden = false;
+        loading.cancel.replaceWith(link);
         link.click();
       } catch (err) {
-        box.replaceWith(attachmentError(file, err, () => box.replaceWith(renderDownload(file))));
-      } finally {
-        button.disabled = false;
-        button.classList.remove('is-busy');
+        const shown = attachmentError(file, err, () => shown.replaceWith(renderDownload(file)));
+        box.replaceWith(shown); // its retry replaces the error, the element on screen then
       }
     });
     return box;
@@ -453,6 +480,13 @@ export function createConversationView(root, intents) {
       waiting.hidden = Boolean(friend.key_id);
       setText(waitingText, friend.key_id ? '' : `Waiting for ${friend.username} to log in again. Their account has no key yet, so messages cannot be encrypted for them.`);
       root.querySelector('[data-testid="safety-button"]').disabled = !friend.key_id;
+    },
+
+    /** An own attachment's upload moved on: update its progress in place (no re-render). */
+    updateTransfer(cid, transfer) {
+      const li = [...timeline.children].find((el) => el.dataset.cid === cid && el.classList.contains('msg-out'));
+      const progress = li?.querySelector('[data-testid="attachment-uploading"] .transfer');
+      if (progress) updateProgress(progress, transfer);
     },
 
     /** The open conversation's key, or null. */

@@ -31,6 +31,9 @@ const ICONS = {
     ['path', { d: 'M15.5 4.7a3.5 3.5 0 0 1 0 6.6' }], ['path', { d: 'M18 14.3a5.5 5.5 0 0 1 3.5 5.2v.5' }]],
   info: [['circle', { cx: 12, cy: 12, r: 9 }], ['path', { d: 'M12 11v5.5' }], ['path', { d: 'M12 7.5v.01' }]],
   chat: [['path', { d: 'M20.5 11.5a8 8 0 0 1-11.7 7.1L3.5 20l1.4-4.9A8 8 0 1 1 20.5 11.5Z' }]],
+  settings: [['path', { d: 'M4 6.5h9' }], ['path', { d: 'M17 6.5h3' }], ['circle', { cx: 15, cy: 6.5, r: 2 }],
+    ['path', { d: 'M4 12h3' }], ['path', { d: 'M11 12h9' }], ['circle', { cx: 9, cy: 12, r: 2 }],
+    ['path', { d: 'M4 17.5h9' }], ['path', { d: 'M17 17.5h3' }], ['circle', { cx: 15, cy: 17.5, r: 2 }]],
 };
 
 /** An inline SVG icon (decorative: hidden from assistive technology). */

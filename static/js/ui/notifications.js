@@ -1,10 +1,47 @@
 // Browser notifications for messages the user is not looking at. Permission is asked only
-// from a click on the bell button (a user gesture); the user can mute them again.
+// from a click on the bell button (a user gesture); the user can mute them again. The
+// notification settings dialog holds the per-device choice to hide message text (lock screens
+// then show the sender only); both choices live in this device's localStorage.
 
+import { notificationContent } from '../notification_text.js';
 import { setAttr } from './dom.js';
 import { icon } from './icons.js';
 
 const MUTE_KEY = 'sendapp.notifications.muted';
+/** Per device: notifications name the sender but never show the message text. */
+export const HIDE_TEXT_KEY = 'sendapp.notifications.hideText';
+
+function readHideText() {
+  try {
+    return localStorage.getItem(HIDE_TEXT_KEY) === '1';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The notification settings dialog: one checkbox, saved on this device as soon as it changes.
+ * @param {HTMLDialogElement} dialog
+ * @param {HTMLButtonElement} opener the button that opens it
+ */
+export function bindNotificationSettings(dialog, opener) {
+  const hideText = dialog.querySelector('[data-testid="hide-notification-text"]');
+  dialog.querySelector('[data-testid="notification-settings-close"]').addEventListener('click', () => dialog.close());
+  dialog.addEventListener('click', (event) => {
+    if (event.target === dialog) dialog.close(); // a click on the backdrop
+  });
+  hideText.addEventListener('change', () => {
+    try {
+      localStorage.setItem(HIDE_TEXT_KEY, hideText.checked ? '1' : '0');
+    } catch {
+      // Storage refused (private mode): the choice lasts for this page only.
+    }
+  });
+  opener.addEventListener('click', () => {
+    hideText.checked = readHideText();
+    dialog.showModal();
+  });
+}
 
 function supported() {
   return typeof Notification === 'function';
@@ -46,12 +83,16 @@ export function createNotifier(button, intents) {
   render();
 
   return {
-    /** Notify about a message when the tab is hidden or unfocused. */
-    message(friend, text) {
+    /**
+     * Notify about a message when the tab is hidden or unfocused; `sender` names who wrote in
+     * a group (null for a pair). With "hide message text" on, the text never reaches the system.
+     */
+    message(friend, { sender = null, text }) {
       if (!supported() || Notification.permission !== 'granted' || muted) return;
       if (document.visibilityState === 'visible' && document.hasFocus()) return;
+      const { title, body } = notificationContent({ title: friend.username, sender, text }, { hideText: readHideText() });
       try {
-        const note = new Notification(friend.username, { body: text, tag: `sendapp-${friend.id}`, icon: '/static/icons/icon-192.png' });
+        const note = new Notification(title, { body, tag: `sendapp-${friend.id}`, icon: '/static/icons/icon-192.png' });
         note.onclick = () => {
           window.focus();
           intents.open(friend.id);

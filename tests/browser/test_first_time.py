@@ -51,7 +51,9 @@ _UNDER_DAY_BAND = """list => {
     const r = m.getBoundingClientRect();
     return r.top < band.bottom && r.bottom > band.top;
   });
-  return { left: hit(band.left + 4), right: hit(band.right - 4), behind, background: getComputedStyle(stuck).backgroundColor };
+  const edge = document.elementFromPoint(band.left + 4, top + 2);  // no gap between the list's edge and the band
+  return { left: hit(band.left + 4), right: hit(band.right - 4), edge: edge?.closest('[data-testid="day-separator"]') ? 'band' : edge?.tagName,
+    behind, background: getComputedStyle(stuck).backgroundColor };
 }"""
 
 
@@ -240,7 +242,7 @@ def test_the_day_label_does_not_sit_over_message_text(world):
     seen = ann.chat.message_list.evaluate(_UNDER_DAY_BAND)
     assert seen is not None, "no day label stuck at the top"
     assert seen["behind"], "the test needs a message scrolled under the label"
-    assert seen == {**seen, "left": "band", "right": "band"}, seen
+    assert seen == {**seen, "left": "band", "right": "band", "edge": "band"}, seen
     assert re.fullmatch(r"rgb\(\d+, \d+, \d+\)", seen["background"]), f"the band is see-through: {seen['background']}"
     ann.chat.message_list.evaluate("list => list.scrollTo(0, list.scrollHeight)")
 
@@ -296,12 +298,21 @@ def test_the_views_read_well_in_both_themes_and_sizes(world, devices, admin_cli,
         world.ensure_talking()
         world.cids["after"] = world.ann.chat.send_text(long_message())
         world.ann.chat.attach_file("dot.png", "image/png", make_png(4, 4, lambda x, y: (220, 40, 40)))
+        world.ann.chat.attach_file("line.png", "image/png", make_png(600, 3, lambda x, y: (40, 40, 220)))
     shots = Path(os.environ.get("SENDAPP_FIRST_TIME_SHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     ben = devices(f"ben-{scheme}-{form}", form, color_scheme=scheme)
     ben.login.log_in("ben", world.passwords["ben"])
+    newcomer = devices(f"new-{scheme}-{form}")
+    name = f"new{scheme}{form}"
+    newcomer.register.create_account(name, PASSWORD)
+    newcomer.chat.search_and_request("ben")
+    expect(ben.chat.incoming_request(name)).to_be_visible()
     ben.screenshot(shots / f"{form}-{scheme}-list.png")
     assert audit(ben.page) == [], "the conversation list"
+    ben.page.get_by_role("button", name=f"Decline the friend request from {name}").click()
+    expect(ben.chat.incoming_request(name)).to_have_count(0)
+    newcomer.close()
     ben.chat.open_conversation("ann")
     ben.chat.scroll_to_top()
     expect(ben.chat.history_status).to_have_attribute("data-state", "start")
@@ -311,6 +322,11 @@ def test_the_views_read_well_in_both_themes_and_sizes(world, devices, admin_cli,
     ben.chat.message(world.cids["after"]).scroll_into_view_if_needed()
     ben.screenshot(shots / f"{form}-{scheme}-long.png")
     assert audit(ben.page) == [], "the conversation"
+    ben.chat.more_toggle(world.cids["after"]).click()
+    ben.chat.message_list.evaluate("list => { list.scrollTop = list.scrollHeight / 2; }")
+    ben.screenshot(shots / f"{form}-{scheme}-scrolled.png")
+    ben.chat.message_list.evaluate("list => { list.scrollTop = list.scrollHeight; }")
+    ben.screenshot(shots / f"{form}-{scheme}-images.png")
     ben.context.set_offline(True)
     try:
         expect(ben.chat.peer_status).to_have_text("status unknown — reconnecting")

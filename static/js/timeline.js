@@ -265,13 +265,15 @@ export const SEALED_FOR_OLD_KEY = 'missing_own_key';
 /**
  * Collapse each run of consecutive messages sealed for a key this account no longer has (what
  * a password reset leaves behind) into one notice: {kind: 'sealed', key, count, cids, ts, id}.
- * Other decryption failures stay one item each: they may be a warning sign.
+ * Other decryption failures stay one item each: they may be a warning sign; so does an unsent
+ * message of mine (no id), whose item says it failed and offers retry or delete.
  */
 export function collapseSealed(messages) {
   const out = [];
   let run = null;
   for (const message of messages) {
-    if (message.kind !== 'error' || message.reason !== SEALED_FOR_OLD_KEY) {
+    // Only stored messages fold: an unsent one of mine keeps its own item, with its failure and actions.
+    if (message.kind !== 'error' || message.reason !== SEALED_FOR_OLD_KEY || message.id == null) {
       run = null;
       out.push(message);
       continue;

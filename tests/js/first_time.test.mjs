@@ -34,6 +34,13 @@ test('a readable message between two runs keeps them apart, and other failures s
   assert.deepEqual(shown.map((m) => [m.kind, m.count ?? null]), [['sealed', 2], ['error', null], ['text', null], ['sealed', 2]]);
 });
 
+test('an unsent message of mine sealed for the old key keeps its own item (its failure and actions)', () => {
+  const unsent = { ...sealed(null, ME), id: null, cid: 'outbox', seq: 1, status: 'failed' };
+  const shown = collapseSealed(listOf([sealed(1), sealed(2), unsent]));
+  assert.deepEqual(shown.map((m) => [m.kind, m.count ?? null]), [['sealed', 2], ['error', null]]);
+  assert.equal(shown[1].cid, 'outbox');
+});
+
 test('a run spanning several days is still one notice, under the day it starts', () => {
   const day = 24 * 60 * 60 * 1000;
   const items = buildTimeline(collapseSealed(listOf([sealed(1, PEER, base), sealed(2, PEER, base + day), sealed(3, PEER, base + 2 * day)])),

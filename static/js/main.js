@@ -120,7 +120,7 @@ async function startChat() {
   const fail = (err) => toasts.show(err?.message || String(err));
 
   bindConnectionState(transport);
-  const safety = createSafetyDialog(document.querySelector('[data-testid="safety-dialog"]'));
+  const safety = createSafetyDialog(document.querySelector('[data-testid="safety-dialog"]'), { myKeyId: me.keyId });
   const confirm = createConfirmDialog(document.querySelector('[data-testid="confirm-dialog"]'));
   const acceptKey = createAcceptKeyDialog(document.querySelector('[data-testid="accept-key-dialog"]'));
 
@@ -221,6 +221,7 @@ async function startChat() {
     groupInfo: (key) => groupDialog.open(groupModel(key)),
     nameOf: (id) => client.nameOf(id),
     readers: (key) => client.readersOf(key),
+    presenceKnown: () => client.presenceKnown,
     loadOlder: (id) => client.loadOlder(id),
     attachment: (file, opts) => client.attachment(file, opts),
     cancelDownload: (file) => client.cancelDownload(file),
@@ -318,7 +319,8 @@ async function startChat() {
     friendsQueued = false;
     const friends = client.friendList();
     const groups = client.groupList();
-    sidebar.render({ friends, groups, incoming: client.incoming, outgoing: client.outgoing, activeId: client.activeId });
+    sidebar.render({ friends, groups, incoming: client.incoming, outgoing: client.outgoing, activeId: client.activeId,
+      presenceKnown: client.presenceKnown });
     const active = client.activeId === null ? null : client.rowOf(client.activeId);
     if (active) conversation.renderHeader(active);
     updateComposer();

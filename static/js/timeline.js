@@ -92,6 +92,7 @@ export class MessageList {
       existing.body = incoming.body;
       existing.file = incoming.file;
       existing.error = incoming.error;
+      existing.reason = incoming.reason;
     }
     if (existing.out && incoming.status) {
       existing.status = this.effectiveStatus(existing, advanceStatus(existing.status, incoming.status));
@@ -254,6 +255,50 @@ export function buildTimeline(messages, { now = Date.now(), locale = undefined, 
     lastTime = ts;
   }
   return items;
+}
+
+// --- what the first-time view condenses ---------------------------------------------------
+
+/** Why a message failed to decrypt when it was sealed for one of my keys this device does not hold. */
+export const SEALED_FOR_OLD_KEY = 'missing_own_key';
+
+/**
+ * Collapse each run of consecutive messages sealed for a key this account no longer has (what
+ * a password reset leaves behind) into one notice: {kind: 'sealed', key, count, cids, ts, id}.
+ * Other decryption failures stay one item each: they may be a warning sign; so does an unsent
+ * message of mine (no id), whose item says it failed and offers retry or delete.
+ */
+export function collapseSealed(messages) {
+  const out = [];
+  let run = null;
+  for (const message of messages) {
+    // Only stored messages fold: an unsent one of mine keeps its own item, with its failure and actions.
+    if (message.kind !== 'error' || message.reason !== SEALED_FOR_OLD_KEY || message.id == null) {
+      run = null;
+      out.push(message);
+      continue;
+    }
+    if (!run) {
+      run = { kind: 'sealed', key: `sealed:${message.key}`, from: null, id: message.id ?? null,
+        ts: messageTime(message), count: 0, cids: [] };
+      out.push(run);
+    }
+    run.count += 1;
+    run.cids.push(message.cid);
+  }
+  return out;
+}
+
+const LONG_TEXT_CHARS = 1200;
+const LONG_TEXT_LINES = 20;
+
+/** True when a text is long enough to be shown folded, with "Show more". */
+export function isLongText(text, { chars = LONG_TEXT_CHARS, lines = LONG_TEXT_LINES } = {}) {
+  if (typeof text !== 'string') return false;
+  if (text.length > chars) return true;
+  let breaks = 0;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) if (++breaks >= lines) return true;
+  return false;
 }
 
 /** A one-line preview of a message for the friend list and notifications. */

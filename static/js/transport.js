@@ -52,7 +52,8 @@ export function wantsPolling(doc = globalThis.document, loc = globalThis.locatio
 
 /**
  * Events: 'state' (detail: state), 'connect' (every (re)connect, detail: {first}),
- * 'refused' (the server turned the session away), and every server event of EVENTS by name.
+ * 'refused' (the server turned the session away), 'resume' (the socket outlived an `offline`
+ * event: connected again without a reconnect), and every server event of EVENTS by name.
  */
 export class Transport extends EventTarget {
   /**
@@ -124,7 +125,9 @@ export class Transport extends EventTarget {
   retryNow() {
     if (!this.socket || this.closed) return;
     if (this.socket.connected) { // the socket outlived an `offline` event (e.g. a short blip)
+      const wasDown = this.state !== STATES.CONNECTED;
       this.setState(STATES.CONNECTED);
+      if (wasDown) this.dispatchEvent(new CustomEvent('resume'));
       return;
     }
     this.setState(STATES.RECONNECTING);
@@ -132,7 +135,7 @@ export class Transport extends EventTarget {
     this.socket.connect();
   }
 
-  /** Listen to a server event (EVENTS) or 'state'/'connect'/'refused'; the handler gets the payload. */
+  /** Listen to a server event (EVENTS) or 'state'/'connect'/'refused'/'resume'; the handler gets the payload. */
   on(name, handler) {
     const listener = (event) => handler(event.detail);
     this.addEventListener(name, listener);

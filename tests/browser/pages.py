@@ -261,6 +261,7 @@ class SafetyDialog:
         self.root = page.get_by_test_id("safety-dialog")
         self.digits = page.get_by_test_id("safety-number")
         self.qr = page.get_by_test_id("safety-qr")
+        self.own_key = page.get_by_test_id("safety-own-key")
 
     def wait_ready(self):
         expect(self.root).to_be_visible()
@@ -356,6 +357,11 @@ class ChatPage:
         self.composer = page.get_by_test_id("composer-input")
         self.message_list = page.get_by_test_id("message-list")
         self.history_status = page.get_by_test_id("history-status")
+        self.friends_empty = page.get_by_test_id("friends-empty")
+        self.banner = page.get_by_test_id("connection-banner")
+        self.banner_spinner = page.get_by_test_id("connection-banner-spinner")
+        self.banner_icon = page.get_by_test_id("connection-banner-icon")
+        self.notifications_button = page.get_by_test_id("notifications-button")
         self.safety = SafetyDialog(page)
         self.group_panel = GroupPanel(page)
         self.account = AccountDialog(page)
@@ -530,9 +536,19 @@ class ChatPage:
         return self.message_body(cid).evaluate("el => el.matches(':dir(rtl)')")
 
     def undecryptable(self, cid=None):
-        """'Could not decrypt' items (of one message when `cid` is given)."""
-        scope = self.message_list if cid is None else self.message(cid)
-        return scope.get_by_test_id("message-undecryptable")
+        """'Could not decrypt' items and notices (the one item or notice holding `cid` when given)."""
+        if cid is None:
+            return self.message_list.locator('[data-testid="message-undecryptable"], [data-testid="undecryptable-notice"]')
+        return self.message_list.locator(f'{MESSAGE}[data-cid="{cid}"] [data-testid="message-undecryptable"], '
+                                         f'[data-testid="undecryptable-notice"][data-cids~="{cid}"]')
+
+    def sealed_notices(self):
+        """The notices that stand for a run of messages sealed for a key this account lost."""
+        return self.message_list.get_by_test_id("undecryptable-notice")
+
+    def more_toggle(self, cid):
+        """The "Show more" / "Show less" button of a long message."""
+        return self.message(cid).get_by_test_id("message-more")
 
     def markup_in_messages(self):
         """Elements a message text could have smuggled in: scripts, and images outside attachments."""

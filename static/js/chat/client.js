@@ -159,6 +159,8 @@ export class ChatClient extends EventTarget {
     const { friends, keys, presence, reads, receiving, typing } = this.parts;
     t.on('connect', () => this.onConnected().catch((err) => this.backgroundError(err)));
     t.on('refused', () => this.onRefused());
+    // Presence was forgotten while the state said offline: ask again who is online.
+    t.on('resume', () => friends.refresh().catch((err) => this.backgroundError(err)));
     t.on('state', (state) => presence.onConnectionState(state));
     t.on(EVENTS.MESSAGE, (env) => receiving.onLive(env));
     t.on(EVENTS.PRESENCE, (data) => presence.onPresence(data));
@@ -221,6 +223,8 @@ export class ChatClient extends EventTarget {
   get pins() { return this.parts.keys.pins; }
   set pins(pins) { this.parts.keys.pins = pins; }
   get keyWarnings() { return this.parts.keys.warnings; }
+  /** False while friends' presence is not known (disconnected, or not yet listed since). */
+  get presenceKnown() { return this.parts.presence.known; }
 
   // --- intents (the UI's calls), each handled by one part ----------------------------------
 

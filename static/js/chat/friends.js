@@ -68,6 +68,7 @@ export class Friends {
       });
     }
     this.rows = next;
+    c.parts.presence.onListing({ fromSnapshot });
     this.incoming = listing.incoming || [];
     this.outgoing = listing.outgoing || [];
   }

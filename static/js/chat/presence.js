@@ -1,10 +1,17 @@
 // Who is online (PROTOCOL §8 `presence`, between friends only, §9.5): the friend rows'
-// `online` flag, and nobody while this client is disconnected.
+// `online` flag, and whether it is known at all: not while this client is disconnected, nor
+// before a listing fetched over a live connection said who is online.
 
 export class Presence {
   /** @param {import('./client.js').ChatClient} client */
   constructor(client) {
     this.client = client;
+    this.known = false;
+  }
+
+  /** A friend listing arrived: presence is known when it came while the socket is connected. */
+  onListing({ fromSnapshot = false } = {}) {
+    this.known = !fromSnapshot && Boolean(this.client.transport.connected);
   }
 
   onPresence({ user, online } = {}) {
@@ -17,11 +24,12 @@ export class Presence {
     if (user === c.activeId) c.emit('typing', { friendId: user, on: friend.typing });
   }
 
-  /** While disconnected nobody's presence is known: show friends as offline until resync. */
+  /** While disconnected nobody's presence is known: unknown (and not online) until resync. */
   onConnectionState(state) {
     const c = this.client;
     if (state === 'connected') return;
-    let changed = false;
+    let changed = this.known;
+    this.known = false;
     for (const friend of c.friends.values()) {
       if (friend.online || friend.typing) changed = true;
       friend.online = false;

@@ -32,7 +32,8 @@ export class Receiving {
       const reason = err?.code === 'missing_own_key' ? 'It uses one of your keys this device does not hold (for example from before a password reset).'
         : err?.code === 'unknown_key' ? 'It names a key the server does not know.'
           : 'It may have been altered, or sent with a key that changed.';
-      return { ...base, kind: 'error', error: `Could not decrypt this message. ${reason}` };
+      // `reason` lets the view fold a reset's leftovers into one notice (timeline.js collapseSealed).
+      return { ...base, kind: 'error', reason: err?.code || 'undecryptable', error: `Could not decrypt this message. ${reason}` };
     }
   }
 

@@ -4,8 +4,8 @@
 // (PROTOCOL §9) shows the same pane with its members' names on their messages, system lines
 // for membership changes, and who has read up to where.
 
-import { t } from '../i18n.js';
-import { buildTimeline, formatSize, formatTime, messageTime } from '../timeline.js';
+import { t, tn } from '../i18n.js';
+import { buildTimeline, collapseSealed, formatSize, formatTime, isLongText, messageTime } from '../timeline.js';
 import { avatar, h, reconcile, setAttr, setText, updateAvatar } from './dom.js';
 import { icon } from './icons.js';
 import { createProgress, updateProgress } from './progress.js';
@@ -13,6 +13,7 @@ import { createProgress, updateProgress } from './progress.js';
 const NEAR_BOTTOM_PX = 120;
 const JUMP_SHOWN_PX = 320;
 const OLDER_TRIGGER_PX = 400;
+const TINY_IMAGE_PX = 48;
 
 const STATUS_LABELS = {
   sending: 'Sending',
@@ -27,7 +28,7 @@ const STATUS_ICONS = { sending: 'clock', sent: 'check', delivered: 'checks', rea
  * @param {HTMLElement} root the conversation element
  * @param {object} intents back, safety, unfriend, ackKey, loadOlder, attachment(file, {onProgress}), cancelDownload(file),
  *   cancelUpload(key, cid), shouldAutoload, retry, discard, attach,
- *   groupInfo(key), nameOf(userId), readers(key) → Map(message id → names)
+ *   groupInfo(key), nameOf(userId), readers(key) → Map(message id → names), presenceKnown() → boolean
  */
 export function createConversationView(root, intents) {
   const empty = root.querySelector('[data-testid="conversation-empty"]');
@@ -51,6 +52,7 @@ export function createConversationView(root, intents) {
   let conv = null;
   let unseen = 0;
   let stickToBottom = true;
+  let foldSeq = 0;
 
   root.querySelector('[data-testid="back-button"]').addEventListener('click', () => intents.back());
   const isGroup = () => friend?.kind === 'group';
@@ -131,6 +133,12 @@ export function createConversationView(root, intents) {
     if (item.type === 'day') {
       return h('li', { class: 'day-separator', dataset: { testid: 'day-separator' } }, h('span', { class: 'day-label' }));
     }
+    if (item.type === 'sealed') {
+      return h('li', { class: 'sealed-notice', dataset: { testid: 'undecryptable-notice' } },
+        h('div', { class: 'sealed-box' }, icon('lock', { size: 18 }),
+          h('p', { class: 'sealed-text' }, h('span', { class: 'sealed-count' }), ' ',
+            h('span', { class: 'sealed-why muted' }))));
+    }
     const bubble = h('div', { class: 'bubble' },
       h('div', { class: 'msg-content' }),
       h('span', { class: 'msg-meta' },
@@ -145,6 +153,15 @@ export function createConversationView(root, intents) {
       return;
     }
     const m = item.message;
+    if (item.type === 'sealed') {
+      setAttr(li, 'data-count', String(m.count));
+      setAttr(li, 'data-cids', m.cids.join(' '));
+      setText(li.querySelector('.sealed-count'), tn(
+        '{count} earlier message can’t be read on this device: it was sealed for a key this account no longer has.',
+        '{count} earlier messages can’t be read on this device: they were sealed for a key this account no longer has.', m.count));
+      setText(li.querySelector('.sealed-why'), t('This happens after a password reset: the old key went with the old password. The people you wrote with can still read them.'));
+      return;
+    }
     if (item.type === 'system') {
       setAttr(li, 'data-id', m.id ?? null);
       setAttr(li, 'data-verdict', m.verdict || null);
@@ -245,7 +262,8 @@ export function createConversationView(root, intents) {
 
   function renderContent(m) {
     if (m.kind === 'text') {
-      return [h('p', { class: 'msg-text', dir: 'auto', dataset: { testid: 'message-body' }, text: m.body })];
+      const text = h('p', { class: 'msg-text', dir: 'auto', dataset: { testid: 'message-body' }, text: m.body });
+      return isLongText(m.body) ? foldable(text) : [text];
     }
     if (m.kind === 'error') {
       return [h('p', { class: 'msg-error', dataset: { testid: 'message-undecryptable' } }, icon('lock', { size: 16 }),
@@ -255,6 +273,22 @@ export function createConversationView(root, intents) {
     }
     if (m.kind === 'file') return [renderFile(m)];
     return [h('p', { class: 'msg-text muted', text: 'Decrypting…' })];
+  }
+
+  /** A long text folded to a few lines, with a "Show more" / "Show less" toggle. */
+  function foldable(text) {
+    text.id = `msg-text-${++foldSeq}`;
+    text.classList.add('is-folded');
+    const toggle = h('button', { type: 'button', class: 'msg-more', dataset: { testid: 'message-more' },
+      'aria-expanded': 'false', 'aria-controls': text.id, text: t('Show more') });
+    toggle.addEventListener('click', () => {
+      const unfold = text.classList.contains('is-folded');
+      text.classList.toggle('is-folded', !unfold);
+      setAttr(toggle, 'aria-expanded', String(unfold));
+      setText(toggle, unfold ? t('Show less') : t('Show more'));
+      if (!unfold) toggle.closest('.msg')?.scrollIntoView({ block: 'nearest' });
+    });
+    return [text, toggle];
   }
 
   function renderFile(m) {
@@ -304,6 +338,8 @@ export function createConversationView(root, intents) {
       const img = h('img', { src: url, alt: file.name, decoding: 'async' });
       img.addEventListener('load', () => {
         figure.dataset.state = 'ready';
+        // A picture a few pixels big is shown scaled up into the minimum box, crisp, not smeared.
+        figure.classList.toggle('is-tiny', img.naturalWidth < TINY_IMAGE_PX && img.naturalHeight < TINY_IMAGE_PX);
         if (stickToBottom) scrollToBottom();
       });
       img.addEventListener('error', () => {
@@ -366,17 +402,18 @@ export function createConversationView(root, intents) {
   function timelineItems() {
     const items = [];
     const readers = isGroup() ? intents.readers(friend.key) : new Map();
-    for (const entry of buildTimeline(conv.list.list())) {
+    for (const entry of buildTimeline(collapseSealed(conv.list.list()))) {
       if (entry.type === 'day') {
         items.push(entry);
         continue;
       }
       // A system line (a group's `group` message carries its admin as sender) breaks a run.
       const run = entry.messages;
+      const apart = (message) => message.kind === 'system' || message.kind === 'sealed';
       run.forEach((message, index) => items.push({
-        type: message.kind === 'system' ? 'system' : 'message', key: message.key, message,
-        first: index === 0 || run[index - 1].kind === 'system',
-        last: index === run.length - 1 || run[index + 1].kind === 'system',
+        type: apart(message) ? message.kind : 'message', key: message.key, message,
+        first: index === 0 || apart(run[index - 1]),
+        last: index === run.length - 1 || apart(run[index + 1]),
         readers: message.id != null ? readers.get(message.id) : null,
       }));
     }
@@ -464,9 +501,14 @@ export function createConversationView(root, intents) {
       setText(title, friend.username);
       if (!headerAvatar.firstElementChild) headerAvatar.append(avatar(friend.username, { presence: friend.online }));
       else updateAvatar(headerAvatar.firstElementChild, friend.username, friend.online);
-      const status = !friend.key_id ? 'waiting for their key' : friend.typing ? 'typing…' : friend.online ? 'online' : 'offline';
+      // While this device cannot reach the server nobody's presence is known: say so, not "offline".
+      const known = intents.presenceKnown();
+      const presence = friend.typing ? 'typing' : !known ? 'unknown' : friend.online ? 'online' : 'offline';
+      const status = !friend.key_id ? 'waiting for their key' : presence === 'typing' ? 'typing…'
+        : presence === 'unknown' ? t('status unknown — reconnecting') : presence;
       setText(peerStatus, status);
-      peerStatus.dataset.state = friend.typing ? 'typing' : friend.online ? 'online' : 'offline';
+      peerStatus.dataset.state = presence;
+      setAttr(headerAvatar, 'data-presence', presence === 'unknown' ? 'unknown' : null);
       setText(typingEl, friend.typing ? `${friend.username} is typing…` : '');
       typingEl.hidden = !friend.typing;
       const warning = friend.keyWarning;

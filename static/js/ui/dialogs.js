@@ -1,5 +1,6 @@
 // Dialogs: the safety number (PROTOCOL §6) with its QR code, and a confirmation prompt.
 
+import { t } from '../i18n.js';
 import { h, setText } from './dom.js';
 
 const QR_MODULE = '/vendor/qrcode/qrcode.mjs';
@@ -18,13 +19,21 @@ export async function qrDataUrl(text) {
   return qr.createDataURL(QR_CELL_PX, QR_CELL_PX * QR_MARGIN_CELLS);
 }
 
-/** The safety number dialog: 12 groups of 5 digits and a QR code of them. */
-export function createSafetyDialog(dialog) {
+/**
+ * The safety number dialog: 12 groups of 5 digits and a QR code of them, and what this
+ * user's own key id means (it used to sit unexplained under the name).
+ */
+export function createSafetyDialog(dialog, { myKeyId = null } = {}) {
   const title = dialog.querySelector('[data-testid="safety-title"]');
   const intro = dialog.querySelector('.safety-intro');
   const digits = dialog.querySelector('[data-testid="safety-number"]');
   const qr = dialog.querySelector('[data-testid="safety-qr"]');
   const status = dialog.querySelector('.safety-status');
+  const ownKey = dialog.querySelector('[data-testid="safety-own-key"]');
+  if (ownKey && myKeyId) {
+    setText(ownKey, t('Your key id is {id}. It names the key your messages are sealed with, the same on every device you log in from. It changes only when your password is reset, and your friends are then warned.', { id: myKeyId }));
+    ownKey.hidden = false;
+  }
   dialog.querySelector('[data-testid="safety-close"]').addEventListener('click', () => dialog.close());
   dialog.addEventListener('click', (event) => {
     if (event.target === dialog) dialog.close(); // a click on the backdrop

@@ -15,6 +15,10 @@ const ICONS = {
   shield: [['path', { d: 'M12 3 20 6v6c0 4.8-3.4 8-8 9-4.6-1-8-4.2-8-9V6l8-3Z' }], ['path', { d: 'm8.8 12 2.2 2.2 4.2-4.4' }]],
   bell: [['path', { d: 'M18 9a6 6 0 0 0-12 0c0 6.5-2.5 8-2.5 8h17S18 15.5 18 9Z' }], ['path', { d: 'M10 20.5a2.2 2.2 0 0 0 4 0' }]],
   bellOff: [['path', { d: 'M18 9a6 6 0 0 0-9.4-4.9M6 9c0 6.5-2.5 8-2.5 8H17' }], ['path', { d: 'M10 20.5a2.2 2.2 0 0 0 4 0' }], ['path', { d: 'm3 3 18 18' }]],
+  // A bell with a plus: "turn notifications on" (the action), unlike the crossed-out bell ("muted").
+  bellPlus: [['path', { d: 'M16.2 4.6A6 6 0 0 0 6 9c0 6.5-2.5 8-2.5 8h17s-1.6-1-2.2-4.3' }], ['path', { d: 'M10 20.5a2.2 2.2 0 0 0 4 0' }],
+    ['path', { d: 'M19.5 3v6' }], ['path', { d: 'M16.5 6h6' }]],
+  cloudOff: [['path', { d: 'M7 18.5h10.5a4 4 0 0 0 1.9-7.5M16 6.6A6 6 0 0 0 5.6 10.1 4.3 4.3 0 0 0 7 18.5' }], ['path', { d: 'm3 3 18 18' }]],
   logout: [['path', { d: 'M9.5 20.5H5.5a2 2 0 0 1-2-2v-13a2 2 0 0 1 2-2h4' }], ['path', { d: 'm16 16.5 4.5-4.5L16 7.5' }], ['path', { d: 'M20.5 12H9.5' }]],
   search: [['circle', { cx: 11, cy: 11, r: 6.5 }], ['path', { d: 'm20.5 20.5-4.8-4.8' }]],
   close: [['path', { d: 'M18 6 6 18' }], ['path', { d: 'm6 6 12 12' }]],

@@ -54,17 +54,22 @@ function supported() {
 export function createNotifier(button, intents) {
   let muted = localStorage.getItem(MUTE_KEY) === '1';
 
+  /**
+   * The label and the icon name what a click does: a bell with a plus turns notifications on,
+   * a lit bell means they are on (its label: turn them off); the crossed-out bell is kept for
+   * "blocked", where a click can do nothing. No aria-pressed: the label already changes.
+   */
   function render() {
     const permission = supported() ? Notification.permission : 'unsupported';
     const on = permission === 'granted' && !muted;
-    button.replaceChildren(icon(on ? 'bell' : 'bellOff', { size: 20 }));
+    const blocked = permission === 'denied' || permission === 'unsupported';
+    button.replaceChildren(icon(on ? 'bell' : blocked ? 'bellOff' : 'bellPlus', { size: 20 }));
     let label = 'Turn on notifications';
     if (permission === 'granted') label = muted ? 'Turn on notifications' : 'Turn off notifications';
     if (permission === 'denied') label = 'Notifications are blocked in this browser’s site settings';
     if (permission === 'unsupported') label = 'This browser cannot show notifications';
     setAttr(button, 'aria-label', label);
     setAttr(button, 'title', label);
-    setAttr(button, 'aria-pressed', String(on));
     setAttr(button, 'data-state', on ? 'on' : permission === 'denied' ? 'blocked' : 'off');
     button.disabled = permission === 'unsupported';
   }

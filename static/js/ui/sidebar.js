@@ -48,6 +48,7 @@ export function createSidebar(root, intents) {
     setAttr(li, 'data-friend-id', friend.id);
     setAttr(li, 'data-username', friend.username);
     setAttr(li, 'data-online', String(friend.online));
+    setAttr(li, 'data-presence', state.presenceKnown ? null : 'unknown');
     setAttr(li, 'data-unread', String(friend.unread || 0));
     const button = li.firstElementChild;
     setAttr(button, 'aria-current', state.activeId === friend.id ? 'true' : null);
@@ -66,7 +67,7 @@ export function createSidebar(root, intents) {
     const badge = li.querySelector('.badge');
     badge.hidden = !(friend.unread > 0);
     setText(badge, friend.unread > 99 ? '99+' : String(friend.unread || ''));
-    const parts = [friend.username, friend.online ? 'online' : 'offline'];
+    const parts = [friend.username, !state.presenceKnown ? t('status unknown') : friend.online ? 'online' : 'offline'];
     if (friend.unread) parts.push(`${friend.unread} unread`);
     if (friend.keyWarning) parts.push('security key changed');
     setAttr(button, 'aria-label', parts.join(', '));
@@ -117,19 +118,24 @@ export function createSidebar(root, intents) {
   function requestRow(request, kind) {
     const actions = kind === 'incoming'
       ? [
-        actionButton('Accept', 'accept-request', 'primary', () => intents.accept(request.id)),
-        actionButton('Decline', 'decline-request', 'ghost', () => intents.decline(request.id)),
+        actionButton('Accept', 'accept-request', 'primary', () => intents.accept(request.id),
+          t('Accept the friend request from {name}', { name: request.username })),
+        actionButton('Decline', 'decline-request', 'ghost', () => intents.decline(request.id),
+          t('Decline the friend request from {name}', { name: request.username })),
       ]
       : [h('span', { class: 'muted', text: 'Pending' }),
-        actionButton('Cancel', 'cancel-request', 'ghost', () => intents.cancel(request.id))];
+        actionButton('Cancel', 'cancel-request', 'ghost', () => intents.cancel(request.id),
+          t('Cancel your friend request to {name}', { name: request.username }))];
     return h('li', { class: 'request', dataset: { testid: `${kind}-request`, userId: String(request.id), username: request.username } },
       avatar(request.username, { size: 'sm' }),
       h('span', { class: 'request-name', text: request.username }),
       h('span', { class: 'request-actions' }, actions));
   }
 
-  function actionButton(label, testid, kind, run) {
-    const button = h('button', { type: 'button', class: `button button-${kind} button-small`, text: label, dataset: { testid } });
+  /** A small button; `name` is its accessible name when the visible word alone does not say whose row it acts on. */
+  function actionButton(label, testid, kind, run, name = null) {
+    const button = h('button', { type: 'button', class: `button button-${kind} button-small`, text: label, dataset: { testid },
+      'aria-label': name });
     button.addEventListener('click', async () => {
       button.disabled = true;
       try {
@@ -161,9 +167,11 @@ export function createSidebar(root, intents) {
     resultList.replaceChildren(...users.map((user) => {
       let action;
       if (user.relation === 'friend') {
-        action = actionButton('Open', 'open-result', 'ghost', async () => { clearSearch(); intents.open(user.id); });
+        action = actionButton('Open', 'open-result', 'ghost', async () => { clearSearch(); intents.open(user.id); },
+          t('Open the conversation with {name}', { name: user.username }));
       } else if (user.relation === 'incoming') {
-        action = actionButton('Accept', 'accept-result', 'primary', () => intents.accept(user.id));
+        action = actionButton('Accept', 'accept-result', 'primary', () => intents.accept(user.id),
+          t('Accept the friend request from {name}', { name: user.username }));
       } else if (user.relation === 'outgoing') {
         action = h('span', { class: 'muted', text: 'Requested' });
       } else {
@@ -236,7 +244,8 @@ export function createSidebar(root, intents) {
       create: (row) => (row.kind === 'group' ? createGroup(row) : createFriend(row)),
       update: (li, row) => (row.kind === 'group' ? updateGroup(li, row) : updateFriend(li, row)),
     });
-    empty.hidden = all.length > 0;
+    // A pending request (either way) is the first step already: "No friends yet" under it only confuses.
+    empty.hidden = all.length > 0 || state.incoming.length > 0 || state.outgoing.length > 0;
   }
 
   return {

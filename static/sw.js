@@ -2,7 +2,7 @@
 // outbox (in IndexedDB) intact. It never caches API answers, sockets or attachments.
 // Served at /sw.js (scope /). Bump VERSION when the list of shell files changes.
 
-const VERSION = 'v6';
+const VERSION = 'v7';
 const SHELL = `sendapp-shell-${VERSION}`;
 const PAGES = 'sendapp-pages'; // the chat page (names the user; deleted at logout)
 
@@ -12,6 +12,7 @@ const SHELL_FILES = [
   '/static/js/api.js',
   '/static/js/chat/client.js',
   '/static/js/chat/conversations.js',
+  '/static/js/chat/export.js',
   '/static/js/chat/files.js',
   '/static/js/chat/friends.js',
   '/static/js/chat/group_admin.js',
@@ -40,6 +41,7 @@ const SHELL_FILES = [
   '/static/js/timeline.js',
   '/static/js/transfer.js',
   '/static/js/transport.js',
+  '/static/js/ui/account.js',
   '/static/js/ui/auth.js',
   '/static/js/ui/composer.js',
   '/static/js/ui/conversation.js',

@@ -31,7 +31,8 @@ def writer():
         config = app.config
         found = app.extensions.setdefault(_WRITER, MessageWriter(
             db.engine, socketio.start_background_task, socketio.sleep,
-            config["WRITE_QUEUE"], config["WRITE_MAX_WAIT"], relay_stored))
+            config["WRITE_QUEUE"], config["WRITE_MAX_WAIT"], relay_stored,
+            shared=bool(config["MESSAGE_QUEUE"])))
     return found
 
 

@@ -23,10 +23,11 @@
   longer than `max_wait` before its batch started, is answered `retry` at once and nothing
   is stored; the client's outbox resends the same cid. Overload costs a quick nack, not a
   latency that grows without end.
-- The writer relays (`relay`, chat/events.py) each stored message after the commit and
-  before its ack, in id order, and on PostgreSQL while it still holds the order lock: a
-  session-level advisory lock taken before the batch's first insert and released only
-  after its relays. So ids become visible in id order across processes (the §8 sync cursor
+- The writer relays (`relay`, chat/relay.py) each stored message after the commit and
+  before its ack, in id order, and on PostgreSQL with a message queue (several processes)
+  while it still holds the order lock: a session-level advisory lock taken before the
+  batch's first insert and released only after its relays (one process, no queue: a
+  transaction-level lock, as only commit order matters there). So ids become visible in id order across processes (the §8 sync cursor
   never skips a late commit), AND every process relays in id order: the message queue
   delivers one publisher's messages in order, and the next batch's publishes start only
   after the lock is released. A client that moves its cursor to a live message's id has
@@ -138,20 +139,27 @@ def hold_write_order(connection):
 
 
 class _OrderLock:
-    """The order lock at session level (PostgreSQL) on one batch's connection: taken inside
-    the batch's transaction, before its first insert (no extra round trip), and held past
-    the commit until the batch's relays are done."""
+    """The order lock (PostgreSQL) on one batch's connection, taken inside the batch's
+    transaction before its first insert (no extra round trip). With other processes to
+    relay to (`through_relays`: a message queue is set) it is taken at session level and
+    held past the commit until the batch's relays are done; else it ends with the
+    transaction (one process relays in order by itself, and a process waiting for the lock
+    blocks whole: psycopg2 does not yield, so the lock is held no longer than it must)."""
 
-    def __init__(self, connection, ordered):
+    def __init__(self, connection, ordered, through_relays):
         self.connection = connection
         self.ordered = ordered
+        self.through_relays = through_relays
         self.held = False
 
     def take(self):
-        if self.ordered:
-            self.connection.execute(text("SELECT pg_advisory_lock(:id)"),
-                                    {"id": WRITER_ORDER_LOCK})
-            self.held = True
+        if not self.ordered:
+            return
+        if not self.through_relays:
+            hold_write_order(self.connection)
+            return
+        self.connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": WRITER_ORDER_LOCK})
+        self.held = True
 
     def release(self):
         """Unlock; if that fails, drop the connection: ending its session frees the lock."""
@@ -171,10 +179,10 @@ class _OrderLock:
 
 
 @contextmanager
-def _writing_in_order(engine, ordered):
+def _writing_in_order(engine, ordered, through_relays):
     """A connection for one batch and its order lock, released when the block ends."""
     with engine.connect() as connection:
-        lock = _OrderLock(connection, ordered)
+        lock = _OrderLock(connection, ordered, through_relays)
         try:
             yield lock
         finally:
@@ -224,11 +232,14 @@ class MessageWriter:
     :param max_wait: seconds an envelope may wait for its batch before it is answered `retry`.
     :param relay: called with (sender id, envelope, stored id, ts) for each stored message,
         after the commit and before its ack, in id order (None: relay nothing).
+    :param shared: other server processes relay too (a message queue is set): on
+        PostgreSQL the order lock is then held until the batch's relays are done.
     """
 
-    def __init__(self, engine, start_task, sleep, limit, max_wait, relay=None):
+    def __init__(self, engine, start_task, sleep, limit, max_wait, relay=None, shared=False):
         self.engine = engine
         self.relay = relay
+        self.shared = shared
         self.start_task = start_task
         self.sleep = sleep
         self.limit = limit
@@ -293,7 +304,7 @@ class MessageWriter:
         """One transaction for the batch; if it fails, each envelope alone, so one bad
         envelope (say, its recipient deleted meanwhile) cannot refuse the others."""
         try:
-            with _writing_in_order(self.engine, self.order_writers) as order:
+            with _writing_in_order(self.engine, self.order_writers, self.shared) as order:
                 outcomes = self._transaction(order, batch)
                 self._relay(batch, outcomes)
         except Exception as error:  # noqa: BLE001 - every waiting handler must get an answer

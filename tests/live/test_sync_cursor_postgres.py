@@ -187,7 +187,7 @@ def two_writers(app, on_relay):
     for name in ("A", "B"):
         made[name] = MessageWriter(engine, socketio.start_background_task, socketio.sleep,
                                    512, 30.0, lambda _s, _e, stored_id, _ts, name=name:
-                                   on_relay(name, stored_id))
+                                   on_relay(name, stored_id), shared=True)
     return made, envelopes
 
 
@@ -208,9 +208,9 @@ def test_a_process_relays_no_id_before_a_smaller_one_stored_elsewhere_was_relaye
         relayed.append((name, stored_id))
 
     writers, envelopes = two_writers(app, on_relay)
-    if not locked:
+    if not locked:  # the lock released at commit, as one process without a queue has it
         for writer in writers.values():
-            writer.order_writers = False
+            writer.shared = False
     results = {}
 
     def write(name, body):

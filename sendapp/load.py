@@ -6,9 +6,10 @@ divided by the rate they are finished at. Bounding that number bounds the wait: 
 is the sends this process stores in TARGET_DELAY at its measured rate (at most
 `SEND_CONCURRENCY`, and at least MIN_IN_HAND below that), so an accepted send is acked
 within about TARGET_DELAY however hard clients push. Past it, `shed_sends` answers a
-`send` packet `retry` right where Engine.IO hands it over, before Socket.IO decodes it, so a refusal costs a fraction of a
-message. The client's outbox resends the same cid; nothing was stored, so nothing can be
-doubled. The message writer also bounds its own queue (chat/writer.py).
+`send` packet `retry` right where Engine.IO hands it over, before Socket.IO decodes it,
+so a refusal costs a fraction of a message. The client's outbox resends the same cid;
+nothing was stored, so nothing can be doubled. The message writer also bounds its own
+queue (chat/writer.py).
 
 Every `retry` answer to a `send` carries `retry_after` (seconds): a turn in a line drawn
 at the rate this process has been finishing sends, with jitter. Refused clients then come

@@ -24,17 +24,18 @@
   is stored; the client's outbox resends the same cid. Overload costs a quick nack, not a
   latency that grows without end.
 - The writer relays (`relay`, chat/relay.py) each stored message after the commit and
-  before its ack, in id order, and on PostgreSQL with a message queue (several processes)
-  while it still holds the order lock: a session-level advisory lock taken before the
-  batch's first insert and released only after its relays (one process, no queue: a
-  transaction-level lock, as only commit order matters there). So ids become visible in id order across processes (the §8 sync cursor
-  never skips a late commit), AND every process relays in id order: the message queue
-  delivers one publisher's messages in order, and the next batch's publishes start only
-  after the lock is released. A client that moves its cursor to a live message's id has
-  therefore already been sent every smaller id of its conversations, whichever process
-  stored them (a process killed between commit and relay is covered by the sender's
-  resend: a retried cid is relayed again, see events.on_send). One lock per batch, not per
-  message. On SQLite (one process) the single writer gives the same order by itself.
+  before its ack, in id order. On PostgreSQL each batch takes an advisory order lock
+  before its first insert, so ids become visible in id order across processes (the §8
+  sync cursor never skips a late commit). With a message queue (several processes) that
+  lock is session-level and released only after the batch's relays, so every process
+  also relays in id order: the message queue delivers one publisher's messages in order,
+  and the next batch's publishes start only after the lock is released. A client that
+  moves its cursor to a live message's id has then already been sent every smaller id of
+  its conversations, whichever process stored them (a process killed between commit and
+  relay is covered by the sender's resend: a retried cid is relayed again, see
+  events.on_send). One process without a queue needs only commit order: its lock ends
+  with the transaction. One lock per batch, not per message. On SQLite (one process) the
+  single writer gives the same order by itself.
 - A (sender, cid) twice in one batch is tried once, at its first place: the later copies are
   "not inserted" and explained after the commit (the stored one's id, or `conflict`).
 

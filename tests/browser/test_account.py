@@ -12,28 +12,12 @@ import threading
 import pytest
 from playwright.sync_api import expect
 
-from sendapp.client import Account, ApiFailure, HttpApi, RealtimeClient
-from support.live_server import TEST_KDF_ITERATIONS
+from sendapp.client import ApiFailure, RealtimeClient
+from support.live_clients import PASSWORD, befriend, login, register
 
 pytestmark = pytest.mark.timeout(240)
-PASSWORD = "account test password 1"
 NEW_PASSWORD = "account test password 2"
 SIGNED_OUT_MS = 5000  # this process: at once; the promise for others is a second or two
-KDF = TEST_KDF_ITERATIONS
-_names = iter(range(1, 10_000))
-
-
-def api(server):
-    return HttpApi(server.url, ca=str(server.cert_path))
-
-
-def new_account(server, prefix):
-    return Account.register(api(server), f"{prefix}{next(_names)}", PASSWORD, min_iterations=KDF)
-
-
-def befriend(a, b):
-    a.api.request_friend(b.username)
-    b.api.accept_friend(a.id)
 
 
 def send_from_python(server, username, friend_id, text):
@@ -42,7 +26,7 @@ def send_from_python(server, username, friend_id, text):
     failure = []
 
     async def main():
-        account = Account.login(api(server), username, PASSWORD, min_iterations=KDF)
+        account = login(server, username)
         async with RealtimeClient(account) as live:
             await live.send_text(friend_id, text, timeout=20)
 
@@ -61,7 +45,7 @@ def send_from_python(server, username, friend_id, text):
 @pytest.fixture
 def alice_and_bob(server, devices):
     """Alice (two browsers: laptop and phone) and Bob (Python client) are friends; Bob wrote."""
-    alice, bob = new_account(server, "alice"), new_account(server, "bob")
+    alice, bob = register(server, "alice"), register(server, "bob")
     befriend(alice, bob)
     alice.api.logout()  # her devices are the two browsers below
     secret = f"an old secret for {alice.username}"
@@ -167,14 +151,14 @@ def test_delete_account_cuts_every_device_clears_this_one_and_returns_to_login(s
     # Bob no longer has her as a friend; her password logs nobody in.
     assert bob.api.friends()["friends"] == []
     with pytest.raises(ApiFailure):
-        Account.login(api(server), alice.username, PASSWORD, min_iterations=KDF)
+        login(server, alice.username)
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_account_dialog_has_labelled_controls_and_aa_contrast(server, devices, scheme):
     from browser.a11y import audit
 
-    alice = new_account(server, "alice")
+    alice = register(server, "alice")
     alice.api.logout()
     device = devices(f"{alice.username}-{scheme}", "phone", color_scheme=scheme)
     device.login.log_in(alice.username, PASSWORD)

@@ -4,42 +4,19 @@ change password, My devices, export my history, delete my account.
 Accounts are made with the Python client (fast); Alice uses real browsers, each device a
 fresh profile, so signing a device out is seen where it happens: on that device's tab.
 """
-import asyncio
 import json
 import re
-import threading
 
 import pytest
 from playwright.sync_api import expect
 
-from sendapp.client import ApiFailure, RealtimeClient
+from sendapp.client import ApiFailure
 from support.live_clients import PASSWORD, befriend, login, register
+from support.python_beside_browser import send_from_python
 
 pytestmark = pytest.mark.timeout(240)
 NEW_PASSWORD = "account test password 2"
 SIGNED_OUT_MS = 5000  # this process: at once; the promise for others is a second or two
-
-
-def send_from_python(server, username, friend_id, text):
-    """Send one text as `username` from the Python client, in its own thread (Playwright's
-    sync API owns this thread's event loop)."""
-    failure = []
-
-    async def main():
-        account = login(server, username)
-        async with RealtimeClient(account) as live:
-            await live.send_text(friend_id, text, timeout=20)
-
-    def run():
-        try:
-            asyncio.run(asyncio.wait_for(main(), 60))
-        except BaseException as error:  # reported below
-            failure.append(error)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(90)
-    assert not thread.is_alive() and not failure, failure
 
 
 @pytest.fixture
@@ -49,7 +26,7 @@ def alice_and_bob(server, devices):
     befriend(alice, bob)
     alice.api.logout()  # her devices are the two browsers below
     secret = f"an old secret for {alice.username}"
-    send_from_python(server, bob.username, alice.id, secret)
+    send_from_python(server, bob.username, PASSWORD, alice.id, secret)
     laptop = devices(f"{alice.username}-laptop")
     laptop.login.log_in(alice.username, PASSWORD)
     phone = devices(f"{alice.username}-phone", form="phone")

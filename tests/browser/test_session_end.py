@@ -4,11 +4,9 @@ Each test makes fresh accounts with the Python client (fast), logs Alice in in a
 browser, and ends her session the way it happens for real: `flask users …` run as its own
 process against the server's database, a password change from another device, a logout.
 """
-import asyncio
 import re
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -16,8 +14,9 @@ import pytest
 from playwright.sync_api import expect
 
 from sendapp import crypto
-from sendapp.client import Account, HttpApi, RealtimeClient
+from sendapp.client import Account, HttpApi
 from support.live_server import ROOT, TEST_KDF_ITERATIONS
+from support.python_beside_browser import as_python_client, send_from_python
 
 pytestmark = pytest.mark.timeout(180)
 PASSWORD = "session end password 1"
@@ -38,37 +37,6 @@ def new_account(server, prefix):
 def friends(a, b):
     a.api.request_friend(b.username)
     b.api.accept_friend(a.id)
-
-
-def as_python_client(server, username, password, act):
-    """Run `act(account, live)` as `username` from the Python client, in its own thread
-    (Playwright's sync API owns this thread's event loop); answers what it returned."""
-    result, failure = [], []
-
-    async def main():
-        account = Account.login(api(server), username, password, min_iterations=KDF)
-        async with RealtimeClient(account) as live:
-            result.append(await act(account, live))
-
-    def run():
-        try:
-            asyncio.run(asyncio.wait_for(main(), 60))
-        except BaseException as error:  # reported below
-            failure.append(error)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(90)
-    assert not thread.is_alive() and not failure, failure
-    return result[0]
-
-
-def send_from_python(server, username, password, friend_id, text):
-    """Send one text as `username` from the Python client."""
-    async def send(account, live):
-        return (await live.send_text(friend_id, text, timeout=20))["id"]
-
-    return as_python_client(server, username, password, send)
 
 
 def flask_cli(server, *args, stdin=None):

@@ -26,6 +26,21 @@ def free_port(host=HOST):
         return probe.getsockname()[1]
 
 
+def stop_process(process, timeout=10):
+    """SIGTERM a child by pid, SIGKILL it after `timeout` seconds; its exit code (None if
+    never started)."""
+    if process is None:
+        return None
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout)
+    return process.returncode
+
+
 def trusting_session(cert_path):
     """A requests.Session trusting only `cert_path`, ignoring the environment (else
     REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override session.verify, and proxies apply)."""
@@ -140,16 +155,7 @@ class LiveServer:
 
     def stop(self, timeout=10):
         """SIGTERM the process by pid, SIGKILL it after `timeout` seconds; return its exit code."""
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout)
-        return self.process.returncode
+        return stop_process(self.process, timeout)
 
     def signal(self, signum):
         """Send a signal to the server process (e.g. SIGINT)."""

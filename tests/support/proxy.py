@@ -11,13 +11,12 @@ free port, and is stopped by its pid. No pytest here: the benchmark uses it too.
 """
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 
-from support.live_server import HOST, ROOT, free_port, trusting_session
+from support.live_server import HOST, ROOT, free_port, stop_process, trusting_session
 
 SHIPPED_CONFIG = ROOT / "deploy" / "nginx.conf"
 MARK = "# EDIT"
@@ -186,16 +185,7 @@ class NginxProxy:
     def stop(self, timeout=10):
         """Fast shutdown (SIGTERM to the master, which ends its workers); SIGKILL after
         `timeout` seconds. Returns the exit code."""
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout)
-        return self.process.returncode
+        return stop_process(self.process, timeout)
 
     def error_text(self):
         parts = [self.folder / "nginx.out", self.error_log_path]

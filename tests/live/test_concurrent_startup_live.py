@@ -26,7 +26,7 @@ from alembic.script import ScriptDirectory
 from sendapp.config import ROOT
 from sendapp.schema_lock import MIGRATION_LOCK_ID, WAITING
 from support.live_server import LiveServer
-from support.people import registration_body
+from support.live_people import register_live
 from support.services import scratch_postgres_database
 from support.redis_server import redis_server
 
@@ -86,12 +86,7 @@ def assert_clean_logs(servers):
 
 def register_on(server, username):
     """Register over HTTPS; answer the session cookie as a Cookie header value."""
-    session = server.http_session()
-    token = session.get(server.url + "/api/csrf", timeout=10).json()["csrf_token"]
-    body, _private, _public = registration_body(username)
-    response = session.post(server.url + "/api/register", json=body,
-                            headers={"X-CSRFToken": token}, timeout=10)
-    assert response.status_code == 201, response.text
+    session = register_live(server, username).devices[0]
     return "; ".join(f"{cookie.name}={cookie.value}" for cookie in session.cookies)
 
 

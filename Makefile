@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test test-python test-js bench deps browser proxy cert screenshots clean
+.PHONY: run test test-python test-js bench deps browser proxy cert screenshots translations clean
 
 run: $(VENV)/.runtime node_modules/.installed
 	$(PY) app.py
@@ -35,6 +35,11 @@ screenshots: $(VENV)/.dev node_modules/.installed browser
 		tests/browser/test_groups.py -k screenshots
 
 deps: $(VENV)/.dev node_modules/.installed
+
+# Bring sendapp/translations/*/LC_MESSAGES/*.po in step with the sentences in the code (new ones
+# appear untranslated, removed ones go); then translate the new ones (sendapp/i18n).
+translations: $(VENV)/.runtime
+	$(VENV)/bin/flask --app app translations
 
 cert: $(VENV)/.runtime
 	$(VENV)/bin/flask --app app cert

@@ -69,6 +69,9 @@ def _bind_extensions(app):
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
+    from .i18n.setup import init_i18n
+
+    init_i18n(app)
     packet_limit = 4 * app.config["MAX_CIPHERTEXT_CHARS"] + 65536
     from .message_queue import make_manager
 
@@ -113,11 +116,12 @@ def _register_blueprints(app):
     from .friends.routes import bp as friends_bp
     from .groups.routes import bp as groups_bp
     from .health.routes import bp as health_bp
+    from .i18n.routes import bp as i18n_bp
     from .keys.routes import bp as keys_bp
     from .pages.routes import bp as pages_bp
 
     for blueprint in (auth_bp, friends_bp, keys_bp, groups_bp, chat_bp, blobs_bp, pages_bp,
-                      health_bp):
+                      health_bp, i18n_bp):
         app.register_blueprint(blueprint)
 
 

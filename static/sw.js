@@ -2,7 +2,7 @@
 // outbox (in IndexedDB) intact. It never caches API answers, sockets or attachments.
 // Served at /sw.js (scope /). Bump VERSION when the list of shell files changes.
 
-const VERSION = 'v7';
+const VERSION = 'v8';
 const SHELL = `sendapp-shell-${VERSION}`;
 const PAGES = 'sendapp-pages'; // the chat page (names the user; deleted at logout)
 
@@ -33,6 +33,7 @@ const SHELL_FILES = [
   '/static/js/groupcrypto.js',
   '/static/js/i18n.js',
   '/static/js/keyring.js',
+  '/static/js/language.js',
   '/static/js/notification_text.js',
   '/static/js/outbox.js',
   '/static/js/pins.js',
@@ -59,6 +60,7 @@ const SHELL_FILES = [
   '/static/icons/icon-512.png',
   '/vendor/socket.io/socket.io.esm.min.js',
   '/vendor/qrcode/qrcode.mjs',
+  '/i18n/fr.json',
 ];
 
 self.addEventListener('install', (event) => {
@@ -79,7 +81,7 @@ self.addEventListener('activate', (event) => {
 });
 
 function isShellAsset(url) {
-  return url.pathname.startsWith('/static/') || url.pathname.startsWith('/vendor/');
+  return ['/static/', '/vendor/', '/i18n/'].some((prefix) => url.pathname.startsWith(prefix));
 }
 
 /** Keep a copy of the chat page for offline starts (only a real, logged-in answer). */
@@ -100,9 +102,35 @@ async function page(request) {
   } catch (err) {
     const cached = await caches.match(url.pathname === '/' ? '/' : request, { ignoreSearch: true });
     if (cached) return cached;
-    return new Response('<!doctype html><meta charset="utf-8"><title>SendApp</title><p>You are offline and this page has not been kept for offline use.</p>',
-      { status: 503, headers: { 'Content-Type': 'text/html; charset=utf-8' } });
+    return offlinePage();
   }
+}
+
+/** The device's language as the server would choose it: the switch's cookie, else the
+ * browser's languages (static/js/language.js, sendapp/i18n/choice.py). */
+async function deviceLanguage() {
+  const languages = ['en', 'fr'];
+  const chosen = await self.cookieStore?.get('sendapp_lang').catch(() => null);
+  if (chosen && languages.includes(chosen.value)) return chosen.value;
+  return (self.navigator.languages || []).map((tag) => tag.slice(0, 2).toLowerCase())
+    .find((tag) => languages.includes(tag)) || 'en';
+}
+
+/** A sentence from the kept catalogue of `language` (English, the source, has none). */
+function t(sentence, catalogue) {
+  const found = catalogue[sentence];
+  return typeof found === 'string' ? found : sentence;
+}
+
+/** What an offline start of a page that was never kept shows, in the device's language. */
+async function offlinePage() {
+  const language = await deviceLanguage();
+  let catalogue = {};
+  const kept = language === 'en' ? null : await caches.match(`/i18n/${language}.json`);
+  if (kept) catalogue = (await kept.json().catch(() => ({}))).messages || {};
+  const sentence = t('You are offline and this page has not been kept for offline use.', catalogue);
+  return new Response(`<!doctype html><html lang="${language}"><meta charset="utf-8"><title>SendApp</title><p>${sentence}</p>`,
+    { status: 503, headers: { 'Content-Type': 'text/html; charset=utf-8' } });
 }
 
 /** Shell files: network first (always fresh online), the kept copy offline. */

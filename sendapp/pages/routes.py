@@ -1,6 +1,11 @@
 """Pages: the chat shell, login and register; vendor files from node_modules."""
+import json
+from pathlib import Path
+
 from flask import (Blueprint, abort, current_app, make_response, redirect, render_template,
                    send_from_directory, url_for)
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..config import ROOT
@@ -57,9 +62,17 @@ def service_worker():
 
 @bp.get("/manifest.webmanifest")
 def manifest():
-    """The web app manifest (install to a phone's home screen)."""
-    return send_from_directory(current_app.static_folder, "manifest.webmanifest",
-                               mimetype="application/manifest+json", max_age=3600)
+    """The web app manifest (install to a phone's home screen), its description and `lang` in
+    the request's language (the static file is the English source)."""
+    source = Path(current_app.static_folder, "manifest.webmanifest").read_text(encoding="utf-8")
+    fields = json.loads(source)
+    fields["lang"] = str(get_locale() or "en")
+    fields["description"] = _("End-to-end encrypted chat on your own server.")
+    response = current_app.response_class(json.dumps(fields, ensure_ascii=False),
+                                          mimetype="application/manifest+json")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Vary"] = "Accept-Language, Cookie"
+    return response
 
 
 @bp.get("/vendor/<package>/<path:filename>")

@@ -15,6 +15,7 @@ import { bindAuthForm } from './ui/auth.js';
 import { createComposer } from './ui/composer.js';
 import { createConversationView } from './ui/conversation.js';
 import { t } from './i18n.js';
+import { bindLanguageSwitches, loadLanguage } from './language.js';
 import { createAccountDialog, saveFile } from './ui/account.js';
 import { createAcceptKeyDialog, createConfirmDialog, createSafetyDialog } from './ui/dialogs.js';
 import { createGroupDialog, createNewGroupDialog } from './ui/groups.js';
@@ -465,7 +466,9 @@ async function startChat() {
 
 // --- start -----------------------------------------------------------------------------
 
+await loadLanguage(); // before any sentence is written
 decorateIcons(document);
+bindLanguageSwitches(document);
 const page = document.body.dataset.page;
 registerServiceWorker({ keepChatPage: page === 'chat' });
 if (page === 'login' || page === 'register') startAuth(page).catch(() => {});

@@ -11,7 +11,7 @@ test('a sentence without a translation is the source sentence with its placehold
 });
 
 test('a catalogue translates whole sentences and picks plural forms by count', () => {
-  useCatalogue({ '{by} added {name}.': '{by} a ajouté {name}.', '{count} members': { one: '{count} membre', other: '{count} membres' } }, 'fr');
+  useCatalogue({ '{by} added {name}.': '{by} a ajouté {name}.', '{count} member': { one: '{count} membre', many: '{count} de membres', other: '{count} membres' } }, 'fr');
   try {
     assert.equal(t('{by} added {name}.', { by: 'alice', name: 'bob' }), 'alice a ajouté bob.');
     assert.equal(tn('{count} member', '{count} members', 1), '1 membre');

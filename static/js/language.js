@@ -12,15 +12,18 @@ const YEAR_S = 365 * 24 * 3600;
  * service worker's copy answers; without any, the sentences stay in English. */
 export async function loadLanguage(doc = document, fetcher = fetch) {
   const language = LANGUAGES.includes(doc.documentElement.lang) ? doc.documentElement.lang : 'en';
-  if (language === 'en') return useCatalogue({}, 'en');
-  try {
-    const response = await fetcher(`/i18n/${language}.json`, { credentials: 'same-origin' });
-    if (!response.ok) throw new Error(`catalogue ${response.status}`);
-    const body = await response.json();
-    useCatalogue(body.messages, language);
-  } catch {
-    useCatalogue({}, 'en');
+  let entries = {};
+  if (language !== 'en') {
+    try {
+      const response = await fetcher(`/i18n/${language}.json`, { credentials: 'same-origin' });
+      if (!response.ok) throw new Error(`catalogue ${response.status}`);
+      entries = (await response.json()).messages;
+    } catch {
+      useCatalogue({}, 'en');
+      return 'en';
+    }
   }
+  useCatalogue(entries, language);
   return language;
 }
 

@@ -1,5 +1,9 @@
 """Account rules: only a slow hash of `auth` is stored; unknown user and wrong auth look alike."""
+import json
+
 from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -85,6 +89,7 @@ def update_vault(user, body):
     """Store a re-encrypted vault; `new_auth` changes the password, `public_key` adds a key."""
     require_password(user, body)
     vault = vault_json(body.get("vault"))
+    _replace_vault(user, vault, body.get("base"))
     public_key = body.get("public_key")
     if public_key is not None:
         public_key_bytes(public_key)
@@ -94,7 +99,6 @@ def update_vault(user, body):
     if new_auth is not None:
         user.auth_hash = hash_auth(new_auth)
         sessions.revoke_others(user)
-    user.vault = vault
     if public_key is not None:
         keys.add_key(user, public_key)
     db.session.commit()
@@ -103,6 +107,25 @@ def update_vault(user, body):
     if public_key is not None:
         keys.announce_key_change(user.id)
     return user
+
+
+def _replace_vault(user, vault, base):
+    """Store `vault`; with `base` (the copy the client rewrote) only if that is still the one
+    stored, in one conditional UPDATE. Two devices rewriting the vault at once (a key accepted
+    on one, the password changed on the other) would otherwise drop one change: the later one
+    gets `conflict` with the vault now stored, to apply its change to and send again."""
+    if base is None:
+        user.vault = vault
+        return
+    changed = db.session.execute(
+        update(User).where(User.id == user.id, User.vault == vault_json(base)).values(vault=vault)
+    ).rowcount
+    if changed != 1:
+        db.session.rollback()
+        current = db.session.scalar(select(User.vault).where(User.id == user.id))
+        raise ApiError("conflict", _("Your key vault changed on another device. Apply your change to "
+                                     "the vault sent with this answer, then send it again."),
+                       vault=json.loads(current) if current else None)
 
 
 def user_json(user):

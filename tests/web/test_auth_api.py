@@ -268,3 +268,49 @@ def test_unexpected_error_is_json_503_without_traceback(app, make_user, monkeypa
     assert response.get_json()["error"] == "retry"
     assert "secret internals" not in response.get_data(as_text=True)
     assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_a_vault_rewritten_from_a_stale_copy_is_refused_with_the_stored_one(app, make_user):
+    """Two devices rewrite the vault from the copy each holds (PUT with `base`): the second gets
+    `conflict` and the vault now stored, and nothing of the first change is lost."""
+    alice = make_user("alice")
+    secrets = crypto.derive_account_secrets("alice", PASSWORD, ITERATIONS)
+    entries = [crypto.vault_entry(alice.private_key, alice.public_key, 1)]
+    person = fresh(app)
+    original = person.post("/api/login", json=login_body("alice")).get_json()["vault"]
+
+    def rewritten(peers):
+        return crypto.encrypt_vault(secrets.vault_key, "alice", entries, extra={"peers": peers})
+
+    phone = rewritten({"7": ["AAAAAAAAAAAA"]})
+    response = alice.put("/api/me/vault", json={"auth": secrets.auth, "vault": phone, "base": original})
+    assert response.status_code == 200, response.get_json()
+
+    laptop = rewritten({"8": ["BBBBBBBBBBBB"]})  # made from the same, now stale, copy
+    response = alice.put("/api/me/vault", json={"auth": secrets.auth, "vault": laptop, "base": original})
+    assert response.status_code == 409
+    body = response.get_json()
+    assert body["error"] == "conflict" and body["vault"] == phone
+    stored = fresh(app).post("/api/login", json=login_body("alice")).get_json()["vault"]
+    assert stored == phone  # the refused write changed nothing
+
+    merged = rewritten({"7": ["AAAAAAAAAAAA"], "8": ["BBBBBBBBBBBB"]})
+    response = alice.put("/api/me/vault", json={"auth": secrets.auth, "vault": merged, "base": body["vault"]})
+    assert response.status_code == 200
+    plain = crypto.decrypt_vault(secrets.vault_key, "alice",
+                                 fresh(app).post("/api/login", json=login_body("alice")).get_json()["vault"])
+    assert plain["peers"] == {"7": ["AAAAAAAAAAAA"], "8": ["BBBBBBBBBBBB"]}
+
+
+def test_a_refused_password_change_keeps_the_old_password(app, make_user):
+    alice = make_user("alice")
+    old = crypto.derive_account_secrets("alice", PASSWORD, ITERATIONS)
+    new = crypto.derive_account_secrets("alice", "a brand new password", ITERATIONS)
+    vault = crypto.encrypt_vault(new.vault_key, "alice",
+                                 [crypto.vault_entry(alice.private_key, alice.public_key, 1)])
+    stale = crypto.encrypt_vault(old.vault_key, "alice", [])
+    response = alice.put("/api/me/vault", json={"auth": old.auth, "new_auth": new.auth, "vault": vault,
+                                                "base": stale})
+    assert response.status_code == 409
+    assert fresh(app).post("/api/login", json=login_body("alice")).status_code == 200
+    assert alice.get("/api/me").status_code == 200  # this session was not ended either

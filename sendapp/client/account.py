@@ -96,6 +96,11 @@ def _vault_for(secrets, username, pairs, extra=None):
     return crypto.encrypt_vault(secrets.vault_key, username, entries, extra=extra)
 
 
+def _extra_of(plain):
+    """The vault's fields besides its version and keys (`peers`, and any a newer client adds)."""
+    return {k: v for k, v in plain.items() if k not in ("v", "keys")}
+
+
 def _pairs_from_vault(plain):
     """Check every vault entry (its id and public half must match its private half)."""
     pairs = {}
@@ -120,7 +125,7 @@ class Account:
     may need a peer's public keys fetch them over HTTP once and cache them.
     """
 
-    def __init__(self, api, user, key_pairs, secrets=None, vault_extra=None):
+    def __init__(self, api, user, key_pairs, secrets=None, vault_extra=None, vault=None):
         self.api = api
         self.user = dict(user)
         self.key_pairs = dict(key_pairs)
@@ -131,6 +136,7 @@ class Account:
         # §6: accepted key ids per friend, kept in the vault (written with these secrets)
         self._secrets = secrets
         self._vault_extra = dict(vault_extra or {})
+        self._vault = vault  # the stored vault this account's copy was read from or wrote
         self.accepted = pins.read_peers(self._vault_extra.get("peers"))
         self._warnings = {}  # user id → {"pending": set, "rejected": set}
 
@@ -161,14 +167,15 @@ class Account:
             raise AccountError(f"passwords need at least {MIN_PASSWORD_CHARS} characters")
         secrets, iterations = _secrets(api, username, password, min_iterations)
         pair = _new_key_pair()
+        vault = _vault_for(secrets, username, [pair])
         answer = api.register({
             "username": username,
             "auth": secrets.auth,
             "iterations": iterations,
-            "vault": _vault_for(secrets, username, [pair]),
+            "vault": vault,
             "public_key": b64url_encode(pair.public),
         })
-        return cls(api, answer["user"], {pair.key_id: pair}, secrets)
+        return cls(api, answer["user"], {pair.key_id: pair}, secrets, vault=vault)
 
     @classmethod
     def login(cls, api, username, password, min_iterations=MIN_ITERATIONS):
@@ -182,17 +189,16 @@ class Account:
         user, vault = answer["user"], answer.get("vault")
         if vault is None:
             pair = _new_key_pair()
-            user = api.put_vault(secrets.auth, _vault_for(secrets, username, [pair]),
-                                 public_key=b64url_encode(pair.public))
-            account = cls(api, user, {pair.key_id: pair}, secrets)
+            vault = _vault_for(secrets, username, [pair])
+            user = api.put_vault(secrets.auth, vault, public_key=b64url_encode(pair.public))
+            account = cls(api, user, {pair.key_id: pair}, secrets, vault=vault)
         else:
             try:
                 plain = crypto.decrypt_vault(secrets.vault_key, username, vault)
             except crypto.CryptoError:
                 raise AccountError("the server's copy of your vault cannot be opened "
                                    "(it is damaged or was not made with this password)") from None
-            extra = {k: v for k, v in plain.items() if k not in ("v", "keys")}
-            account = cls(api, user, _pairs_from_vault(plain), secrets, extra)
+            account = cls(api, user, _pairs_from_vault(plain), secrets, _extra_of(plain), vault)
         account.pin_friends()
         return account
 
@@ -270,17 +276,39 @@ class Account:
             if not required:
                 return
             raise AccountError("log in again to change which keys you trust")
-        extra = {**self._vault_extra, "peers": pins.write_peers(self.accepted)}
-        pairs = list(self.key_pairs.values())  # the vault's order
         try:
-            self.api.put_vault(self._secrets.auth,
-                               _vault_for(self._secrets, self.username, pairs, extra))
+            try:
+                self._write_accepted()
+            except ApiFailure as failure:
+                if failure.code != "conflict" or not isinstance(failure.details.get("vault"), dict):
+                    raise
+                self._take_stored_vault(failure.details["vault"])  # another device wrote it
+                self._write_accepted()
         except ApiFailure as failure:
             if required:
                 raise
             log.warning("could not save the accepted keys in the vault yet: %s", failure.code)
-            return
-        self._vault_extra = extra
+
+    def _write_accepted(self):
+        """PUT the vault with the accepted keys, made from (`base`) the copy last read."""
+        extra = {**self._vault_extra, "peers": pins.write_peers(self.accepted)}
+        pairs = list(self.key_pairs.values())  # the vault's order
+        vault = _vault_for(self._secrets, self.username, pairs, extra)
+        self.api.put_vault(self._secrets.auth, vault, base=self._vault)
+        self._vault, self._vault_extra = vault, extra
+
+    def _take_stored_vault(self, vault):
+        """Adopt the vault another device stored: its fields, and the union of accepted keys
+        (accepting only ever adds). Keys that changed there need a new login here."""
+        try:
+            plain = crypto.decrypt_vault(self._secrets.vault_key, self.username, vault)
+        except crypto.CryptoError:
+            raise AccountError("your password changed on another device; log in again") from None
+        if set(_pairs_from_vault(plain)) != set(self.key_pairs):
+            raise AccountError("your keys changed on another device; log in again")
+        with self._lock:
+            self._vault, self._vault_extra = vault, _extra_of(plain)
+            self.accepted = pins.merge_peers(pins.read_peers(plain.get("peers")), self.accepted)
 
     def pin_friends(self):
         """Trust each friend's current key on first use (no accepted key yet); save in the vault."""

@@ -25,12 +25,13 @@ class ApiFailure(Exception):
     is the HTTP status (None when there was no answer).
     """
 
-    def __init__(self, code, message, status=None, retry_after=None):
+    def __init__(self, code, message, status=None, retry_after=None, details=None):
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
         self.retry_after = retry_after
+        self.details = details or {}  # the answer's other fields, e.g. `vault` of a conflict
 
     def __str__(self):
         return f"{self.message} ({self.code}{'' if self.status is None else f', {self.status}'})"
@@ -170,9 +171,12 @@ class HttpApi:
     def me(self):
         return self.request("GET", "/api/me")["user"]
 
-    def put_vault(self, auth, vault, public_key=None, new_auth=None):
-        """Replace the vault; a `public_key` becomes the current key."""
+    def put_vault(self, auth, vault, public_key=None, new_auth=None, base=None):
+        """Replace the vault; a `public_key` becomes the current key. With `base` (the vault
+        this one was made from), only if that is still the stored one (else `conflict`)."""
         body = {"auth": auth, "vault": vault}
+        if base is not None:
+            body["base"] = base
         if public_key is not None:
             body["public_key"] = public_key
         if new_auth is not None:
@@ -288,14 +292,17 @@ def _failure(response):
         body = response.json()
     except ValueError:
         body = None
+    details = {}
     if isinstance(body, dict):
         code, message = body.get("error"), body.get("message")
+        details = {k: v for k, v in body.items() if k not in ("error", "message")}
     retry_after = response.headers.get("Retry-After")
     return ApiFailure(
         code if isinstance(code, str) else f"http_{response.status_code}",
         message if isinstance(message, str) else f"HTTP {response.status_code} {response.reason}",
         response.status_code,
         retry_after=retry_after,
+        details=details,
     )
 
 

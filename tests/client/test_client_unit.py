@@ -527,7 +527,7 @@ class VaultApi(FakeApi):
         super().__init__(directory)
         self.vaults = []
 
-    def put_vault(self, auth, vault, public_key=None, new_auth=None):
+    def put_vault(self, auth, vault, public_key=None, new_auth=None, base=None):
         self.vaults.append((auth, vault))
         return {}
 
@@ -691,3 +691,53 @@ def test_only_the_caller_can_lower_the_kdf_floor():
 def test_a_refused_send_waits_what_the_server_says_within_bounds(attempt, retry_after, expected):
     from sendapp.client.realtime.outbox import retry_delay
     assert retry_delay(attempt, retry_after) == expected
+
+
+# --- account: two devices writing the vault -------------------------------------------------------
+class VaultServer(FakeApi):
+    """PUT /api/me/vault as the server does it: with `base`, only over that very vault."""
+
+    def __init__(self, vault):
+        super().__init__()
+        self.vault = vault
+
+    def put_vault(self, auth, vault, public_key=None, new_auth=None, base=None):
+        if base is not None and base != self.vault:
+            raise ApiFailure("conflict", "changed on another device", 409, details={"vault": self.vault})
+        self.vault = vault
+        return {}
+
+
+def two_devices(secrets, pair):
+    from sendapp.client.account import _vault_for
+
+    server = VaultServer(_vault_for(secrets, "alice", [pair]))
+    user = {"id": 3, "username": "alice", "key_id": pair.key_id}
+    return server, [Account(server, user, {pair.key_id: pair}, secrets, {}, server.vault) for _ in range(2)]
+
+
+def test_keys_accepted_on_two_devices_from_one_copy_of_the_vault_are_both_kept():
+    secrets = crypto.derive_account_secrets("alice", "correct horse battery", 1000)
+    private, public = crypto.generate_identity()
+    server, (phone, laptop) = two_devices(secrets, KeyPair(crypto.key_id(public), private, public, 1))
+    phone.accepted[7] = {"AAAAAAAAAAAA"}
+    phone._save_accepted(required=True)
+    laptop.accepted[8] = {"BBBBBBBBBBBB"}
+    laptop._save_accepted(required=True)  # refused once (stale copy), merged, written again
+    stored = crypto.decrypt_vault(secrets.vault_key, "alice", server.vault)
+    assert pins.read_peers(stored["peers"]) == {7: {"AAAAAAAAAAAA"}, 8: {"BBBBBBBBBBBB"}}
+    assert laptop.accepted == {7: {"AAAAAAAAAAAA"}, 8: {"BBBBBBBBBBBB"}}
+
+
+def test_a_vault_with_other_keys_from_another_device_asks_for_a_new_login():
+    secrets = crypto.derive_account_secrets("alice", "correct horse battery", 1000)
+    private, public = crypto.generate_identity()
+    pair = KeyPair(crypto.key_id(public), private, public, 1)
+    server, (phone, laptop) = two_devices(secrets, pair)
+    other_private, other_public = crypto.generate_identity()
+    server.vault = crypto.encrypt_vault(secrets.vault_key, "alice", [
+        crypto.vault_entry(other_private, other_public, 2)])  # reset elsewhere: a new key
+    laptop.accepted[8] = {"BBBBBBBBBBBB"}
+    with pytest.raises(AccountError, match="keys changed on another device"):
+        laptop._save_accepted(required=True)
+    assert crypto.decrypt_vault(secrets.vault_key, "alice", server.vault)["keys"][0]["x"] == b64url_encode(other_public)

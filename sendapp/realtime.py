@@ -14,6 +14,7 @@ from .auth import revocation
 from .errors import ApiError, transient_refusal
 from .extensions import db, socketio
 from .friends import service as friends
+from .i18n import choice as language
 from .rooms import pair_room, user_room
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ def bind_events(app, server):
 def _guarded(app, handler):
     def guarded(sid, *args):
         with app.app_context():
+            language.answer_as_socket(sid)
             try:
                 user_id = revocation.socket_user(sid)
                 if user_id is None:
@@ -104,6 +106,7 @@ def on_connect(auth=None):
         raise ConnectionRefusedError("unauthorized")
     user_id = current_user.id
     revocation.track(request.sid, current_user.session_key, user_id)
+    language.remember_socket(request.sid)
     join_room(user_room(user_id))
     friend_ids = friends.friend_ids(user_id)
     for friend_id in friend_ids:
@@ -117,6 +120,7 @@ def on_connect(auth=None):
 def on_disconnect(reason=None):
     """Any client. The last socket of a user going away makes them offline for friends."""
     revocation.forget(request.sid)
+    language.forget_socket(request.sid)
     user_id = _socket_user_id()
     if user_id is None:
         return

@@ -19,9 +19,11 @@ def update_translations():
                 continue
             path = catalogue_path(language, domain)
             catalogue = read_catalogue(language, domain)
+            created = catalogue.creation_date
             catalogue.update(template, no_fuzzy_matching=True)
+            catalogue.creation_date = created  # the file changes only when a sentence does
             with path.open("wb") as po:
-                write_po(po, catalogue, ignore_obsolete=True, width=100)
+                write_po(po, catalogue, ignore_obsolete=True, width=100, include_lineno=False)
             untranslated = sum(1 for m in catalogue if m.id and not _translated(m))
             click.echo(f"{path.relative_to(ROOT)}: {len(template)} sentences, "
                        f"{untranslated} to translate")

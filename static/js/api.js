@@ -11,12 +11,13 @@ const SAFE_METHODS = new Set(['GET', 'HEAD']);
 
 /** A refused or failed request: `code` is a PROTOCOL §7 error code, or 'offline'. */
 export class ApiError extends Error {
-  constructor(code, message, status = 0, retryAfter = null) {
+  constructor(code, message, status = 0, retryAfter = null, details = {}) {
     super(message || code);
     this.name = 'ApiError';
     this.code = code;
     this.status = status;
     this.retryAfter = retryAfter;
+    this.details = details; // the answer's other fields, e.g. the stored `vault` of a conflict
   }
 }
 
@@ -309,23 +310,24 @@ async function readBytes(response, onProgress, signal) {
 function errorFromParts(status, statusText, body, retryAfter) {
   let code = CODE_FOR_STATUS[status] || (status >= 500 ? 'retry' : status === 0 ? 'offline' : 'bad_request');
   let message = statusText || code;
-  if (body && typeof body.error === 'string') code = body.error;
-  if (body && typeof body.message === 'string') message = body.message;
+  let details = {};
+  if (body && typeof body === 'object') {
+    const { error, message: said, ...rest } = body;
+    if (typeof error === 'string') code = error;
+    if (typeof said === 'string') message = said;
+    details = rest;
+  }
   const retry = Number(retryAfter);
-  return new ApiError(code, message, status, Number.isFinite(retry) && retry > 0 ? retry : null);
+  return new ApiError(code, message, status, Number.isFinite(retry) && retry > 0 ? retry : null, details);
 }
 
 /** Turn a non-2xx response into an ApiError, whatever its body holds. */
 async function errorFrom(response) {
-  let code = CODE_FOR_STATUS[response.status] || (response.status >= 500 ? 'retry' : 'bad_request');
-  let message = response.statusText || code;
+  let body = null;
   try {
-    const body = await response.json();
-    if (body && typeof body.error === 'string') code = body.error;
-    if (body && typeof body.message === 'string') message = body.message;
+    body = await response.json();
   } catch {
     // Not JSON (a proxy's error page): keep the status-derived code.
   }
-  const retry = Number(response.headers.get('Retry-After'));
-  return new ApiError(code, message, response.status, Number.isFinite(retry) && retry > 0 ? retry : null);
+  return errorFromParts(response.status, response.statusText, body, response.headers.get('Retry-After'));
 }

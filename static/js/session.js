@@ -80,7 +80,8 @@ function explain(err, action) {
   if (err instanceof SessionError) return err;
   const code = err?.code;
   if (code === 'unauthorized') return new SessionError(t('Wrong username or password.'), { code });
-  if (code === 'conflict') return new SessionError(t('That username is taken. Choose another one.'), { field: 'username', code });
+  if (code === 'conflict' && action === 'register') return new SessionError(t('That username is taken. Choose another one.'), { field: 'username', code });
+  if (code === 'conflict') return new SessionError(t('Your key vault was changed on another device at the same moment. Try again.'), { code });
   if (code === 'offline') return new SessionError(t('The server cannot be reached. Check your connection and try again.'), { code });
   if (code === 'rate_limited') return new SessionError(t('Too many attempts. Wait a minute and try again.'), { code });
   if (code === 'forbidden') return new SessionError(err.message || t('This account cannot log in.'), { code });
@@ -177,21 +178,20 @@ export async function login({ api, openStore, crypto = defaultCrypto, progress =
     const answer = await api.login({ username: name, auth });
     let { user } = answer;
     progress('vault', stepLabel('vault'));
-    let entries = [];
-    let rest = {}; // the vault's other fields (peers, and any a newer client wrote): kept
+    let opened = null; // the stored vault's content: keys, peers, and any field a newer client wrote
     if (answer.vault) {
       try {
-        const { v, keys, ...others } = await crypto.decryptVault(vaultKey, name, answer.vault);
-        entries = keys;
-        rest = others;
+        opened = await crypto.decryptVault(vaultKey, name, answer.vault);
       } catch (err) {
         throw new SessionError(t('Your key vault could not be opened with this password. Ask the administrator to reset your account.'),
           { code: 'vault' });
       }
     }
+    let entries = opened ? opened.keys : [];
+    const rest = opened ? vaultFields(opened) : {};
     const store = await openStore(user.id);
     const saved = readPeers(rest.peers);
-    const peers = await pinPeers({ api, store }, saved);
+    let peers = await pinPeers({ api, store }, saved);
     let vault = answer.vault;
     let publicKey = null;
     if (!entries.some((entry) => entry.id === user.key_id)) {
@@ -202,8 +202,20 @@ export async function login({ api, openStore, crypto = defaultCrypto, progress =
       publicKey = b64urlEncode(made.publicRaw);
     }
     if (publicKey || !samePeers(saved, peers)) {
-      vault = await crypto.encryptVault(vaultKey, name, entries, undefined, { ...rest, peers: writePeers(peers) });
-      ({ user } = await api.putVault({ auth, vault, ...(publicKey ? { public_key: publicKey } : {}) }));
+      const ours = entries;
+      const written = await rewriteVault({ api, crypto }, {
+        name, openKey: vaultKey, base: answer.vault, plain: opened,
+        body: { auth, ...(publicKey ? { public_key: publicKey } : {}) },
+        // After a conflict `stored` is what another device wrote meanwhile: keep its keys and
+        // accepted keys as well as ours.
+        rewrite: (stored) => ({
+          keys: unionKeys(stored ? stored.keys : [], ours),
+          fields: { ...(stored ? vaultFields(stored) : rest), peers: writePeers(mergePeers(readPeers(stored?.peers), peers)) },
+        }),
+      });
+      ({ vault, keys: entries } = written);
+      peers = readPeers(written.fields.peers);
+      ({ user } = written.answer);
     }
     progress('store', stepLabel('store'));
     await storeIdentities({ store, crypto, entries, currentId: user.key_id });
@@ -250,25 +262,16 @@ export async function acceptPeerKeys({ api, store, crypto = defaultCrypto, minIt
   { username, password, peers }) {
   if (!password) throw new SessionError(t('Enter your password.'), { field: 'password' });
   try {
-    const name = crypto.normaliseUsername(username);
-    const cached = await store.getMeta('vault', null);
-    if (!cached) throw new SessionError(t('This device holds no copy of your key vault. Log in again, then accept the key.'), { code: 'vault' });
-    const { auth, vaultKey } = await deriveChecked({ api, crypto, minIterations }, name, password);
-    let plain;
-    try {
-      plain = await crypto.decryptVault(vaultKey, name, cached);
-    } catch {
-      throw new SessionError(t('Wrong password.'), { field: 'password', code: 'password' });
-    }
-    const { v, keys, ...rest } = plain;
-    const { user } = await api.me();
-    if (user.key_id && !keys.some((entry) => entry.id === user.key_id)) {
-      throw new SessionError(t('Your keys changed on another device. Log in again here, then accept the key.'), { code: 'stale' });
-    }
-    const merged = mergePeers(readPeers(rest.peers), peers);
-    const vault = await crypto.encryptVault(vaultKey, name, keys, undefined, { ...rest, peers: writePeers(merged) });
-    await api.putVault({ auth, vault });
-    await keepPeers(store, merged, vault);
+    const opened = await openCachedVault({ api, store, crypto, minIterations }, username, password, 'password');
+    const written = await rewriteVault({ api, crypto }, {
+      ...opened, openKey: opened.vaultKey, body: { auth: opened.auth },
+      rewrite: (plain) => ({
+        keys: plain.keys,
+        fields: { ...vaultFields(plain), peers: writePeers(mergePeers(readPeers(plain.peers), peers)) },
+      }),
+    });
+    const merged = readPeers(written.fields.peers);
+    await keepPeers(store, merged, written.vault);
     return merged;
   } catch (err) {
     throw explain(err, 'accept-key');
@@ -277,9 +280,9 @@ export async function acceptPeerKeys({ api, store, crypto = defaultCrypto, minIt
 
 /**
  * Open this device's copy of the vault with the current password (PROTOCOL §3), after
- * checking it still holds the account's current key. Answers {name, iterations, auth, plain}.
+ * checking it still holds the account's current key. Answers what rewriteVault needs.
  */
-async function openCachedVault({ api, store, crypto, minIterations }, username, password) {
+async function openCachedVault({ api, store, crypto, minIterations }, username, password, field) {
   const name = crypto.normaliseUsername(username);
   const cached = await store.getMeta('vault', null);
   if (!cached) throw new SessionError(t('This device holds no copy of your key vault. Log in again, then try again.'), { code: 'vault' });
@@ -288,13 +291,61 @@ async function openCachedVault({ api, store, crypto, minIterations }, username, 
   try {
     plain = await crypto.decryptVault(vaultKey, name, cached);
   } catch {
-    throw new SessionError(t('Wrong password.'), { field: 'current', code: 'password' });
+    throw new SessionError(t('Wrong password.'), { field, code: 'password' });
   }
   const { user } = await api.me();
-  if (user.key_id && !plain.keys.some((entry) => entry.id === user.key_id)) {
+  const keyId = user.key_id;
+  checkCurrentKey(plain, keyId);
+  return { name, iterations, auth, vaultKey, base: cached, plain, keyId };
+}
+
+/** A vault without the account's current key was made before a reset elsewhere. */
+function checkCurrentKey(plain, keyId) {
+  if (keyId && !plain.keys.some((entry) => entry.id === keyId)) {
     throw new SessionError(t('Your keys changed on another device. Log in again here, then try again.'), { code: 'stale' });
   }
-  return { name, iterations, auth, plain };
+}
+
+/** The vault's fields besides its version and keys (peers, and any a newer client wrote). */
+function vaultFields(plain) {
+  const { v, keys, ...fields } = plain;
+  return fields;
+}
+
+/** Keys of both lists, each id once (the first list's entry wins). */
+function unionKeys(first, second) {
+  const ids = new Set(first.map((entry) => entry.id));
+  return [...first, ...second.filter((entry) => !ids.has(entry.id))];
+}
+
+/**
+ * Write the vault (PUT /api/me/vault) as `rewrite(plain)` makes it ({keys, fields}) from
+ * `plain`, the content of `base`, the stored vault it was read from. The server takes it only
+ * while `base` is still the stored one: when another device wrote the vault meanwhile, the
+ * answer is `conflict` with the vault stored now, and `rewrite` is applied to that one and
+ * sent once more (docs/PROTOCOL.md, key pinning), so neither device's change is lost.
+ * `openKey` opens stored vaults, `sealKey` (a password change's new key) seals the new one.
+ */
+async function rewriteVault({ api, crypto }, { name, openKey, sealKey = openKey, base, plain, keyId = null, body, rewrite }) {
+  let stored = base;
+  let content = plain;
+  for (let attempt = 0; ; attempt += 1) {
+    const { keys, fields } = rewrite(content);
+    const vault = await crypto.encryptVault(sealKey, name, keys, undefined, fields);
+    try {
+      const answer = await api.putVault({ ...body, vault, ...(stored ? { base: stored } : {}) });
+      return { vault, keys, fields, answer };
+    } catch (err) {
+      if (attempt > 0 || err?.code !== 'conflict' || !err.details?.vault) throw err;
+      stored = err.details.vault;
+      try {
+        content = await crypto.decryptVault(openKey, name, stored);
+      } catch {
+        throw new SessionError(t('Your password was changed on another device. Log in again here with the new one.'), { code: 'stale' });
+      }
+      checkCurrentKey(content, keyId);
+    }
+  }
 }
 
 /**
@@ -316,12 +367,14 @@ export async function changePassword({ api, store, crypto = defaultCrypto, minIt
     throw new SessionError(t('The two new passwords differ.'), { field: 'confirm' });
   }
   try {
-    const { name, iterations, auth, plain } = await openCachedVault({ api, store, crypto, minIterations }, username, password);
-    const { v, keys, ...rest } = plain;
-    const next = await crypto.deriveAccountSecrets(name, fresh, iterations);
-    const vault = await crypto.encryptVault(next.vaultKey, name, keys, undefined, rest);
-    await api.putVault({ auth, new_auth: next.auth, vault });
-    await store.setMeta('vault', vault);
+    const opened = await openCachedVault({ api, store, crypto, minIterations }, username, password, 'current');
+    const next = await crypto.deriveAccountSecrets(opened.name, fresh, opened.iterations);
+    const written = await rewriteVault({ api, crypto }, {
+      ...opened, openKey: opened.vaultKey, sealKey: next.vaultKey,
+      body: { auth: opened.auth, new_auth: next.auth },
+      rewrite: (plain) => ({ keys: plain.keys, fields: vaultFields(plain) }),
+    });
+    await store.setMeta('vault', written.vault);
   } catch (err) {
     if (err?.code === 'unauthorized') throw new SessionError(t('Wrong password.'), { field: 'current', code: 'password' });
     throw explain(err, 'change-password');

@@ -19,9 +19,9 @@ async function server({ peers, friends = [] } = {}) {
   const { privateRaw, publicRaw } = await crypto.generateIdentity();
   const id = await crypto.keyId(publicRaw);
   const entry = crypto.vaultEntry(privateRaw, publicRaw, 1, id);
-  const { auth, vaultKey } = await crypto.deriveAccountSecrets('alice', PASSWORD, ITERATIONS);
+  let { auth, vaultKey } = await crypto.deriveAccountSecrets('alice', PASSWORD, ITERATIONS);
   const extra = peers === undefined ? {} : { peers, future: 'kept' };
-  const state = { vault: await crypto.encryptVault(vaultKey, 'alice', [entry], undefined, extra), puts: [] };
+  const state = { vault: await crypto.encryptVault(vaultKey, 'alice', [entry], undefined, extra), puts: [], conflicts: 0 };
   const user = { id: 1, username: 'alice', created: 1, key_id: id };
   state.api = {
     prelogin: async () => ({ kdf: 'pbkdf2-sha256', iterations: ITERATIONS }),
@@ -33,7 +33,12 @@ async function server({ peers, friends = [] } = {}) {
     friends: async () => ({ friends, incoming: [], outgoing: [] }),
     putVault: async (body) => {
       if (body.auth !== auth) throw Object.assign(new Error('wrong password'), { code: 'unauthorized' });
+      if (body.base && JSON.stringify(body.base) !== JSON.stringify(state.vault)) {
+        state.conflicts += 1;
+        throw Object.assign(new Error('changed on another device'), { code: 'conflict', details: { vault: state.vault } });
+      }
       state.vault = body.vault;
+      if (body.new_auth) auth = body.new_auth;
       state.puts.push(body);
       return { user };
     },
@@ -87,4 +92,36 @@ test('accepting a key refuses a server announcing fewer iterations than the floo
   await assert.rejects(session.acceptPeerKeys(deps, { username: 'alice', password: PASSWORD, peers: new Map() }),
     (err) => err.code === 'weak_kdf');
   assert.equal(s.puts.length, 0, 'nothing derived from the password was sent');
+});
+
+test('two devices rewriting the vault from the same copy keep both changes', async () => {
+  const s = await server({ peers: { 2: ['AAAAAAAAAAAA'] }, friends: [{ id: 2, username: 'bob', key_id: 'AAAAAAAAAAAA' }] });
+  const phone = new Store(new MemoryBackend(), 1);
+  const laptop = new Store(new MemoryBackend(), 1);
+  for (const store of [phone, laptop]) {
+    await session.login({ api: s.api, openStore: async () => store }, { username: 'alice', password: PASSWORD });
+  }
+  await session.acceptPeerKeys({ api: s.api, store: phone }, { username: 'alice', password: PASSWORD, peers: new Map([[2, new Set(['CCCCCCCCCCCC'])]]) });
+  // The laptop's copy predates the phone's write: refused once, then applied to the stored vault.
+  const merged = await session.acceptPeerKeys({ api: s.api, store: laptop }, { username: 'alice', password: PASSWORD, peers: new Map([[3, new Set(['DDDDDDDDDDDD'])]]) });
+  assert.equal(s.conflicts, 1);
+  assert.deepEqual(writePeers(merged), { 2: ['AAAAAAAAAAAA', 'CCCCCCCCCCCC'], 3: ['DDDDDDDDDDDD'] });
+  assert.deepEqual((await s.open()).peers, { 2: ['AAAAAAAAAAAA', 'CCCCCCCCCCCC'], 3: ['DDDDDDDDDDDD'] });
+  assert.deepEqual((await laptop.peer(2)).accepted, ['AAAAAAAAAAAA', 'CCCCCCCCCCCC']);
+  assert.deepEqual(await laptop.getMeta('vault'), s.vault, 'the laptop now holds the stored vault');
+
+  // A password change from the phone's stale copy keeps the laptop's accepted key too.
+  const NEW = 'a new horse battery';
+  await session.changePassword({ api: s.api, store: phone }, { username: 'alice', password: PASSWORD, newPassword: NEW, confirm: NEW });
+  assert.equal(s.conflicts, 2);
+  const { vaultKey } = await crypto.deriveAccountSecrets('alice', NEW, ITERATIONS);
+  const plain = await crypto.decryptVault(vaultKey, 'alice', s.vault);
+  assert.deepEqual(plain.peers, { 2: ['AAAAAAAAAAAA', 'CCCCCCCCCCCC'], 3: ['DDDDDDDDDDDD'] });
+  assert.equal(plain.keys.length, 1);
+
+  // The old password proves nothing any more: the laptop's write is refused.
+  await assert.rejects(
+    session.acceptPeerKeys({ api: s.api, store: laptop }, { username: 'alice', password: PASSWORD, peers: new Map([[4, new Set(['EEEEEEEEEEEE'])]]) }),
+    (err) => err.code === 'unauthorized');
+  assert.deepEqual((await crypto.decryptVault(vaultKey, 'alice', s.vault)).peers[4], undefined, 'nothing was overwritten');
 });

@@ -147,6 +147,12 @@ async function asset(request) {
   }
 }
 
+// activate's claim() skips a page whose navigation is still in flight (login → chat during the
+// first install): that page stays uncontrolled until reloaded, unless it asks to be claimed.
+self.addEventListener('message', (event) => {
+  if (event.data?.type === 'claim') event.waitUntil(self.clients.claim());
+});
+
 // The chat page's first load usually happens before this worker controls it, so the page
 // asks once the worker is ready; the answer tells it the page is kept.
 self.addEventListener('message', (event) => {

@@ -50,6 +50,9 @@ function registerServiceWorker({ keepChatPage = false } = {}) {
   navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(() => {
     // Without the worker the app still works online; it just cannot open offline.
   });
+  navigator.serviceWorker.ready.then((registration) => {
+    if (!navigator.serviceWorker.controller) registration.active?.postMessage({ type: 'claim' });
+  });
   if (!keepChatPage) return;
   navigator.serviceWorker.addEventListener('message', (event) => {
     if (event.data?.type === 'chat-page-kept') document.body.dataset.offlineReady = String(event.data.kept);

@@ -380,6 +380,10 @@ class ChatPage:
         expect(self.page.locator("body")).to_have_attribute("data-offline-ready", "true",
                                                             timeout=timeout)
 
+    def wait_controlled(self, timeout=WAIT_MS):
+        """Wait until the service worker controls this page (it claims the page once ready)."""
+        self.page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=timeout)
+
     def expect_disconnected(self):
         expect(self.connection).not_to_have_attribute("data-state", "connected")
 

@@ -18,7 +18,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from browser.pages import SENT_OR_LATER, WAIT_MS, Device, lower_kdf_floor
+from browser.pages import SENT_OR_LATER, Device, lower_kdf_floor
 
 # SENDAPP_TEST_OFFLINE_SECONDS=65 reproduces "drop the network for a minute" (past the
 # server's ping timeout) on demand; the suite keeps the drop short.
@@ -214,11 +214,8 @@ def test_a_network_drop_loses_and_doubles_nothing(pair):
 def test_a_reload_while_offline_keeps_the_outbox_and_sends_it_once(pair):
     alice, bob, network = pair
     open_conversations(alice, bob)
-    # The worker claims the page once it has precached the shell (about 45 files) and
-    # activated; on a busy 2-core machine that has taken more than WAIT_MS.
-    wait_until(alice.page, lambda: alice.page.evaluate("navigator.serviceWorker.controller !== null"),
-               2 * WAIT_MS, "the service worker controls Alice's page")
     alice.chat.wait_kept_for_offline()  # else the offline reload has no page to show
+    alice.chat.wait_controlled()  # the active worker claimed the page, or the page asked it to
     alice.mark_page()
     bob.mark_page()
 

@@ -1,7 +1,7 @@
 """Error codes (PROTOCOL §7) and the handlers that turn every failure into JSON."""
 import logging
 
-from flask import jsonify, request
+from flask import jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -137,7 +137,7 @@ def register_error_handlers(app):
     @app.errorhandler(HTTPException)
     def _http_error(error):
         if not _wants_json():
-            return error
+            return _error_page(error)
         code = _CODE_FOR_STATUS.get(error.code, "bad_request")
         return error_response(code, _library_sentence(error.description) or code,
                               status=error.code)
@@ -150,3 +150,17 @@ def register_error_handlers(app):
             return error_response(refusal.code, refusal.message, headers={"Retry-After": "1"})
         log.exception("unhandled error on %s %s", request.method, request.path)  # a bug
         return error_response("retry", _("Internal error; nothing was stored. Try again."))
+
+
+def _error_page(error):
+    """A page (not the API) that failed: say so in the reader's language, with a way back."""
+    if error.code == 404:
+        title, text = _("Page not found"), _("There is nothing at this address. Check the link, or open SendApp.")
+    elif error.code == 429:
+        title, text = _("Too many requests"), _("Wait a moment, then try again.")
+    else:
+        title, text = _("Something went wrong"), _("This page could not be shown. Try again, or open SendApp.")
+    response = error.get_response()
+    response.set_data(render_template("error.html", title=title, text=text))
+    response.mimetype = "text/html"
+    return response

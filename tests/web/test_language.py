@@ -206,3 +206,14 @@ def test_my_devices_are_named_in_the_reader_language(app, make_user):
     alice.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     seen_in_english = {s["device"] for s in alice.get("/api/me/sessions").get_json()["sessions"]}
     assert "Firefox on Android" in seen_in_english
+
+
+def test_a_missing_page_says_so_in_the_readers_language(client):
+    for headers, lang, title in ((FRENCH, "fr", "Page introuvable"), (ENGLISH, "en", "Page not found")):
+        response = client.get("/no/such/page", headers=headers)
+        assert response.status_code == 404 and response.mimetype == "text/html"
+        html = response.get_data(as_text=True)
+        assert html_lang(html) == lang
+        assert f'data-testid="error-title">{title}</h2>' in html
+        assert "Traceback" not in html and "Werkzeug" not in html
+    assert client.get("/api/no/such/route", headers=FRENCH).get_json()["error"] == "not_found"  # the API stays JSON

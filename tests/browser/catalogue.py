@@ -103,7 +103,7 @@ ENGLISH_WORDS = frozenset("""
     the your you and with this that is are was were has have not of to for from by it will can
     could yet here there new send online offline unread today yesterday password username
     account friend friends request requests search people key safety number connected connecting
-    log sign please show hide open settings typing waiting
+    log sign please show hide open settings typing waiting am pm
 """.split())
 
 

@@ -214,6 +214,7 @@ def test_the_safety_number_screen_is_french(world):
         expect(amelie.chat.safety.own_key).to_have_text(fr(
             "Your key id is {id}. It names the key your messages are sealed with, the same on every device you "
             "log in from. It changes only when your password is reset, and your friends are then warned.", id=key_id))
+        expect(dialog.get_by_role("button", name=fr("Close"))).to_have_accessible_name(literal("^Fermer$"))
         expect_french_page(amelie, "amelie", "bruno", key_id, number)
     finally:  # a modal left open would stop the next scenarios
         amelie.chat.safety.close()

@@ -62,7 +62,7 @@ export class Api {
       response = await this.fetch(this.base + path, init);
     } catch (err) {
       if (signal?.aborted) throw aborted();
-      throw new ApiError('offline', 'The server cannot be reached. Check your connection.', 0);
+      throw new ApiError('offline', t('The server cannot be reached. Check your connection.'), 0);
     }
     if (response.ok) {
       if (raw) return readBytes(response, onProgress, signal);
@@ -252,7 +252,7 @@ export class Api {
       const settle = () => signal?.removeEventListener('abort', onAbort);
       xhr.onerror = () => {
         settle();
-        reject(new ApiError('offline', 'The server cannot be reached. Check your connection.', 0));
+        reject(new ApiError('offline', t('The server cannot be reached. Check your connection.'), 0));
       };
       xhr.ontimeout = xhr.onerror;
       xhr.onabort = () => {

@@ -5,6 +5,7 @@
 // group messages reuse these primitives instead of copying them; UI code has no use for them.
 
 import { b64urlDecode, b64urlEncode, concatBytes, utf8Decode, utf8Encode } from './encoding.js';
+import { t, tn } from './i18n.js';
 
 // --- Algorithm choices (named once) ---------------------------------------------------
 export const VERSION = 1; // shared with groupcrypto.js
@@ -51,7 +52,7 @@ export class CryptoError extends Error {
 function subtle() {
   const api = globalThis.crypto?.subtle;
   if (!api) {
-    throw new Error('WebCrypto (crypto.subtle) is unavailable: open SendApp over HTTPS or on localhost');
+    throw new Error(t('WebCrypto (crypto.subtle) is unavailable: open SendApp over HTTPS or on localhost.'));
   }
   return api;
 }
@@ -60,7 +61,7 @@ function subtle() {
 export function assertWebCrypto() {
   subtle();
   if (typeof globalThis.crypto.getRandomValues !== 'function') {
-    throw new Error('WebCrypto (crypto.getRandomValues) is unavailable');
+    throw new Error(t('WebCrypto (crypto.getRandomValues) is unavailable.'));
   }
 }
 
@@ -182,7 +183,7 @@ export function normaliseUsername(input) {
   if (typeof input !== 'string') throw new TypeError('username must be a string');
   const name = input.normalize('NFKC').toLowerCase();
   if (!USERNAME_RE.test(name)) {
-    throw new Error('Username must be 3 to 32 characters: a-z, 0-9, ".", "_" or "-"');
+    throw new Error(t('Username must be 3 to 32 characters: a-z, 0-9, ".", "_" or "-".'));
   }
   return name;
 }
@@ -197,7 +198,7 @@ function nfkcPassword(pw) {
 export function normalisePassword(pw) {
   const normalised = nfkcPassword(pw);
   if ([...normalised].length < MIN_PASSWORD_CHARS) {
-    throw new Error(`Password must be at least ${MIN_PASSWORD_CHARS} characters`);
+    throw new Error(tn('Password must be at least {count} character.', 'Password must be at least {count} characters.', MIN_PASSWORD_CHARS));
   }
   return normalised;
 }

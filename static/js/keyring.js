@@ -7,6 +7,7 @@
 import * as defaultCrypto from './crypto.js';
 import { groupEntry, openGroupMessage, sealGroupMessage } from './groupcrypto.js';
 import { verifiedKey } from './pins.js';
+import { t } from './i18n.js';
 
 export class KeyError extends Error {
   constructor(message, code = 'unknown_key') {
@@ -104,7 +105,7 @@ export class Keyring {
     let keys = await this.peerKeys(userId);
     if (!keys.has(keyId)) keys = await this.peerKeys(userId, { refresh: true });
     const key = keys.get(keyId);
-    if (!key) throw new KeyError(`unknown key ${keyId} of user ${userId}`);
+    if (!key) throw new KeyError(t('Unknown key {key} of user {user}.', { key: keyId, user: userId }));
     return key.raw;
   }
 
@@ -114,7 +115,7 @@ export class Keyring {
     if (!this.pairKeys.has(cacheKey)) {
       const job = (async () => {
         const own = this.own.get(ownKid);
-        if (!own) throw new KeyError(`this device does not hold your key ${ownKid}`, 'missing_own_key');
+        if (!own) throw new KeyError(t('This device does not hold your key {key}.', { key: ownKid }), 'missing_own_key');
         // The self pair of §9.4 (my own entry of a group message): my key on both sides.
         const peerRaw = peerId === this.me && peerKid === ownKid ? own.publicRaw : await this.peerPublic(peerId, peerKid);
         const meLo = this.me < peerId;
@@ -131,7 +132,7 @@ export class Keyring {
   /** Encrypt a message object for a friend whose current key is `peerKid` (§5). */
   async encryptFor(peerId, peerKid, plain, cid = null) {
     const own = this.current();
-    if (!own) throw new KeyError('this device holds no key of yours; log in again', 'missing_own_key');
+    if (!own) throw new KeyError(t('This device holds no key of yours. Log in again.'), 'missing_own_key');
     const pairKey = await this.pairKey(peerId, own.id, peerKid);
     const header = { from: this.me, to: peerId, cid: cid || this.crypto.newCid(), sk: own.id, rk: peerKid };
     return this.crypto.encryptMessage(pairKey, header, plain);
@@ -153,7 +154,7 @@ export class Keyring {
    */
   async encryptForGroup(groupId, members, plain, cid = null) {
     const own = this.current();
-    if (!own) throw new KeyError('this device holds no key of yours; log in again', 'missing_own_key');
+    if (!own) throw new KeyError(t('This device holds no key of yours. Log in again.'), 'missing_own_key');
     const recipients = [];
     for (const member of members) {
       const rk = member.id === this.me ? own.id : member.key_id;
@@ -172,7 +173,7 @@ export class Keyring {
   /** The 60-digit safety number of me and a friend's key `peerKid` (§6). */
   async safetyNumber(peerId, peerKid) {
     const own = this.current();
-    if (!own) throw new KeyError('this device holds no key of yours', 'missing_own_key');
+    if (!own) throw new KeyError(t('This device holds no key of yours. Log in again.'), 'missing_own_key');
     const peerRaw = await this.peerPublic(peerId, peerKid);
     const meLo = this.me < peerId;
     return meLo ? this.crypto.safetyNumber(this.me, own.publicRaw, peerId, peerRaw)

@@ -14,7 +14,7 @@ import { Transport, wantsPolling } from './transport.js';
 import { bindAuthForm } from './ui/auth.js';
 import { createComposer } from './ui/composer.js';
 import { createConversationView } from './ui/conversation.js';
-import { t } from './i18n.js';
+import { t, tn } from './i18n.js';
 import { bindLanguageSwitches, loadLanguage } from './language.js';
 import { createAccountDialog, saveFile } from './ui/account.js';
 import { createAcceptKeyDialog, createConfirmDialog, createSafetyDialog } from './ui/dialogs.js';
@@ -27,13 +27,18 @@ import { bindConnectionState, Toasts } from './ui/status.js';
 
 const PAGES_CACHE = 'sendapp-pages';
 const NARROW = '(max-width: 767px)';
-const LOGIN_NOTICES = {
-  keys: 'This device does not hold your keys any more. Log in again to unlock them.',
-  expired: 'Your session has ended. Log in again.',
-  logout_unconfirmed: 'This device forgot your keys, but the server could not confirm the logout. Log in and out again when it is reachable.',
-  signed_out: 'You were signed out: this session was ended (a logout elsewhere, a password change, the administrator, or it expired). Log in again.',
-  deleted: t('Your account was deleted, and this device forgot everything it held for it.'),
-};
+/** The login page's notice for `?reason=`, or null (a function: the catalogue loads after the
+ * modules are evaluated). */
+function loginNotice(reason) {
+  switch (reason) {
+    case 'keys': return t('This device does not hold your keys any more. Log in again to unlock them.');
+    case 'expired': return t('Your session has ended. Log in again.');
+    case 'logout_unconfirmed': return t('This device forgot your keys, but the server could not confirm the logout. Log in and out again when it is reachable.');
+    case 'signed_out': return t('You were signed out: this session was ended (a logout elsewhere, a password change, the administrator, or it expired). Log in again.');
+    case 'deleted': return t('Your account was deleted, and this device forgot everything it held for it.');
+    default: return null;
+  }
+}
 const SIGNED_OUT_REDIRECT_MS = 4000;
 
 /**
@@ -65,7 +70,7 @@ function cryptoProblem() {
     assertWebCrypto();
     return null;
   } catch (err) {
-    return `${err.message}.`;
+    return err.message;
   }
 }
 
@@ -89,8 +94,8 @@ async function startAuth(mode) {
   const form = document.querySelector('[data-testid="auth-form"]');
   const notice = document.querySelector('[data-testid="auth-notice"]');
   const reason = new URLSearchParams(location.search).get('reason');
-  if (notice && LOGIN_NOTICES[reason]) {
-    notice.textContent = LOGIN_NOTICES[reason];
+  if (notice && loginNotice(reason)) {
+    notice.textContent = loginNotice(reason);
     notice.hidden = false;
   }
   const deps = (progress) => ({ api, openStore: (userId) => Store.open(userId), progress });
@@ -141,14 +146,14 @@ async function startChat() {
         danger: true,
       }
       : {
-        heading: `${names}’s security key changed`,
-        body: `You have not accepted ${names}’s new key yet. Send anyway, encrypted for the new key? Compare the safety number first if the message is sensitive.`,
-        confirm: 'Send anyway',
+        heading: t('{names}’s security key changed', { names }),
+        body: t('You have not accepted {names}’s new key yet. Send anyway, encrypted for the new key? Compare the safety number first if the message is sensitive.', { names }),
+        confirm: t('Send anyway'),
         danger: true,
       };
     const yes = await confirm.ask(question);
     if (!yes) {
-      const why = warning.reason === 'unconfirmed' ? t('Not sent: the unconfirmed members were not accepted.') : 'Not sent: the key change is not confirmed.';
+      const why = warning.reason === 'unconfirmed' ? t('Not sent: the unconfirmed members were not accepted.') : t('Not sent: the key change is not confirmed.');
       throw Object.assign(new Error(why), { code: warning.reason === 'unconfirmed' ? 'group_unconfirmed' : 'key_unconfirmed' });
     }
     return true;
@@ -185,7 +190,7 @@ async function startChat() {
     open: (id) => open(id).catch(fail),
     search: (q) => client.searchUsers(q),
     add: (username) => client.requestFriend(username)
-      .then((status) => toasts.show(status === 'accepted' ? `You and ${username} are now friends.` : `Friend request sent to ${username}.`, { kind: 'info' }))
+      .then((status) => toasts.show(status === 'accepted' ? t('You and {name} are now friends.', { name: username }) : t('Friend request sent to {name}.', { name: username }), { kind: 'info' }))
       .catch(fail),
     accept: (id) => client.acceptFriend(id).catch(fail),
     decline: (id) => client.removeFriend(id).catch(fail),
@@ -202,7 +207,7 @@ async function startChat() {
       fail(err);
       return;
     }
-    for (const file of files) client.sendFile(friendId, file, { confirmed }).catch((err) => fail(new Error(`Could not send ${file.name}: ${err.message}`)));
+    for (const file of files) client.sendFile(friendId, file, { confirmed }).catch((err) => fail(new Error(t('Could not send {name}: {reason}', { name: file.name, reason: err.message }))));
   };
 
   const conversation = createConversationView(document.querySelector('[data-testid="conversation"]'), {
@@ -211,9 +216,9 @@ async function startChat() {
     unfriend: async (id) => {
       const friend = client.friends.get(id);
       const yes = await confirm.ask({
-        heading: `Remove ${friend.username}?`,
-        body: `You will no longer be able to write to each other, and this conversation disappears from this device. You can send a new friend request later.`,
-        confirm: 'Remove friend',
+        heading: t('Remove {name}?', { name: friend.username }),
+        body: t('You will no longer be able to write to each other, and this conversation disappears from this device. You can send a new friend request later.'),
+        confirm: t('Remove friend'),
         danger: true,
       });
       if (yes) await client.removeFriend(id, { forget: true }).then(() => back()).catch(fail);
@@ -255,7 +260,7 @@ async function startChat() {
     const enabled = client.canSend(key);
     composer.setEnabled(enabled, enabled ? ''
       : row.kind === 'group' ? t('A member of this group has no key yet: wait until they log in again.')
-        : `Waiting for ${row.username} to log in again.`);
+        : t('Waiting for {name} to log in again.', { name: row.username }));
   }
 
   // --- groups (PROTOCOL §9) ---
@@ -388,9 +393,10 @@ async function startChat() {
     const unsent = await client.unsentCount().catch(() => 0);
     if (unsent) {
       const yes = await confirm.ask({
-        heading: unsent === 1 ? 'Log out with 1 unsent message?' : `Log out with ${unsent} unsent messages?`,
-        body: 'They have not reached the server yet. Logging out deletes them from this device; stay to let them be sent when the connection is back.',
-        confirm: 'Log out and delete them',
+        heading: tn('Log out with {count} unsent message?', 'Log out with {count} unsent messages?', unsent),
+        body: tn('It has not reached the server yet. Logging out deletes it from this device; stay to let it be sent when the connection is back.',
+          'They have not reached the server yet. Logging out deletes them from this device; stay to let them be sent when the connection is back.', unsent),
+        confirm: tn('Log out and delete it', 'Log out and delete them', unsent),
         danger: true,
       });
       if (!yes) return;
@@ -476,7 +482,7 @@ else if (page === 'chat') {
   startChat().catch((err) => {
     const problem = document.querySelector('[data-testid="fatal-error"]');
     if (problem) {
-      problem.textContent = `SendApp could not start: ${err.message}`;
+      problem.textContent = t('SendApp could not start: {reason}', { reason: err.message });
       problem.hidden = false;
     }
   });

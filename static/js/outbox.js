@@ -2,6 +2,8 @@
 // `more`, THEN resend every outbox item with its same cid. Items stay in the store until the
 // server acknowledges them. No DOM and no Socket.IO here: the request function is injected.
 
+import { t } from './i18n.js';
+
 /** Delivery states in the order they may advance; a status never moves back. */
 export const STATUS = Object.freeze({ FAILED: 'failed', SENDING: 'sending', SENT: 'sent', DELIVERED: 'delivered', READ: 'read' });
 const RANK = { failed: 0, sending: 1, sent: 2, delivered: 3, read: 4 };
@@ -89,7 +91,7 @@ export class Syncer {
 
 function checkAck(ack) {
   if (!ack || ack.ok !== true) {
-    const error = new Error(ack?.message || 'the server refused the request');
+    const error = new Error(ack?.message || t('the server refused the request'));
     error.code = ack?.error || 'retry';
     throw error;
   }
@@ -232,7 +234,7 @@ export class Outbox {
       if (!(await this.store.outboxGet(item.cid))) continue; // stored meanwhile
       if (!this.sealedWithHeldKey(item.envelope)) {
         item.status = STATUS.FAILED;
-        item.error = { code: STALE_KEY, message: 'It was sealed with a key of yours from before a password reset, so it was not sent. Write it again.' };
+        item.error = { code: STALE_KEY, message: t('It was sealed with a key of yours from before a password reset, so it was not sent. Write it again.') };
         await this.store.outboxPut(item);
         this.onStatus(item.cid, STATUS.FAILED, item);
         continue;

@@ -7,17 +7,21 @@ import { b64urlEncode } from './encoding.js';
 import { t } from './i18n.js';
 import { mergePeers, peersFromRecords, readPeers, samePeers, writePeers } from './pins.js';
 
-/** The steps a login or registration shows, in order, with their labels. */
-export const STEPS = Object.freeze({
-  prelogin: 'Checking the account…',
-  derive: 'Deriving keys…',
-  keypair: 'Creating your key pair…',
-  account: 'Creating your account…',
-  login: 'Signing in…',
-  vault: 'Unlocking your key vault…',
-  store: 'Keeping your keys on this device…',
-  done: 'Done',
-});
+/** The label of each step a login or registration shows (a function: the catalogue loads after
+ * the modules are evaluated). */
+export function stepLabel(step) {
+  switch (step) {
+    case 'prelogin': return t('Checking the account…');
+    case 'derive': return t('Deriving keys…');
+    case 'keypair': return t('Creating your key pair…');
+    case 'account': return t('Creating your account…');
+    case 'login': return t('Signing in…');
+    case 'vault': return t('Unlocking your key vault…');
+    case 'store': return t('Keeping your keys on this device…');
+    case 'done': return t('Done');
+    default: return step;
+  }
+}
 
 /** A failure the form can explain; `field` names the input at fault, when one is. */
 export class SessionError extends Error {
@@ -46,8 +50,8 @@ export function kdfFloor(scope = globalThis) {
 /** Refuse an iteration count below the floor before anything is derived from the password. */
 export function checkIterations(iterations, floor = kdfFloor()) {
   if (!Number.isSafeInteger(iterations) || iterations < floor) {
-    throw new SessionError(`The server asks for only ${iterations} key-derivation rounds; this app requires at least ${floor}. `
-      + 'Your password was not used. Ask the administrator to check the server.', { code: 'weak_kdf' });
+    throw new SessionError(t('The server asks for only {iterations} key-derivation rounds; this app requires at least {floor}. Your password was not used. Ask the administrator to check the server.',
+      { iterations, floor }), { code: 'weak_kdf' });
   }
   return iterations;
 }
@@ -56,20 +60,32 @@ export function checkIterations(iterations, floor = kdfFloor()) {
 async function deriveChecked({ api, crypto, minIterations, progress = () => {} }, name, password) {
   const { iterations } = await api.prelogin(name);
   checkIterations(iterations, minIterations);
-  progress('derive', STEPS.derive);
+  progress('derive', stepLabel('derive'));
   return { iterations, ...(await crypto.deriveAccountSecrets(name, password, iterations)) };
 }
 
-function explain(err, what) {
+/** "Could not <action>." as a whole sentence, with the reason when there is one. */
+function couldNot(action, reason) {
+  switch (action) {
+    case 'register': return reason ? t('Could not create the account: {reason}', { reason }) : t('Could not create the account.');
+    case 'login': return reason ? t('Could not log in: {reason}', { reason }) : t('Could not log in.');
+    case 'accept-key': return reason ? t('Could not accept the key: {reason}', { reason }) : t('Could not accept the key.');
+    case 'change-password': return reason ? t('Could not change the password: {reason}', { reason }) : t('Could not change the password.');
+    case 'delete-account': return reason ? t('Could not delete the account: {reason}', { reason }) : t('Could not delete the account.');
+    default: return reason ? t('Something went wrong: {reason}', { reason }) : t('Something went wrong.');
+  }
+}
+
+function explain(err, action) {
   if (err instanceof SessionError) return err;
   const code = err?.code;
-  if (code === 'unauthorized') return new SessionError('Wrong username or password.', { code });
-  if (code === 'conflict') return new SessionError('That username is taken. Choose another one.', { field: 'username', code });
-  if (code === 'offline') return new SessionError('The server cannot be reached. Check your connection and try again.', { code });
-  if (code === 'rate_limited') return new SessionError('Too many attempts. Wait a minute and try again.', { code });
-  if (code === 'forbidden') return new SessionError(err.message || 'This account cannot log in.', { code });
-  if (code) return new SessionError(err.message || `Could not ${what}.`, { code });
-  return new SessionError(`Could not ${what}: ${err?.message || err}`);
+  if (code === 'unauthorized') return new SessionError(t('Wrong username or password.'), { code });
+  if (code === 'conflict') return new SessionError(t('That username is taken. Choose another one.'), { field: 'username', code });
+  if (code === 'offline') return new SessionError(t('The server cannot be reached. Check your connection and try again.'), { code });
+  if (code === 'rate_limited') return new SessionError(t('Too many attempts. Wait a minute and try again.'), { code });
+  if (code === 'forbidden') return new SessionError(err.message || t('This account cannot log in.'), { code });
+  if (code) return new SessionError(err.message || couldNot(action), { code });
+  return new SessionError(couldNot(action, err?.message || String(err)));
 }
 
 /**
@@ -81,7 +97,7 @@ export async function storeIdentities({ store, crypto = defaultCrypto, entries, 
   for (const entry of entries) {
     const { privateKey, publicRaw } = await crypto.importIdentity({ d: entry.d, x: entry.x });
     const id = await crypto.keyId(publicRaw);
-    if (id !== entry.id) throw new SessionError('Your key vault holds a damaged key.');
+    if (id !== entry.id) throw new SessionError(t('Your key vault holds a damaged key.'));
     records.push({ id, privateKey, publicRaw, created: entry.created, current: id === currentId });
   }
   await store.clearIdentities();
@@ -119,24 +135,24 @@ export async function register({ api, openStore, crypto = defaultCrypto, progres
     throw new SessionError(err.message, { field: 'password' });
   }
   if (confirm !== undefined && confirm !== password) {
-    throw new SessionError('The two passwords differ.', { field: 'confirm' });
+    throw new SessionError(t('The two passwords differ.'), { field: 'confirm' });
   }
   try {
-    progress('prelogin', STEPS.prelogin);
+    progress('prelogin', stepLabel('prelogin'));
     const { iterations, auth, vaultKey } = await deriveChecked({ api, crypto, minIterations, progress }, name, pw);
-    progress('keypair', STEPS.keypair);
+    progress('keypair', stepLabel('keypair'));
     const { entry, publicRaw } = await newEntry(crypto);
     const vault = await crypto.encryptVault(vaultKey, name, [entry]);
-    progress('account', STEPS.account);
+    progress('account', stepLabel('account'));
     const { user } = await api.register({ username: name, auth, iterations, vault, public_key: b64urlEncode(publicRaw) });
-    progress('store', STEPS.store);
+    progress('store', stepLabel('store'));
     const store = await openStore(user.id);
     await storeIdentities({ store, crypto, entries: [entry], currentId: user.key_id });
     await keepPeers(store, new Map(), vault);
-    progress('done', STEPS.done);
+    progress('done', stepLabel('done'));
     return user;
   } catch (err) {
-    throw explain(err, 'create the account');
+    throw explain(err, 'register');
   }
 }
 
@@ -153,14 +169,14 @@ export async function login({ api, openStore, crypto = defaultCrypto, progress =
   } catch (err) {
     throw new SessionError(err.message, { field: 'username' });
   }
-  if (!password) throw new SessionError('Enter your password.', { field: 'password' });
+  if (!password) throw new SessionError(t('Enter your password.'), { field: 'password' });
   try {
-    progress('prelogin', STEPS.prelogin);
+    progress('prelogin', stepLabel('prelogin'));
     const { auth, vaultKey } = await deriveChecked({ api, crypto, minIterations, progress }, name, password);
-    progress('login', STEPS.login);
+    progress('login', stepLabel('login'));
     const answer = await api.login({ username: name, auth });
     let { user } = answer;
-    progress('vault', STEPS.vault);
+    progress('vault', stepLabel('vault'));
     let entries = [];
     let rest = {}; // the vault's other fields (peers, and any a newer client wrote): kept
     if (answer.vault) {
@@ -169,7 +185,7 @@ export async function login({ api, openStore, crypto = defaultCrypto, progress =
         entries = keys;
         rest = others;
       } catch (err) {
-        throw new SessionError('Your key vault could not be opened with this password. Ask the administrator to reset your account.',
+        throw new SessionError(t('Your key vault could not be opened with this password. Ask the administrator to reset your account.'),
           { code: 'vault' });
       }
     }
@@ -180,7 +196,7 @@ export async function login({ api, openStore, crypto = defaultCrypto, progress =
     let publicKey = null;
     if (!entries.some((entry) => entry.id === user.key_id)) {
       // No usable current key: make one, keep older keys so old messages stay readable.
-      progress('keypair', STEPS.keypair);
+      progress('keypair', stepLabel('keypair'));
       const made = await newEntry(crypto);
       entries = [...entries, made.entry];
       publicKey = b64urlEncode(made.publicRaw);
@@ -189,13 +205,13 @@ export async function login({ api, openStore, crypto = defaultCrypto, progress =
       vault = await crypto.encryptVault(vaultKey, name, entries, undefined, { ...rest, peers: writePeers(peers) });
       ({ user } = await api.putVault({ auth, vault, ...(publicKey ? { public_key: publicKey } : {}) }));
     }
-    progress('store', STEPS.store);
+    progress('store', stepLabel('store'));
     await storeIdentities({ store, crypto, entries, currentId: user.key_id });
     await keepPeers(store, peers, vault);
-    progress('done', STEPS.done);
+    progress('done', stepLabel('done'));
     return user;
   } catch (err) {
-    throw explain(err, 'log in');
+    throw explain(err, 'login');
   }
 }
 
@@ -232,22 +248,22 @@ async function keepPeers(store, peers, vault) {
  */
 export async function acceptPeerKeys({ api, store, crypto = defaultCrypto, minIterations = kdfFloor() },
   { username, password, peers }) {
-  if (!password) throw new SessionError('Enter your password.', { field: 'password' });
+  if (!password) throw new SessionError(t('Enter your password.'), { field: 'password' });
   try {
     const name = crypto.normaliseUsername(username);
     const cached = await store.getMeta('vault', null);
-    if (!cached) throw new SessionError('This device holds no copy of your key vault. Log in again, then accept the key.', { code: 'vault' });
+    if (!cached) throw new SessionError(t('This device holds no copy of your key vault. Log in again, then accept the key.'), { code: 'vault' });
     const { auth, vaultKey } = await deriveChecked({ api, crypto, minIterations }, name, password);
     let plain;
     try {
       plain = await crypto.decryptVault(vaultKey, name, cached);
     } catch {
-      throw new SessionError('Wrong password.', { field: 'password', code: 'password' });
+      throw new SessionError(t('Wrong password.'), { field: 'password', code: 'password' });
     }
     const { v, keys, ...rest } = plain;
     const { user } = await api.me();
     if (user.key_id && !keys.some((entry) => entry.id === user.key_id)) {
-      throw new SessionError('Your keys changed on another device. Log in again here, then accept the key.', { code: 'stale' });
+      throw new SessionError(t('Your keys changed on another device. Log in again here, then accept the key.'), { code: 'stale' });
     }
     const merged = mergePeers(readPeers(rest.peers), peers);
     const vault = await crypto.encryptVault(vaultKey, name, keys, undefined, { ...rest, peers: writePeers(merged) });
@@ -255,7 +271,7 @@ export async function acceptPeerKeys({ api, store, crypto = defaultCrypto, minIt
     await keepPeers(store, merged, vault);
     return merged;
   } catch (err) {
-    throw explain(err, 'accept the key');
+    throw explain(err, 'accept-key');
   }
 }
 
@@ -308,7 +324,7 @@ export async function changePassword({ api, store, crypto = defaultCrypto, minIt
     await store.setMeta('vault', vault);
   } catch (err) {
     if (err?.code === 'unauthorized') throw new SessionError(t('Wrong password.'), { field: 'current', code: 'password' });
-    throw explain(err, 'change the password');
+    throw explain(err, 'change-password');
   }
 }
 
@@ -325,7 +341,7 @@ export async function deleteAccount({ api, store, crypto = defaultCrypto, minIte
     await api.deleteAccount(auth);
   } catch (err) {
     if (err?.code === 'unauthorized') throw new SessionError(t('Wrong password.'), { field: 'password', code: 'password' });
-    throw explain(err, 'delete the account');
+    throw explain(err, 'delete-account');
   }
   try {
     await store.clearOwner();

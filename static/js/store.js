@@ -4,6 +4,8 @@
 // their upload (ciphertext, and their details sealed like a message), peer key tracking, peer
 // public keys and a cache of received envelopes (ciphertext only, never plaintext).
 
+import { t } from './i18n.js';
+
 const DB_NAME = 'sendapp';
 const DB_VERSION = 2; // 2: the `uploads` store
 
@@ -144,7 +146,7 @@ export class IdbBackend {
   }
 
   static async open(name = DB_NAME, idb = globalThis.indexedDB) {
-    if (!idb) throw new Error('IndexedDB is not available in this browser');
+    if (!idb) throw new Error(t('IndexedDB is not available in this browser.'));
     const request = idb.open(name, DB_VERSION);
     request.onupgradeneeded = () => {
       const db = request.result;

@@ -1,6 +1,7 @@
 // One conversation's messages as the UI shows them: de-duplicated by cid and id, ordered,
 // grouped by day and sender, with delivery states. Pure: no DOM, no network, no crypto.
 
+import { currentLanguage, t } from './i18n.js';
 import { advanceStatus, STATUS } from './outbox.js';
 
 const GROUP_GAP_MS = 5 * 60 * 1000;
@@ -185,43 +186,46 @@ function startOfDay(ts) {
 }
 
 /** "Today", "Yesterday", a weekday within the week, else a date. */
-export function dayLabel(ts, now = Date.now(), locale = undefined) {
+export function dayLabel(ts, now = Date.now(), locale = currentLanguage()) {
   const days = Math.round((startOfDay(now) - startOfDay(ts)) / DAY_MS);
-  if (days === 0) return 'Today';
-  if (days === 1) return 'Yesterday';
+  if (days === 0) return t('Today');
+  if (days === 1) return t('Yesterday');
   if (days > 1 && days < 7) return new Intl.DateTimeFormat(locale, { weekday: 'long' }).format(ts);
   const sameYear = new Date(ts).getFullYear() === new Date(now).getFullYear();
   return new Intl.DateTimeFormat(locale, sameYear ? { day: 'numeric', month: 'long' }
     : { day: 'numeric', month: 'long', year: 'numeric' }).format(ts);
 }
 
-/** Hours and minutes in the user's locale. */
-export function formatTime(ts, locale = undefined) {
+/** Hours and minutes in the chosen language. */
+export function formatTime(ts, locale = currentLanguage()) {
   return new Intl.DateTimeFormat(locale, { hour: 'numeric', minute: '2-digit' }).format(ts);
 }
 
 /** Short "last activity" for the friend list: a time today, else a day or a date. */
-export function formatLastActivity(ts, now = Date.now(), locale = undefined) {
+export function formatLastActivity(ts, now = Date.now(), locale = currentLanguage()) {
   if (!ts) return '';
   const days = Math.round((startOfDay(now) - startOfDay(ts)) / DAY_MS);
   if (days === 0) return formatTime(ts, locale);
-  if (days === 1) return 'Yesterday';
+  if (days === 1) return t('Yesterday');
   if (days > 1 && days < 7) return new Intl.DateTimeFormat(locale, { weekday: 'short' }).format(ts);
   return new Intl.DateTimeFormat(locale, { day: 'numeric', month: 'short' }).format(ts);
 }
 
-/** Human file size: 999 B, 1.2 KB, 3.4 MB. */
-export function formatSize(bytes) {
+/** Human file size in the chosen language: 999 B, 1.2 KB, 3.4 MB (French: 1,2 Ko). */
+export function formatSize(bytes, locale = currentLanguage()) {
   if (!Number.isFinite(bytes) || bytes < 0) return '';
-  if (bytes < 1000) return `${bytes} B`;
-  const units = ['KB', 'MB', 'GB'];
+  if (bytes < 1000) return t('{value} B', { value: new Intl.NumberFormat(locale).format(bytes) });
   let value = bytes / 1000;
   let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
+  while (value >= 1000 && unit < 2) {
     value /= 1000;
     unit += 1;
   }
-  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+  const digits = value < 10 ? 1 : 0;
+  const shown = new Intl.NumberFormat(locale, { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(value);
+  if (unit === 0) return t('{value} KB', { value: shown });
+  if (unit === 1) return t('{value} MB', { value: shown });
+  return t('{value} GB', { value: shown });
 }
 
 /** The time a message belongs to: server time, else when it was written (pending). */
@@ -234,7 +238,7 @@ export function messageTime(message) {
  * gap of more than five minutes. Answers [{type:'day', key, label, ts} |
  * {type:'group', key, from, out, messages}].
  */
-export function buildTimeline(messages, { now = Date.now(), locale = undefined, gapMs = GROUP_GAP_MS } = {}) {
+export function buildTimeline(messages, { now = Date.now(), locale = currentLanguage(), gapMs = GROUP_GAP_MS } = {}) {
   const items = [];
   let day = null;
   let group = null;
@@ -305,8 +309,8 @@ export function isLongText(text, { chars = LONG_TEXT_CHARS, lines = LONG_TEXT_LI
 export function previewText(message) {
   if (!message) return '';
   if (message.kind === 'text') return message.body.replace(/\s+/g, ' ').trim().slice(0, 120);
-  if (message.kind === 'file') return message.file?.mime?.startsWith('image/') ? 'Photo' : `File: ${message.file?.name || ''}`;
-  if (message.kind === 'error') return 'Message could not be decrypted';
+  if (message.kind === 'file') return message.file?.mime?.startsWith('image/') ? t('Photo') : t('File: {name}', { name: message.file?.name || '' });
+  if (message.kind === 'error') return t('Message could not be decrypted');
   if (message.kind === 'system') return message.text || '';
-  return 'Encrypted message';
+  return t('Encrypted message');
 }

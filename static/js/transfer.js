@@ -48,7 +48,7 @@ export function describeTransfer(transfer) {
     case PHASE.DECRYPTING:
       return { label: t('Decrypting…'), percent: null, busy: true };
     case PHASE.FAILED:
-      return { label: t('Upload failed: {reason}', { reason: transfer.error || t('unknown error') }), percent: null, busy: false };
+      return { label: transfer.error ? t('Upload failed: {reason}', { reason: transfer.error }) : t('Upload failed.'), percent: null, busy: false };
     default:
       return { label: '', percent: null, busy: false };
   }

@@ -1,6 +1,8 @@
 // Socket.IO transport (PROTOCOL §8). The only Socket.IO user; no cryptography here.
 // Reconnects automatically and exposes one connection state: connected, reconnecting, offline.
 
+import { t } from './i18n.js';
+
 const CLIENT_URL = '/vendor/socket.io/socket.io.esm.min.js';
 
 /** Event names, mirrored from the server (PROTOCOL §8). */
@@ -147,10 +149,10 @@ export class Transport extends EventTarget {
    * buffered by Socket.IO behind the outbox's back.
    */
   request(name, data, { timeout = DEFAULT_ACK_TIMEOUT } = {}) {
-    if (!this.connected) return Promise.reject(new TransportError('offline', 'not connected'));
+    if (!this.connected) return Promise.reject(new TransportError('offline', t('Not connected to the server.')));
     return new Promise((resolve, reject) => {
       this.socket.timeout(timeout).emit(name, data, (err, ack) => {
-        if (err) reject(new TransportError('timeout', `no answer to ${name}`));
+        if (err) reject(new TransportError('timeout', t('The server did not answer in time.')));
         else resolve(ack);
       });
     });

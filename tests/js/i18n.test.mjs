@@ -22,3 +22,38 @@ test('a catalogue translates whole sentences and picks plural forms by count', (
   assert.equal(tn('{count} member', '{count} members', 1), '1 member');
   assert.equal(tn('{count} member', '{count} members', 2), '2 members');
 });
+
+test('no module translates while it is evaluated: the catalogue loads after the imports', async () => {
+  // A catalogue that refuses every lookup: a t() or tn() at a module's top level would throw.
+  class Refusing extends Map {
+    get(sentence) {
+      throw new Error(`translated while the module was evaluated: ${sentence}`);
+    }
+  }
+  const root = new URL('../../static/js/', import.meta.url);
+  const { readdirSync } = await import('node:fs');
+  const files = readdirSync(root, { recursive: true }).filter((name) => name.endsWith('.js') && name !== 'main.js');
+  useCatalogue(new Refusing(), 'fr');
+  try {
+    for (const name of files) await import(new URL(name, root));
+  } finally {
+    useCatalogue({}, 'en');
+  }
+  assert.ok(files.length > 30);
+});
+
+test('sentences and dates follow a catalogue chosen after the modules were evaluated', async () => {
+  const { stepLabel } = await import('../../static/js/session.js');
+  const { dayLabel, formatSize } = await import('../../static/js/timeline.js');
+  useCatalogue({ 'Signing in…': 'Ouverture de la session…', Today: 'Aujourd’hui', '{value} KB': '{value} Ko' }, 'fr');
+  try {
+    assert.equal(stepLabel('login'), 'Ouverture de la session…');
+    assert.equal(dayLabel(Date.now()), 'Aujourd’hui');
+    assert.equal(formatSize(1500), '1,5 Ko');
+    assert.equal(dayLabel(Date.UTC(2020, 0, 15, 12), Date.UTC(2026, 0, 15, 12)), '15 janvier 2020');
+  } finally {
+    useCatalogue({}, 'en');
+  }
+  assert.equal(stepLabel('login'), 'Signing in…');
+  assert.equal(formatSize(1500), '1.5 KB');
+});

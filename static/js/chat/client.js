@@ -37,6 +37,7 @@ import { Receiving } from './receiving.js';
 import { Sending } from './sending.js';
 import { Typing } from './typing.js';
 import { Uploads } from './uploads.js';
+import { t } from '../i18n.js';
 
 export class ChatClient extends EventTarget {
   /**
@@ -80,7 +81,7 @@ export class ChatClient extends EventTarget {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
 
-  fail(err, fallback = 'Something went wrong.') {
+  fail(err, fallback = t('Something went wrong.')) {
     if (err?.code === 'unauthorized') {
       this.emit('session', { reason: 'unauthorized' });
       return;

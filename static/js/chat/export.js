@@ -3,7 +3,7 @@
 // as JSON and as readable text. Nothing decrypted goes to the server; attachments are listed
 // by name, not included. No DOM: the UI saves the strings this module answers.
 
-import { t } from '../i18n.js';
+import { t, tn } from '../i18n.js';
 import { EVENTS } from '../transport.js';
 
 export const FORMAT = 'sendapp-history';
@@ -96,7 +96,10 @@ function lineOf(message) {
   const who = message.from.username;
   if (message.type === 'text') return t('[{when}] {who}: {text}', { when: when(message.ts), who, text: message.body });
   if (message.type === 'file') {
-    return t('[{when}] {who} sent a file: {name} ({size} bytes, not included)', { when: when(message.ts), who, name: message.file.name, size: message.file.size ?? '?' });
+    const fields = { when: when(message.ts), who, name: message.file.name };
+    return Number.isFinite(message.file.size)
+      ? tn('[{when}] {who} sent a file: {name} ({count} byte, not included)', '[{when}] {who} sent a file: {name} ({count} bytes, not included)', message.file.size, fields)
+      : t('[{when}] {who} sent a file: {name} (size unknown, not included)', fields);
   }
   if (message.type === 'group') {
     return t('[{when}] {who} updated the group: name “{name}”', { when: when(message.ts), who, name: message.name });

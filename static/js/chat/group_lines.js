@@ -16,11 +16,13 @@ import { VERDICT } from './roster.js';
  */
 export function updateLine(verdict, sender, update, previous, nameOf) {
   if (verdict === VERDICT.NOT_ADMIN) {
-    return t('{name} sent a group change but is not an admin, so it was ignored.', { name: sender || t('You') });
+    return sender ? t('{name} sent a group change but is not an admin, so it was ignored.', { name: sender })
+      : t('You sent a group change but are not an admin, so it was ignored.');
   }
   const described = describeUpdate(sender, update, previous, nameOf);
   if (verdict === VERDICT.SERVER_CHOSE) {
-    return t('The server made {name} an admin after the last admin left. {change}', { name: sender || t('you'), change: described });
+    return sender ? t('The server made {name} an admin after the last admin left. {change}', { name: sender, change: described })
+      : t('The server made you an admin after the last admin left. {change}', { change: described });
   }
   return described;
 }

@@ -4,6 +4,7 @@
 // until the user confirms. Keyed by user id, so friends and group co-members (§9.6) share it.
 
 import { judge, mergePeers, peersFromRecords, TRUST } from '../pins.js';
+import { t } from '../i18n.js';
 
 /** A send refused because of a friend's key: unconfirmed key change, or a key that failed its check. */
 export class KeyChangeError extends Error {
@@ -110,10 +111,10 @@ export class KeyTrust {
   checkForSending(friend, confirmed) {
     const warning = this.warnings.get(friend.id);
     if (warning?.rejected.has(friend.key_id)) {
-      throw new KeyChangeError(`The server gave a key for ${friend.username} that does not match its id. Nothing was sent.`, 'key_rejected');
+      throw new KeyChangeError(t('The server gave a key for {name} that does not match its id. Nothing was sent.', { name: friend.username }), 'key_rejected');
     }
     if (warning?.pending.size && !confirmed) {
-      throw new KeyChangeError(`${friend.username}’s security key changed. Confirm before sending.`, 'key_unconfirmed');
+      throw new KeyChangeError(t('{name}’s security key changed. Confirm before sending.', { name: friend.username }), 'key_unconfirmed');
     }
   }
 
@@ -156,7 +157,7 @@ export class KeyTrust {
     if (user === c.me.id) {
       const { user: me } = await c.api.me();
       if (me.key_id && !c.keyring.own.has(me.key_id)) {
-        c.emit('error', { message: 'Your key changed on another device. Log in again here to read new messages.', sticky: true });
+        c.emit('error', { message: t('Your key changed on another device. Log in again here to read new messages.'), sticky: true });
       }
       return;
     }
@@ -169,7 +170,7 @@ export class KeyTrust {
   /** The safety number (§6) for the current key of a friend or co-member (§9.6). */
   async safetyNumber(friendId) {
     const friend = this.client.person(friendId);
-    if (!friend?.key_id) throw new Error('This friend has no key yet.');
+    if (!friend?.key_id) throw new Error(t('This friend has no key yet.'));
     return this.client.keyring.safetyNumber(friendId, friend.key_id);
   }
 }

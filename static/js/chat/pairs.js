@@ -22,6 +22,7 @@
 //   reseal?(envelope, ack)     seal an own envelope again after a `stale_members` ack (groups)
 
 import { readPlain } from './plaintext.js';
+import { t } from '../i18n.js';
 
 /** A pair conversation (§8): keyed by the friend's user id. */
 export class Pairs {
@@ -35,7 +36,7 @@ export class Pairs {
   }
 
   title(friendId) {
-    return this.row(friendId)?.username || 'a friend';
+    return this.row(friendId)?.username || t('a friend');
   }
 
   /** The other user of a pair envelope addressed to or from me; null for anything else. */
@@ -89,10 +90,10 @@ export class Pairs {
   sealer(friendId, { confirmed = false, attachment = false } = {}) {
     const friend = this.row(friendId);
     if (attachment) {
-      if (!friend?.key_id) throw new Error('This friend has no key yet.');
+      if (!friend?.key_id) throw new Error(t('This friend has no key yet.'));
     } else {
-      if (!friend) throw new Error('You can only write to a friend.');
-      if (!friend.key_id) throw new Error(`${friend.username} has no key yet: wait until they log in again.`);
+      if (!friend) throw new Error(t('You can only write to a friend.'));
+      if (!friend.key_id) throw new Error(t('{name} has no key yet: wait until they log in again.', { name: friend.username }));
     }
     this.client.parts.keys.checkForSending(friend, confirmed);
     return (plain, cid) => this.client.keyring.encryptFor(friendId, friend.key_id, plain, cid);

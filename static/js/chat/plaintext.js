@@ -2,6 +2,7 @@
 // Pure: no DOM, no network, no crypto. Pairs and groups (§9.3) share the `text` and `file` types.
 
 import { safeFileName } from '../encoding.js';
+import { t } from '../i18n.js';
 
 /** Validate a decrypted plaintext (§5) into the fields a message shows. */
 export function readPlain(plain) {
@@ -23,5 +24,5 @@ export function readPlain(plain) {
       },
     };
   }
-  return { kind: 'error', error: 'This message has a format this app does not know.' };
+  return { kind: 'error', error: t('This message has a format this app does not know.') };
 }

@@ -4,6 +4,7 @@
 // Syncer): live ids move it once any running sync has finished.
 
 import { STATUS, Syncer } from '../outbox.js';
+import { t } from '../i18n.js';
 
 export class Receiving {
   /** @param {import('./client.js').ChatClient} client */
@@ -29,11 +30,11 @@ export class Receiving {
       if (env.from !== c.me.id) c.parts.keys.judgeIncoming(message, env);
       return message;
     } catch (err) {
-      const reason = err?.code === 'missing_own_key' ? 'It uses one of your keys this device does not hold (for example from before a password reset).'
-        : err?.code === 'unknown_key' ? 'It names a key the server does not know.'
-          : 'It may have been altered, or sent with a key that changed.';
+      const error = err?.code === 'missing_own_key' ? t('Could not decrypt this message. It uses one of your keys this device does not hold (for example from before a password reset).')
+        : err?.code === 'unknown_key' ? t('Could not decrypt this message. It names a key the server does not know.')
+          : t('Could not decrypt this message. It may have been altered, or sent with a key that changed.');
       // `reason` lets the view fold a reset's leftovers into one notice (timeline.js collapseSealed).
-      return { ...base, kind: 'error', reason: err?.code || 'undecryptable', error: `Could not decrypt this message. ${reason}` };
+      return { ...base, kind: 'error', reason: err?.code || 'undecryptable', error };
     }
   }
 

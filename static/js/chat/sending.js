@@ -3,6 +3,7 @@
 // after a reconnect with the same cid, and reports each delivery state back here.
 
 import { Outbox, STATUS } from '../outbox.js';
+import { t } from '../i18n.js';
 
 export class Sending {
   /** @param {import('./client.js').ChatClient} client */
@@ -91,7 +92,10 @@ export class Sending {
       c.kindOf(key).stored?.(key, message);
     }
     c.emit('messages', { friendId: key, reason: 'update' });
-    if (status === STATUS.FAILED) c.emit('error', { message: `A message to ${c.kindOf(key).title(key)} was refused: ${item.error?.message || 'unknown error'}` });
+    if (status === STATUS.FAILED) {
+      const reason = item.error?.message || t('unknown error');
+      c.emit('error', { message: t('A message to {name} was refused: {reason}', { name: c.kindOf(key).title(key), reason }) });
+    }
   }
 
   /** Retry a failed message (or a failed upload, kept by uploads.js until its message is queued). */

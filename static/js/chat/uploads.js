@@ -231,7 +231,9 @@ export class Uploads {
     const own = c.parts.conversations.get(key).list.setStatus(cid, STATUS.FAILED, { error });
     if (own?.file) own.file.transfer = this.transfer(cid);
     c.emit('messages', { friendId: key, reason: 'update' });
-    c.emit('error', { message: t('{name} was not sent: {reason}', { name: own?.file?.name || t('An attachment'), reason: error.message || t('unknown error') }) });
+    const reason = error.message || t('unknown error');
+    c.emit('error', { message: own?.file?.name ? t('{name} was not sent: {reason}', { name: own.file.name, reason })
+      : t('An attachment was not sent: {reason}', { reason }) });
   }
 
   /** Is this cid an attachment of this device not yet handed to the outbox? */

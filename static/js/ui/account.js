@@ -2,10 +2,13 @@
 // account. Renders and forwards intents; the work is in the functions passed in (main.js
 // wires them to session.js, api.js and chat/export.js). Text only through textContent.
 
-import { t, tn } from '../i18n.js';
+import { currentLanguage, t, tn } from '../i18n.js';
 import { h, setText } from './dom.js';
 
-const DATE = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+/** A session's date and time in the chosen language. */
+function formatDate(ms) {
+  return new Intl.DateTimeFormat(currentLanguage(), { dateStyle: 'medium', timeStyle: 'short' }).format(ms);
+}
 
 function showError(el, err) {
   setText(el, err ? (err.message || String(err)) : '');
@@ -67,12 +70,12 @@ export function createAccountDialog(dialog, intents) {
 
   function deviceItem(s) {
     const name = s.device || t('Unknown device');
-    const times = t('Signed in {created} · last active {seen}', { created: DATE.format(s.created), seen: DATE.format(s.last_seen) });
+    const times = t('Signed in {created} · last active {seen}', { created: formatDate(s.created), seen: formatDate(s.last_seen) });
     const action = s.current
       ? h('span', { class: 'tag', dataset: { testid: 'device-current' } }, t('This device'))
       : h('button', {
         type: 'button', class: 'button button-ghost button-small', dataset: { testid: 'device-end' },
-        'aria-label': t('Sign out {device}, signed in {created}', { device: name, created: DATE.format(s.created) }),
+        'aria-label': t('Sign out {device}, signed in {created}', { device: name, created: formatDate(s.created) }),
         on: { click: () => end(s.id) },
       }, t('Sign out'));
     return h('li', { class: 'device', dataset: { testid: 'device', current: String(s.current), sessionId: String(s.id) } },

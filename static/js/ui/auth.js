@@ -2,6 +2,7 @@
 // nothing can be submitted as a query string), show progress and errors, forward submit.
 
 import { setText } from './dom.js';
+import { t } from '../i18n.js';
 
 const STEP_ORDER = {
   login: ['prelogin', 'derive', 'login', 'vault', 'keypair', 'store', 'done'],
@@ -49,7 +50,7 @@ export function bindAuthForm(form, { mode, submit, onDone, precheck = () => null
     button.disabled = busy;
     form.setAttribute('aria-busy', String(busy));
     progress.hidden = !busy;
-    setText(button, busy ? 'Please wait…' : buttonText);
+    setText(button, busy ? t('Please wait…') : buttonText);
   }
 
   function onProgress(step, text) {

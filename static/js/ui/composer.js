@@ -1,6 +1,7 @@
 // The composer: Enter sends, Shift+Enter adds a line, the attach button picks files.
 
 import { setText } from './dom.js';
+import { t } from '../i18n.js';
 
 const MAX_ROWS_PX = 160;
 
@@ -75,7 +76,7 @@ export function createComposer(form, intents) {
     setEnabled(enabled, reason = '') {
       input.disabled = !enabled;
       attachButton.disabled = !enabled;
-      input.placeholder = enabled ? 'Message' : 'You cannot write here yet';
+      input.placeholder = enabled ? t('Message') : t('You cannot write here yet');
       if (note) {
         note.hidden = enabled || !reason;
         setText(note, enabled ? '' : reason);

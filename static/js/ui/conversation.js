@@ -4,7 +4,7 @@
 // (PROTOCOL §9) shows the same pane with its members' names on their messages, system lines
 // for membership changes, and who has read up to where.
 
-import { t, tn } from '../i18n.js';
+import { currentLanguage, t, tn } from '../i18n.js';
 import { buildTimeline, collapseSealed, formatSize, formatTime, isLongText, messageTime } from '../timeline.js';
 import { avatar, h, reconcile, setAttr, setText, updateAvatar } from './dom.js';
 import { icon } from './icons.js';
@@ -15,13 +15,17 @@ const JUMP_SHOWN_PX = 320;
 const OLDER_TRIGGER_PX = 400;
 const TINY_IMAGE_PX = 48;
 
-const STATUS_LABELS = {
-  sending: 'Sending',
-  sent: 'Sent',
-  delivered: 'Delivered',
-  read: 'Read',
-  failed: 'Not sent',
-};
+/** A delivery status in words (a function: the catalogue loads after the modules are evaluated). */
+function statusLabel(status) {
+  switch (status) {
+    case 'sending': return t('Sending');
+    case 'sent': return t('Sent');
+    case 'delivered': return t('Delivered');
+    case 'read': return t('Read');
+    case 'failed': return t('Not sent');
+    default: return status;
+  }
+}
 const STATUS_ICONS = { sending: 'clock', sent: 'check', delivered: 'checks', read: 'checks', failed: 'alert' };
 
 /**
@@ -104,7 +108,7 @@ export function createConversationView(root, intents) {
     jump.hidden = !far && unseen === 0;
     setText(jumpCount, unseen ? String(unseen) : '');
     jumpCount.hidden = !unseen;
-    setAttr(jump, 'aria-label', unseen ? `Jump to latest (${unseen} new)` : 'Jump to latest');
+    setAttr(jump, 'aria-label', unseen ? tn('Jump to latest ({count} new message)', 'Jump to latest ({count} new messages)', unseen) : t('Jump to latest'));
   }
 
   scroller.addEventListener('scroll', () => {
@@ -183,7 +187,7 @@ export function createConversationView(root, intents) {
     let unverified = li.querySelector('.msg-unverified');
     if (m.unverified && !unverified) {
       unverified = h('p', { class: 'msg-unverified', dataset: { testid: 'message-unverified' } },
-        icon('warning', { size: 14 }), h('span', { text: 'From an unverified key' }));
+        icon('warning', { size: 14 }), h('span', { text: t('From an unverified key') }));
       li.querySelector('.bubble').prepend(unverified);
     } else if (!m.unverified && unverified) {
       unverified.remove();
@@ -198,14 +202,14 @@ export function createConversationView(root, intents) {
     const time = li.querySelector('.msg-time');
     setText(time, ts ? formatTime(ts) : '');
     setAttr(time, 'datetime', ts ? new Date(ts).toISOString() : null);
-    setAttr(time, 'title', ts ? new Date(ts).toLocaleString() : null);
+    setAttr(time, 'title', ts ? new Date(ts).toLocaleString(currentLanguage()) : null);
     const status = li.querySelector('.msg-status');
     status.hidden = !m.out;
     if (m.out && status.dataset.status !== m.status) {
       status.dataset.status = m.status;
       status.replaceChildren(icon(STATUS_ICONS[m.status] || 'clock', { size: 16 }));
-      setAttr(status, 'aria-label', STATUS_LABELS[m.status] || m.status);
-      setAttr(status, 'title', STATUS_LABELS[m.status] || m.status);
+      setAttr(status, 'aria-label', statusLabel(m.status));
+      setAttr(status, 'title', statusLabel(m.status));
     }
     let failure = li.querySelector('.msg-failure');
     if (m.out && m.status === 'failed') {
@@ -213,12 +217,12 @@ export function createConversationView(root, intents) {
         failure = h('div', { class: 'msg-failure', dataset: { testid: 'message-failed' } },
           h('span', { class: 'msg-failure-text' }),
           h('button', { type: 'button', class: 'button button-ghost button-small', dataset: { testid: 'message-retry' },
-            on: { click: () => intents.retry(convKey(), m.cid) } }, icon('retry', { size: 14 }), 'Retry'),
+            on: { click: () => intents.retry(convKey(), m.cid) } }, icon('retry', { size: 14 }), t('Retry')),
           h('button', { type: 'button', class: 'button button-ghost button-small', dataset: { testid: 'message-discard' },
-            on: { click: () => intents.discard(convKey(), m.cid) } }, icon('trash', { size: 14 }), 'Delete'));
+            on: { click: () => intents.discard(convKey(), m.cid) } }, icon('trash', { size: 14 }), t('Delete')));
         li.append(failure);
       }
-      setText(failure.querySelector('.msg-failure-text'), `Not sent: ${m.error?.message || 'refused'}`);
+      setText(failure.querySelector('.msg-failure-text'), m.error?.message ? t('Not sent: {reason}', { reason: m.error.message }) : t('Not sent: refused.'));
     } else if (failure) {
       failure.remove();
     }
@@ -269,10 +273,10 @@ export function createConversationView(root, intents) {
       return [h('p', { class: 'msg-error', dataset: { testid: 'message-undecryptable' } }, icon('lock', { size: 16 }),
         // m.error is the decryption reason; an own item that also failed to send holds its
         // send error there instead (shown by the failure line).
-        h('span', { text: typeof m.error === 'string' && m.error ? m.error : 'Could not decrypt this message.' }))];
+        h('span', { text: typeof m.error === 'string' && m.error ? m.error : t('Could not decrypt this message.') }))];
     }
     if (m.kind === 'file') return [renderFile(m)];
-    return [h('p', { class: 'msg-text muted', text: 'Decrypting…' })];
+    return [h('p', { class: 'msg-text muted', text: t('Decrypting…') })];
   }
 
   /** A long text folded to a few lines, with a "Show more" / "Show less" toggle. */
@@ -344,10 +348,10 @@ export function createConversationView(root, intents) {
       });
       img.addEventListener('error', () => {
         figure.dataset.state = 'error';
-        figure.replaceChildren(renderDownload(file, 'This image cannot be shown.'));
+        figure.replaceChildren(renderDownload(file, t('This image cannot be shown.')));
       });
-      const link = h('a', { href: url, target: '_blank', rel: 'noopener', class: 'attachment-link', 'aria-label': `Open image ${file.name}` }, img);
-      figure.replaceChildren(link, h('figcaption', { class: 'visually-hidden', text: `${file.name}, ${formatSize(file.size)}` }));
+      const link = h('a', { href: url, target: '_blank', rel: 'noopener', class: 'attachment-link', 'aria-label': t('Open image {name}', { name: file.name }) }, img);
+      figure.replaceChildren(link, h('figcaption', { class: 'visually-hidden', text: t('{name}, {size}', { name: file.name, size: formatSize(file.size) }) }));
     }).catch((err) => {
       figure.dataset.state = 'error';
       figure.replaceChildren(attachmentError(file, err, () => figure.replaceWith(renderImage(file))));
@@ -356,21 +360,22 @@ export function createConversationView(root, intents) {
   }
 
   function attachmentError(file, err, retry) {
-    const reason = err?.name === 'CryptoError' ? 'it failed its integrity check'
-      : err?.code === 'aborted' ? t('you cancelled it')
-      : err?.code === 'not_found' ? 'it is no longer on the server'
-        : err?.code === 'offline' ? 'you are offline' : (err?.message || 'unknown error');
+    const problem = err?.name === 'CryptoError' ? t('Could not open the attachment: it failed its integrity check.')
+      : err?.code === 'aborted' ? t('Could not open the attachment: you cancelled it.')
+        : err?.code === 'not_found' ? t('Could not open the attachment: it is no longer on the server.')
+          : err?.code === 'offline' ? t('Could not open the attachment: you are offline.')
+            : err?.message ? t('Could not open the attachment: {reason}', { reason: err.message }) : t('Could not open the attachment.');
     return h('div', { class: 'attachment-file is-error', dataset: { testid: 'attachment-error' } },
       icon('warning', { size: 20 }),
       h('span', { class: 'attachment-info' },
         h('span', { class: 'attachment-name', dir: 'auto', text: file.name }),
-        h('span', { class: 'attachment-size', text: `Could not open the attachment: ${reason}.` })),
-      h('button', { type: 'button', class: 'icon-button', 'aria-label': `Try ${file.name} again`, on: { click: retry } }, icon('retry', { size: 18 })));
+        h('span', { class: 'attachment-size', text: problem })),
+      h('button', { type: 'button', class: 'icon-button', 'aria-label': t('Try {name} again', { name: file.name }), on: { click: retry } }, icon('retry', { size: 18 })));
   }
 
   function renderDownload(file, note = null) {
     const button = h('button', { type: 'button', class: 'icon-button attachment-download', dataset: { testid: 'attachment-download' },
-      'aria-label': `Download ${file.name} (${formatSize(file.size)})`, title: 'Download' }, icon('download', { size: 18 }));
+      'aria-label': t('Download {name} ({size})', { name: file.name, size: formatSize(file.size) }), title: t('Download') }, icon('download', { size: 18 }));
     const box = h('div', { class: 'attachment-file', dataset: { testid: 'attachment-file' } },
       h('span', { class: 'attachment-icon' }, icon('file', { size: 22 })),
       h('span', { class: 'attachment-info' },
@@ -386,7 +391,7 @@ export function createConversationView(root, intents) {
       try {
         const { url } = await intents.attachment(file, { onProgress: loading.onProgress });
         const link = h('a', { href: url, download: file.name, class: 'icon-button attachment-download',
-          dataset: { testid: 'attachment-link' }, 'aria-label': `Save ${file.name}`, title: 'Save' }, icon('download', { size: 18 }));
+          dataset: { testid: 'attachment-link' }, 'aria-label': t('Save {name}', { name: file.name }), title: t('Save') }, icon('download', { size: 18 }));
         loading.progress.remove();
         size.hidden = false;
         loading.cancel.replaceWith(link);
@@ -423,14 +428,15 @@ export function createConversationView(root, intents) {
   function renderHistoryStatus() {
     if (!conv) return;
     if (conv.loadingOlder || (conv.loading && conv.list.size === 0)) {
-      setText(historyStatus, 'Loading messages…');
+      setText(historyStatus, t('Loading messages…'));
       historyStatus.dataset.state = 'loading';
     } else if (!conv.hasMore) {
       setText(historyStatus, conv.list.size
         ? (isGroup() ? t('This is the beginning of what you can read in this group. Messages are end-to-end encrypted.')
-          : 'This is the beginning of your conversation. Messages are end-to-end encrypted.')
+          : t('This is the beginning of your conversation. Messages are end-to-end encrypted.'))
         : isGroup() ? t('No messages yet. Only the members can read what is written here.')
-          : `No messages yet. Say hello to ${friend?.username || 'your friend'} — only the two of you can read what you write.`);
+          : friend?.username ? t('No messages yet. Say hello to {name} — only the two of you can read what you write.', { name: friend.username })
+            : t('No messages yet. Say hello to your friend — only the two of you can read what you write.'));
       historyStatus.dataset.state = 'start';
     } else {
       setText(historyStatus, '');
@@ -449,7 +455,7 @@ export function createConversationView(root, intents) {
     const typing = g.typing && names.length;
     const count = g.members.length;
     setText(peerStatus, typing ? t('{names} typing…', { names: names.join(', ') })
-      : count === 1 ? t('Only you') : t('{count} members: {names}', { count, names: g.members.map((m) => m.username).join(', ') }));
+      : count === 1 ? t('Only you') : tn('{count} member: {names}', '{count} members: {names}', count, { names: g.members.map((m) => m.username).join(', ') }));
     peerStatus.dataset.state = typing ? 'typing' : 'group';
     setText(typingEl, typing ? (names.length === 1 ? t('{name} is typing…', { name: names[0] }) : t('{names} are typing…', { names: names.join(', ') })) : '');
     typingEl.hidden = !typing;
@@ -504,12 +510,12 @@ export function createConversationView(root, intents) {
       // While this device cannot reach the server nobody's presence is known: say so, not "offline".
       const known = intents.presenceKnown();
       const presence = friend.typing ? 'typing' : !known ? 'unknown' : friend.online ? 'online' : 'offline';
-      const status = !friend.key_id ? 'waiting for their key' : presence === 'typing' ? 'typing…'
-        : presence === 'unknown' ? t('status unknown — reconnecting') : presence;
+      const status = !friend.key_id ? t('waiting for their key') : presence === 'typing' ? t('typing…')
+        : presence === 'unknown' ? t('status unknown — reconnecting') : presence === 'online' ? t('online') : t('offline');
       setText(peerStatus, status);
       peerStatus.dataset.state = presence;
       setAttr(headerAvatar, 'data-presence', presence === 'unknown' ? 'unknown' : null);
-      setText(typingEl, friend.typing ? `${friend.username} is typing…` : '');
+      setText(typingEl, friend.typing ? t('{name} is typing…', { name: friend.username }) : '');
       typingEl.hidden = !friend.typing;
       const warning = friend.keyWarning;
       keyWarning.hidden = !warning;
@@ -517,10 +523,10 @@ export function createConversationView(root, intents) {
       ackButton.hidden = !warning?.pending.size;
       setText(keyWarningText, !warning ? ''
         : warning.pending.size
-          ? `${friend.username}’s security key has changed. This happens when they reset their account, but it could also mean someone is intercepting. Compare the new safety number with ${friend.username}, then accept the new key. Until then their messages under it are marked, and sending asks you first.`
-          : `The server gave a key for ${friend.username} that does not match its id, so it was not used. Nothing can be encrypted for ${friend.username} until the server gives the right key.`);
+          ? t('{name}’s security key has changed. This happens when they reset their account, but it could also mean someone is intercepting. Compare the new safety number with {name}, then accept the new key. Until then their messages under it are marked, and sending asks you first.', { name: friend.username })
+          : t('The server gave a key for {name} that does not match its id, so it was not used. Nothing can be encrypted for {name} until the server gives the right key.', { name: friend.username }));
       waiting.hidden = Boolean(friend.key_id);
-      setText(waitingText, friend.key_id ? '' : `Waiting for ${friend.username} to log in again. Their account has no key yet, so messages cannot be encrypted for them.`);
+      setText(waitingText, friend.key_id ? '' : t('Waiting for {name} to log in again. Their account has no key yet, so messages cannot be encrypted for them.', { name: friend.username }));
       root.querySelector('[data-testid="safety-button"]').disabled = !friend.key_id;
     },
 

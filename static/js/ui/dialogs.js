@@ -42,26 +42,26 @@ export function createSafetyDialog(dialog, { myKeyId = null } = {}) {
   return {
     /** Open for a friend; `compute` answers the 60 digits. */
     async open(friend, compute) {
-      setText(title, `Safety number with ${friend.username}`);
-      setText(intro, `Compare these numbers with ${friend.username}, in person or on a call you trust. If they match on both devices, nobody is intercepting your messages.`);
+      setText(title, t('Safety number with {name}', { name: friend.username }));
+      setText(intro, t('Compare these numbers with {name}, in person or on a call you trust. If they match on both devices, nobody is intercepting your messages.', { name: friend.username }));
       digits.replaceChildren();
       digits.dataset.value = '';
       qr.hidden = true;
       qr.removeAttribute('src');
-      setText(status, 'Computing…');
+      setText(status, t('Computing…'));
       status.hidden = false;
       if (!dialog.open) dialog.showModal();
       try {
         const number = await compute();
         digits.dataset.value = number;
         digits.replaceChildren(...number.split(' ').map((group) => h('span', { class: 'safety-group', text: group })));
-        digits.setAttribute('aria-label', `Safety number: ${number}`);
+        digits.setAttribute('aria-label', t('Safety number: {number}', { number }));
         status.hidden = true;
         qr.src = await qrDataUrl(number.replace(/ /g, ''));
-        qr.alt = `QR code of the safety number with ${friend.username}`;
+        qr.alt = t('QR code of the safety number with {name}', { name: friend.username });
         qr.hidden = false;
       } catch (err) {
-        setText(status, `Could not compute the safety number: ${err.message}`);
+        setText(status, t('Could not compute the safety number: {reason}', { reason: err.message }));
         status.hidden = false;
       }
     },
@@ -145,7 +145,7 @@ export function createAcceptKeyDialog(dialog) {
     /** Open for a friend; `accept(password)` saves the key, and rejects with a message to show. */
     open(friend, acceptWith) {
       accept = acceptWith;
-      setText(text, `Accept ${friend.username}’s new key on all your devices? Do this only after comparing the safety number with ${friend.username}. Your password unlocks your key vault, where the accepted keys are kept.`);
+      setText(text, t('Accept {name}’s new key on all your devices? Do this only after comparing the safety number with {name}. Your password unlocks your key vault, where the accepted keys are kept.', { name: friend.username }));
       error.hidden = true;
       password.value = '';
       password.removeAttribute('aria-invalid');

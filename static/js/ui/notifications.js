@@ -6,6 +6,7 @@
 import { notificationContent } from '../notification_text.js';
 import { setAttr } from './dom.js';
 import { icon } from './icons.js';
+import { t } from '../i18n.js';
 
 const MUTE_KEY = 'sendapp.notifications.muted';
 /** Per device: notifications name the sender but never show the message text. */
@@ -64,10 +65,10 @@ export function createNotifier(button, intents) {
     const on = permission === 'granted' && !muted;
     const blocked = permission === 'denied' || permission === 'unsupported';
     button.replaceChildren(icon(on ? 'bell' : blocked ? 'bellOff' : 'bellPlus', { size: 20 }));
-    let label = 'Turn on notifications';
-    if (permission === 'granted') label = muted ? 'Turn on notifications' : 'Turn off notifications';
-    if (permission === 'denied') label = 'Notifications are blocked in this browser’s site settings';
-    if (permission === 'unsupported') label = 'This browser cannot show notifications';
+    let label = t('Turn on notifications');
+    if (permission === 'granted') label = muted ? t('Turn on notifications') : t('Turn off notifications');
+    if (permission === 'denied') label = t('Notifications are blocked in this browser’s site settings');
+    if (permission === 'unsupported') label = t('This browser cannot show notifications');
     setAttr(button, 'aria-label', label);
     setAttr(button, 'title', label);
     setAttr(button, 'data-state', on ? 'on' : permission === 'denied' ? 'blocked' : 'off');

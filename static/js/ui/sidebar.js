@@ -1,7 +1,7 @@
 // The sidebar: friends and groups (presence, unread, last activity), requests, and people search.
 // Renders state it is given and forwards intents; never touches the network itself.
 
-import { t } from '../i18n.js';
+import { t, tn } from '../i18n.js';
 import { formatLastActivity } from '../timeline.js';
 import { avatar, h, reconcile, setAttr, setText, updateAvatar } from './dom.js';
 import { icon } from './icons.js';
@@ -58,18 +58,18 @@ export function createSidebar(root, intents) {
     setText(time, formatLastActivity(friend.lastTs));
     setAttr(time, 'datetime', friend.lastTs ? new Date(friend.lastTs).toISOString() : null);
     const preview = li.querySelector('.friend-preview');
-    let text = friend.preview ? (friend.previewOut ? `You: ${friend.preview}` : friend.preview) : '';
-    if (!friend.key_id) text = 'Waiting for them to log in again';
-    if (friend.typing) text = 'typing…';
-    if (!text) text = friend.online ? 'Online' : 'Say hello';
+    let text = friend.preview ? (friend.previewOut ? t('You: {text}', { text: friend.preview }) : friend.preview) : '';
+    if (!friend.key_id) text = t('Waiting for them to log in again');
+    if (friend.typing) text = t('typing…');
+    if (!text) text = friend.online ? t('Online') : t('Say hello');
     setText(preview, text);
     preview.classList.toggle('is-typing', Boolean(friend.typing));
     const badge = li.querySelector('.badge');
     badge.hidden = !(friend.unread > 0);
     setText(badge, friend.unread > 99 ? '99+' : String(friend.unread || ''));
-    const parts = [friend.username, !state.presenceKnown ? t('status unknown') : friend.online ? 'online' : 'offline'];
-    if (friend.unread) parts.push(`${friend.unread} unread`);
-    if (friend.keyWarning) parts.push('security key changed');
+    const parts = [friend.username, !state.presenceKnown ? t('status unknown') : friend.online ? t('online') : t('offline')];
+    if (friend.unread) parts.push(tn('{count} unread message', '{count} unread messages', friend.unread));
+    if (friend.keyWarning) parts.push(t('security key changed'));
     setAttr(button, 'aria-label', parts.join(', '));
     li.classList.toggle('has-warning', Boolean(friend.keyWarning));
   }
@@ -109,7 +109,9 @@ export function createSidebar(root, intents) {
     badge.hidden = !(group.unread > 0);
     setText(badge, group.unread > 99 ? '99+' : String(group.unread || ''));
     let label = t('Group {name}', { name: group.title });
-    if (group.unread) label = t('Group {name}, {count} unread', { name: group.title, count: group.unread });
+    if (group.unread) {
+      label = tn('Group {name}, {count} unread message', 'Group {name}, {count} unread messages', group.unread, { name: group.title });
+    }
     setAttr(button, 'aria-label', group.keyWarning || group.unconfirmed?.length ? t('{label}, needs your attention', { label }) : label);
     li.classList.toggle('has-warning', Boolean(group.keyWarning || group.unconfirmed?.length));
   }
@@ -118,13 +120,13 @@ export function createSidebar(root, intents) {
   function requestRow(request, kind) {
     const actions = kind === 'incoming'
       ? [
-        actionButton('Accept', 'accept-request', 'primary', () => intents.accept(request.id),
+        actionButton(t('Accept'), 'accept-request', 'primary', () => intents.accept(request.id),
           t('Accept the friend request from {name}', { name: request.username })),
-        actionButton('Decline', 'decline-request', 'ghost', () => intents.decline(request.id),
+        actionButton(t('Decline'), 'decline-request', 'ghost', () => intents.decline(request.id),
           t('Decline the friend request from {name}', { name: request.username })),
       ]
-      : [h('span', { class: 'muted', text: 'Pending' }),
-        actionButton('Cancel', 'cancel-request', 'ghost', () => intents.cancel(request.id),
+      : [h('span', { class: 'muted', text: t('Pending') }),
+        actionButton(t('Cancel'), 'cancel-request', 'ghost', () => intents.cancel(request.id),
           t('Cancel your friend request to {name}', { name: request.username }))];
     return h('li', { class: 'request', dataset: { testid: `${kind}-request`, userId: String(request.id), username: request.username } },
       avatar(request.username, { size: 'sm' }),
@@ -167,17 +169,17 @@ export function createSidebar(root, intents) {
     resultList.replaceChildren(...users.map((user) => {
       let action;
       if (user.relation === 'friend') {
-        action = actionButton('Open', 'open-result', 'ghost', async () => { clearSearch(); intents.open(user.id); },
+        action = actionButton(t('Open'), 'open-result', 'ghost', async () => { clearSearch(); intents.open(user.id); },
           t('Open the conversation with {name}', { name: user.username }));
       } else if (user.relation === 'incoming') {
-        action = actionButton('Accept', 'accept-result', 'primary', () => intents.accept(user.id),
+        action = actionButton(t('Accept'), 'accept-result', 'primary', () => intents.accept(user.id),
           t('Accept the friend request from {name}', { name: user.username }));
       } else if (user.relation === 'outgoing') {
-        action = h('span', { class: 'muted', text: 'Requested' });
+        action = h('span', { class: 'muted', text: t('Requested') });
       } else {
-        action = actionButton('Add', 'add-friend', 'primary', () => intents.add(user.username));
+        action = actionButton(t('Add'), 'add-friend', 'primary', () => intents.add(user.username));
         action.prepend(icon('userPlus', { size: 16 }));
-        action.setAttribute('aria-label', `Send a friend request to ${user.username}`);
+        action.setAttribute('aria-label', t('Send a friend request to {name}', { name: user.username }));
       }
       return h('li', { class: 'request', dataset: { testid: 'search-result', username: user.username } },
         avatar(user.username, { size: 'sm' }),
@@ -194,16 +196,16 @@ export function createSidebar(root, intents) {
       return;
     }
     results.hidden = false;
-    setText(resultStatus, 'Searching…');
+    setText(resultStatus, t('Searching…'));
     try {
       const users = await intents.search(q);
       if (seq !== searchSeq) return;
       renderResults(users);
-      setText(resultStatus, users.length ? '' : `Nobody found whose name starts with “${q}”.`);
+      setText(resultStatus, users.length ? '' : t('Nobody found whose name starts with “{query}”.', { query: q }));
     } catch (err) {
       if (seq !== searchSeq) return;
       renderResults([]);
-      setText(resultStatus, err?.code === 'offline' ? 'Search needs a connection.' : 'Search failed. Try again.');
+      setText(resultStatus, err?.code === 'offline' ? t('Search needs a connection.') : t('Search failed. Try again.'));
     }
   }
 

@@ -26,16 +26,21 @@ def _fill(sentence, params):
     return _PLACEHOLDER.sub(value, sentence)
 
 
-@lru_cache(maxsize=None)
-def _entries(language):
-    """source (a string, or the singular for a sentence with a count) → translation(s)."""
-    found = {}
+def _messages(language):
     for domain in DOMAINS:
         for message in read_catalogue(language, domain):
-            if not message.id or message.fuzzy:
-                continue
-            key = message.id[0] if message.pluralizable else message.id
-            found.setdefault(key, message.string)
+            if message.id:
+                yield message
+
+
+@lru_cache(maxsize=None)
+def _entries(language):
+    """source (a string, or the singular for a sentence with a count) → translation(s), as
+    served: a fuzzy entry is not."""
+    found = {}
+    for message in _messages(language):
+        if not message.fuzzy:
+            found.setdefault(message.id[0] if message.pluralizable else message.id, message.string)
     return found
 
 
@@ -72,21 +77,21 @@ def _normal(text):
 
 @lru_cache(maxsize=None)
 def untranslated_if_seen(language):
-    """The English sentences whose `language` translation differs: seeing one means a leftover.
+    """The English sentences that do not show as such in `language`: seeing one means a leftover
+    (shown where the code does not translate it, or untranslated or fuzzy in its catalogue).
 
     Sentences with placeholders are left out (they never show as written), and so is any
-    English sentence that is also some translation (it may rightly show).
+    English sentence that is also its own or some other sentence's translation.
     """
-    entries = _entries(language)
     translations = set()
-    for string in entries.values():
+    for string in _entries(language).values():
         translations.update(_normal(s) for s in ((string,) if isinstance(string, str) else string) if s)
     english = set()
-    for source, string in entries.items():
-        if not string or not isinstance(string, str) or _PLACEHOLDER.search(source):
+    for message in _messages(language):
+        if message.pluralizable or _PLACEHOLDER.search(message.id):
             continue
-        source = _normal(source)
-        if source != _normal(string) and source not in translations:
+        source = _normal(message.id)
+        if source not in translations:
             english.add(source)
     return frozenset(english)
 
@@ -103,7 +108,7 @@ ENGLISH_WORDS = frozenset("""
     the your you and with this that is are was were has have not of to for from by it will can
     could yet here there new send online offline unread today yesterday password username
     account friend friends request requests search people key safety number connected connecting
-    log sign please show hide open settings typing waiting am pm
+    log sign please show hide open settings typing waiting
 """.split())
 
 

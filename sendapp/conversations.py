@@ -6,6 +6,8 @@ Group: the caller must be a current member (`not_found`, so groups cannot be pro
 """
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
+
 from .errors import ApiError
 from .friends.service import require_friend, require_friend_of_socket
 from .groups.membership import member_ids, require_member
@@ -31,7 +33,7 @@ def named_in(data, friend_field):
     """
     if "group" in data:
         if friend_field in data or "to" in data or "friend" in data:
-            raise ApiError("bad_request", "name either a group or a friend, not both")
+            raise ApiError("bad_request", _("name either a group or a friend, not both"))
         return Conversation(group=data["group"])
     return Conversation(friend=data.get(friend_field))
 

@@ -2,6 +2,8 @@
 import logging
 
 from flask import jsonify, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -33,14 +35,17 @@ class ApiError(Exception):
     """A refusal with a PROTOCOL error code; HTTP and Socket.IO render it alike."""
 
     def __init__(self, code, message, **details):
-        """:param details: extra fields a code defines, e.g. `members` of `stale_members`."""
+        """:param message: a sentence in the request's language, or a lazy one when the refusal
+            is made outside the request (the message writer's thread): it is translated when
+            answered.
+        :param details: extra fields a code defines, e.g. `members` of `stale_members`."""
         super().__init__(message)
         self.code = code
         self.message = message
         self.details = details
 
     def as_ack(self):
-        return {"ok": False, "error": self.code, "message": self.message, **self.details}
+        return {"ok": False, "error": self.code, "message": str(self.message), **self.details}
 
 
 def transient_refusal(error, where):
@@ -49,15 +54,54 @@ def transient_refusal(error, where):
     if not is_locked(error):
         return None
     log.warning("%s answered retry: database is locked by another connection", where)
-    return ApiError("retry", "the database is busy; nothing was stored, try again in a moment")
+    return ApiError("retry", _l("the database is busy; nothing was stored, try again in a moment"))
 
 
 def error_response(code, message, status=None, headers=None, details=None):
-    response = jsonify({"error": code, "message": message, **(details or {})})
+    response = jsonify({"error": code, "message": str(message), **(details or {})})
     response.status_code = status or STATUS[code]
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+# Sentences Werkzeug and Flask-WTF write in English, translated when an API answer carries them.
+LIBRARY_SENTENCES = {
+    "The browser (or proxy) sent a request that this server could not understand.":
+        _l("The browser (or proxy) sent a request that this server could not understand."),
+    "The server could not verify that you are authorized to access the URL requested. You "
+    "either supplied the wrong credentials (e.g. a bad password), or your browser doesn't "
+    "understand how to supply the credentials required.":
+        _l("The server could not verify that you are authorized to access the URL requested. "
+           "You either supplied the wrong credentials (e.g. a bad password), or your browser "
+           "doesn't understand how to supply the credentials required."),
+    "You don't have the permission to access the requested resource. It is either "
+    "read-protected or not readable by the server.":
+        _l("You don't have the permission to access the requested resource. It is either "
+           "read-protected or not readable by the server."),
+    "The requested URL was not found on the server. If you entered the URL manually please "
+    "check your spelling and try again.":
+        _l("The requested URL was not found on the server. If you entered the URL manually "
+           "please check your spelling and try again."),
+    "The method is not allowed for the requested URL.":
+        _l("The method is not allowed for the requested URL."),
+    "The data value transmitted exceeds the capacity limit.":
+        _l("The data value transmitted exceeds the capacity limit."),
+    "The server does not support the media type transmitted in the request.":
+        _l("The server does not support the media type transmitted in the request."),
+    "The server cannot provide the requested range.":
+        _l("The server cannot provide the requested range."),
+    "The CSRF token is missing.": _l("The CSRF token is missing."),
+    "The CSRF session token is missing.": _l("The CSRF session token is missing."),
+    "The CSRF token has expired.": _l("The CSRF token has expired."),
+    "The CSRF token is invalid.": _l("The CSRF token is invalid."),
+    "The CSRF tokens do not match.": _l("The CSRF tokens do not match."),
+}
+
+
+def _library_sentence(text):
+    """A library's English sentence in the request's language (unknown ones stay as they are)."""
+    return LIBRARY_SENTENCES.get(text, text)
 
 
 def _wants_json():
@@ -73,7 +117,10 @@ def register_error_handlers(app):
 
     @app.errorhandler(CSRFError)
     def _csrf_error(error):
-        return error_response("forbidden", f"CSRF check failed: {error.description}")
+        # The sentence keeps the word CSRF in every language: the clients look for it to
+        # fetch a fresh token and try again (static/js/api.js, sendapp/client/http.py).
+        return error_response("forbidden", _("CSRF check failed: %(reason)s",
+                                             reason=_library_sentence(error.description)))
 
     @app.errorhandler(429)
     def _rate_limited(error):
@@ -83,7 +130,7 @@ def register_error_handlers(app):
             retry_after = str(int(limit.limit.get_expiry()))
         headers = {"Retry-After": retry_after} if retry_after else None
         return error_response(
-            "rate_limited", "Too many attempts; wait a moment and try again.",
+            "rate_limited", _("Too many attempts; wait a moment and try again."),
             headers=headers,
         )
 
@@ -92,7 +139,8 @@ def register_error_handlers(app):
         if not _wants_json():
             return error
         code = _CODE_FOR_STATUS.get(error.code, "bad_request")
-        return error_response(code, error.description or code, status=error.code)
+        return error_response(code, _library_sentence(error.description) or code,
+                              status=error.code)
 
     @app.errorhandler(Exception)
     def _unexpected(error):
@@ -101,4 +149,4 @@ def register_error_handlers(app):
         if refusal is not None:
             return error_response(refusal.code, refusal.message, headers={"Retry-After": "1"})
         log.exception("unhandled error on %s %s", request.method, request.path)  # a bug
-        return error_response("retry", "Internal error; nothing was stored. Try again.")
+        return error_response("retry", _("Internal error; nothing was stored. Try again."))

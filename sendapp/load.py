@@ -32,6 +32,7 @@ import time
 from contextlib import contextmanager
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 from .admission import Notices
 from .errors import ApiError
@@ -41,7 +42,9 @@ log = logging.getLogger(__name__)
 _EXTENSION = "sendapp_sends_in_hand"
 # A Socket.IO EVENT packet for the default namespace, with an ack id, naming `send`.
 SEND_PACKET = re.compile(r'2(\d+)\["send"')
-BUSY_MESSAGE = "the server is busy; nothing was stored, try again"
+# Lazy: answered in the sender's language inside a Socket.IO event, in English at the Engine.IO
+# edge (shed_sends runs before any request context exists).
+BUSY_MESSAGE = _l("the server is busy; nothing was stored, try again")
 RATE_WINDOW = 0.5  # seconds over which the finishing rate is measured
 START_RATE = 500.0  # sends/s assumed until measured while busy
 MIN_RATE = 50.0  # sends/s assumed at least (a stalled process)
@@ -49,7 +52,7 @@ BUSY_IN_HAND = 8  # sends in hand from which the storing rate shows what the ser
 TARGET_DELAY = 0.3  # seconds of work at the measured rate that may be in hand
 MIN_IN_HAND = 128  # sends in hand allowed at least, whatever the measured rate
 MIN_WAIT, MAX_WAIT = 0.2, 30.0  # seconds a `retry_after` says, at least and at most
-CLOSING_MESSAGE = "the server is restarting; nothing was stored, try again"
+CLOSING_MESSAGE = _l("the server is restarting; nothing was stored, try again")
 
 
 class SendsInHand:
@@ -120,9 +123,9 @@ class SendsInHand:
     def busy_ack(self):
         """The `retry` ack of a send refused for load (or because the process drains)."""
         if self.closing:
-            return {"ok": False, "error": "retry", "message": CLOSING_MESSAGE,
+            return {"ok": False, "error": "retry", "message": str(CLOSING_MESSAGE),
                     "retry_after": MIN_WAIT}
-        return {"ok": False, "error": "retry", "message": BUSY_MESSAGE,
+        return {"ok": False, "error": "retry", "message": str(BUSY_MESSAGE),
                 "retry_after": self.retry_after()}
 
 

@@ -3,6 +3,7 @@ import logging
 from typing import NamedTuple
 
 from flask import current_app, request, session
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, join_room
 from limits import parse_many
@@ -14,6 +15,7 @@ from .auth import revocation
 from .errors import ApiError, transient_refusal
 from .extensions import db, socketio
 from .friends import service as friends
+from .i18n.choice import forget_socket_language, remember_socket_language, speak_as_socket
 from .rooms import pair_room, user_room
 
 log = logging.getLogger(__name__)
@@ -75,12 +77,13 @@ def bind_events(app, server):
 def _guarded(app, handler):
     def guarded(sid, *args):
         with app.app_context():
+            speak_as_socket(sid)  # refusals in the socket's language
             try:
                 user_id = revocation.socket_user(sid)
                 if user_id is None:
-                    raise ApiError("unauthorized", "your session has ended; log in again")
+                    raise ApiError("unauthorized", _("your session has ended; log in again"))
                 if not _within_rate(user_id):
-                    raise ApiError("rate_limited", "too many events; slow down")
+                    raise ApiError("rate_limited", _("too many events; slow down"))
                 return handler(Caller(user_id, sid), *args)
             except ApiError as error:
                 db.session.rollback()
@@ -91,7 +94,8 @@ def _guarded(app, handler):
                 if refusal is not None:
                     return refusal.as_ack()
                 log.exception("socket event %s failed", handler.__name__)
-                return ApiError("retry", "internal error; nothing was stored, try again").as_ack()
+                return ApiError("retry",
+                                _("internal error; nothing was stored, try again")).as_ack()
 
     guarded.__name__ = handler.__name__
     return guarded
@@ -104,6 +108,7 @@ def on_connect(auth=None):
         raise ConnectionRefusedError("unauthorized")
     user_id = current_user.id
     revocation.track(request.sid, current_user.session_key, user_id)
+    remember_socket_language(request.sid)
     join_room(user_room(user_id))
     friend_ids = friends.friend_ids(user_id)
     for friend_id in friend_ids:
@@ -117,6 +122,7 @@ def on_connect(auth=None):
 def on_disconnect(reason=None):
     """Any client. The last socket of a user going away makes them offline for friends."""
     revocation.forget(request.sid)
+    forget_socket_language(request.sid)
     user_id = _socket_user_id()
     if user_id is None:
         return

@@ -3,6 +3,7 @@ for state-changing requests."""
 from urllib.parse import urlsplit
 
 from flask import request
+from flask_babel import gettext as _
 
 from .errors import ApiError
 
@@ -68,7 +69,7 @@ def refuse_foreign_origin():
         return
     own = _origin_of(f"{request.scheme}://{request.host}")
     if own is None or _origin_of(origin) != own:
-        raise ApiError("cross_origin", "requests from another site are refused")
+        raise ApiError("cross_origin", _("requests from another site are refused"))
 
 
 class SecurityHeaders:

@@ -7,6 +7,8 @@ import re
 import unicodedata
 
 from flask import current_app, request
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from werkzeug.routing import IntegerConverter, ValidationError
 
 from .encoding import b64url_decode
@@ -20,12 +22,12 @@ MAX_ROW_ID = 2**31 - 1  # the narrowest id column (PostgreSQL INTEGER): no row h
 def normalise_username(raw):
     """NFKC then lower-case, then the PROTOCOL §1 pattern."""
     if not isinstance(raw, str):
-        raise ApiError("bad_request", "username must be a string")
+        raise ApiError("bad_request", _("username must be a string"))
     name = unicodedata.normalize("NFKC", raw).strip().lower()
     if not USERNAME_PATTERN.match(name):
         raise ApiError(
             "bad_request",
-            "username must be 3-32 characters of a-z, 0-9, '_', '.' or '-'",
+            _("username must be 3-32 characters of a-z, 0-9, '_', '.' or '-'"),
         )
     return name
 
@@ -42,9 +44,9 @@ def account_key(raw):
 def require_int(value, field, minimum=0):
     """Accept a JSON integer only (a bool or a numeric string is refused)."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ApiError("bad_request", f"{field} must be an integer")
+        raise ApiError("bad_request", _("%(field)s must be an integer", field=field))
     if value < minimum or value > MAX_ID:
-        raise ApiError("bad_request", f"{field} is out of range")
+        raise ApiError("bad_request", _("%(field)s is out of range", field=field))
     return value
 
 
@@ -52,7 +54,7 @@ def require_id(value, field):
     """A row id (user, message) from JSON: an integer that a row could have."""
     value = require_int(value, field, minimum=1)
     if value > MAX_ROW_ID:
-        raise ApiError("bad_request", f"{field} is out of range")
+        raise ApiError("bad_request", _("%(field)s is out of range", field=field))
     return value
 
 
@@ -62,9 +64,9 @@ def query_int(name):
     if raw is None or raw == "":
         return None
     if not (raw.isascii() and raw.isdigit()):
-        raise ApiError("bad_request", f"{name} must be a positive integer")
+        raise ApiError("bad_request", _("%(field)s must be a positive integer", field=name))
     if len(raw) > len(str(MAX_ID)):  # before int(): Python refuses to parse huge digit strings
-        raise ApiError("bad_request", f"{name} is out of range")
+        raise ApiError("bad_request", _("%(field)s is out of range", field=name))
     return require_int(int(raw), name)
 
 
@@ -82,27 +84,38 @@ class RowIdConverter(IntegerConverter):
 
 def require_str(value, field, max_len=None):
     if not isinstance(value, str) or not value:
-        raise ApiError("bad_request", f"{field} must be a non-empty string")
+        raise ApiError("bad_request", _("%(field)s must be a non-empty string", field=field))
     if max_len is not None and len(value) > max_len:
-        raise ApiError("too_large", f"{field} is longer than {max_len} characters")
+        raise _too_long(field, max_len)
     return value
+
+
+def _too_long(field, most):
+    return ApiError("too_large", ngettext("%(field)s is longer than %(num)d character",
+                                          "%(field)s is longer than %(num)d characters",
+                                          most, field=field))
 
 
 def require_b64url(value, field, length=None, max_chars=None):
     """Check base64url without padding (PROTOCOL §1); return the decoded bytes."""
     require_str(value, field)
     if max_chars is not None and len(value) > max_chars:
-        raise ApiError("too_large", f"{field} is longer than {max_chars} characters")
+        raise _too_long(field, max_chars)
     try:
         return b64url_decode(value, length)
     except ValueError:
-        detail = f" of {length} bytes" if length else ""
-        raise ApiError("bad_request", f"{field} must be base64url without padding{detail}")
+        if length:
+            raise ApiError("bad_request", ngettext(
+                "%(field)s must be base64url without padding of %(num)d byte",
+                "%(field)s must be base64url without padding of %(num)d bytes",
+                length, field=field))
+        raise ApiError("bad_request", _("%(field)s must be base64url without padding",
+                                        field=field))
 
 
 def require_object(value, field="body"):
     if not isinstance(value, dict):
-        raise ApiError("bad_request", f"{field} must be a JSON object")
+        raise ApiError("bad_request", _("%(field)s must be a JSON object", field=field))
     return value
 
 
@@ -110,19 +123,24 @@ def json_body():
     """Parse the request's JSON object with a size cap and a specific error for each fault."""
     limit = current_app.config["MAX_JSON_BYTES"]
     if request.content_length is not None and request.content_length > limit:
-        raise ApiError("too_large", f"request body is larger than {limit} bytes")
+        raise _body_too_large(limit)
     raw = request.get_data(cache=True)
     if len(raw) > limit:
-        raise ApiError("too_large", f"request body is larger than {limit} bytes")
+        raise _body_too_large(limit)
     if not raw:
-        raise ApiError("bad_request", "request body must be a JSON object")
+        raise ApiError("bad_request", _("request body must be a JSON object"))
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        raise ApiError("bad_request", "request body is not valid JSON")
+        raise ApiError("bad_request", _("request body is not valid JSON"))
     except RecursionError:
-        raise ApiError("bad_request", "request body is nested too deeply")
+        raise ApiError("bad_request", _("request body is nested too deeply"))
     return require_object(body)
+
+
+def _body_too_large(limit):
+    return ApiError("too_large", ngettext("request body is larger than %(num)d byte",
+                                          "request body is larger than %(num)d bytes", limit))
 
 
 def json_body_or_none():
@@ -140,7 +158,7 @@ def vault_json(value):
     """Validate the client-encrypted vault shape (PROTOCOL §3); store it as compact JSON."""
     vault = require_object(value, "vault")
     if vault.get("v") != 1:
-        raise ApiError("bad_request", "vault.v must be 1")
+        raise ApiError("bad_request", _("vault.v must be 1"))
     require_b64url(vault.get("n"), "vault.n", length=12)
     require_b64url(vault.get("ct"), "vault.ct", max_chars=262_144)
     return json.dumps({"v": 1, "n": vault["n"], "ct": vault["ct"]}, separators=(",", ":"))

@@ -2,10 +2,12 @@
 that `user_agent.summarise` made at login. Every function here acts on the caller's own
 sessions only; another user's session id is "not found", so ids reveal nothing.
 """
+from flask_babel import gettext as _
+
 from ..errors import ApiError
 from ..extensions import db
 from ..models import LoginSession, User
-from . import revocation, sessions
+from . import revocation, sessions, user_agent
 
 
 def _current_hash(user):
@@ -16,7 +18,7 @@ def session_json(row, current_hash):
     """One entry of GET /api/me/sessions."""
     return {
         "id": row.id,
-        "device": row.device,
+        "device": user_agent.shown(row.device),
         "created": row.created,
         "last_seen": row.last_seen,
         "current": row.token_hash == current_hash,
@@ -43,7 +45,7 @@ def end_session(user, session_id):
                                       LoginSession.user_id == user.id)
     ).scalar_one_or_none()
     if row is None:
-        raise ApiError("not_found", "no such session among yours")
+        raise ApiError("not_found", _("no such session among yours"))
     if row.token_hash == _current_hash(user):
         sessions.end(user)  # the same as logging out here
         revocation.sweep()

@@ -1,5 +1,6 @@
 """Account rules: only a slow hash of `auth` is stored; unknown user and wrong auth look alike."""
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -33,13 +34,14 @@ def register(body):
     if iterations != current_app.config["KDF_ITERATIONS"]:
         raise ApiError(
             "bad_request",
-            f"iterations must be {current_app.config['KDF_ITERATIONS']} (see /api/prelogin)",
+            _("iterations must be %(count)d (see /api/prelogin)",
+              count=current_app.config["KDF_ITERATIONS"]),
         )
     vault = vault_json(body.get("vault"))
     public_key = body.get("public_key")
     public_key_bytes(public_key)
     if find_user(username) is not None:
-        raise ApiError("conflict", "that username is taken")
+        raise ApiError("conflict", _("that username is taken"))
     user = User(username=username, auth_hash=hash_auth(auth), kdf_iterations=iterations,
                 vault=vault)
     db.session.add(user)
@@ -49,13 +51,13 @@ def register(body):
         db.session.commit()
     except IntegrityError:  # a concurrent registration of the same name won
         db.session.rollback()
-        raise ApiError("conflict", "that username is taken")
+        raise ApiError("conflict", _("that username is taken"))
     return user
 
 
 def authenticate(username_raw, auth):
     """Return the user for a correct `auth`; one answer for every failure."""
-    failure = ApiError("unauthorized", "wrong username or password")
+    failure = ApiError("unauthorized", _("wrong username or password"))
     try:
         username = normalise_username(username_raw)
         auth = require_str(auth, "auth", MAX_AUTH_CHARS)
@@ -69,7 +71,7 @@ def authenticate(username_raw, auth):
     if not check_password_hash(user.auth_hash, auth):
         raise failure
     if user.disabled:
-        raise ApiError("forbidden", "this account is disabled; ask the administrator")
+        raise ApiError("forbidden", _("this account is disabled; ask the administrator"))
     return user
 
 
@@ -78,7 +80,7 @@ def require_password(user, body):
     (PROTOCOL §2). A wrong one is `unauthorized`."""
     auth = require_str(body.get("auth"), "auth", MAX_AUTH_CHARS)
     if not check_password_hash(user.auth_hash, auth):
-        raise ApiError("unauthorized", "wrong password")
+        raise ApiError("unauthorized", _("wrong password"))
 
 
 def update_vault(user, body):
@@ -89,7 +91,7 @@ def update_vault(user, body):
     if public_key is not None:
         public_key_bytes(public_key)
     elif user.current_key is None:
-        raise ApiError("bad_request", "public_key is required: this account has no key yet")
+        raise ApiError("bad_request", _("public_key is required: this account has no key yet"))
     new_auth = body.get("new_auth")
     if new_auth is not None:
         user.auth_hash = hash_auth(new_auth)

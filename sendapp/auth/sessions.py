@@ -9,6 +9,7 @@ import logging
 import secrets
 
 from flask import current_app, jsonify, redirect, request, session, url_for
+from flask_babel import gettext
 from flask_login import login_user, logout_user
 from sqlalchemy.exc import OperationalError
 
@@ -95,7 +96,7 @@ def touch_tokens(token_hashes, now):
 
 def _unauthorized():
     if request.path.startswith("/api/"):
-        response = jsonify({"error": "unauthorized", "message": "log in first"})
+        response = jsonify({"error": "unauthorized", "message": gettext("log in first")})
         response.status_code = 401
         return response
     return redirect(url_for("pages.login"))

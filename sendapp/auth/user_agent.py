@@ -5,7 +5,11 @@ the full header would fingerprint the device far more than the list needs.
 """
 import re
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 MAX_SUMMARY_CHARS = 64
+PYTHON_CLIENT = "SendApp Python client"
 # First match wins: Edge and Opera also say "Chrome", Chrome also says "Safari".
 _BROWSERS = (
     ("Edge", re.compile(r"\bEdg(e|A|iOS)?/")),
@@ -15,7 +19,7 @@ _BROWSERS = (
     ("Chromium", re.compile(r"\bChromium/")),
     ("Chrome", re.compile(r"\b(HeadlessChrome|Chrome|CriOS)/")),
     ("Safari", re.compile(r"\bVersion/[\d.]+.*\bSafari/")),
-    ("SendApp Python client", re.compile(r"^sendapp-python-client/")),
+    (PYTHON_CLIENT, re.compile(r"^sendapp-python-client/")),
 )
 _SYSTEMS = (
     ("Android", re.compile(r"\bAndroid\b")),
@@ -40,3 +44,18 @@ def summarise(user_agent):
     else:
         summary = browser or system
     return summary[:MAX_SUMMARY_CHARS] if summary else None
+
+
+_TRANSLATED_NAMES = {PYTHON_CLIENT: _l("SendApp Python client")}  # the others are brands
+
+
+def shown(summary):
+    """A stored summary in the reader's language ("Firefox sur Android"): it is stored in
+    English, once, and read by each of the user's devices in its own language."""
+    if not summary:
+        return summary
+    browser, on, system = summary.partition(" on ")  # no name holds " on "
+    if not on:
+        return str(_TRANSLATED_NAMES.get(summary, summary))
+    return _("%(browser)s on %(system)s", browser=_TRANSLATED_NAMES.get(browser, browser),
+             system=system)

@@ -1,5 +1,7 @@
 """Per-user attachment quota: the bytes of every blob a user uploaded and the server still keeps."""
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func
 
 from ..errors import ApiError
@@ -24,9 +26,14 @@ def upload_limit(user_id):
     if left < per_file:
         return left, ApiError(
             "quota_exceeded",
-            f"your attachments use {quota - left} of your {quota} bytes; "
-            f"this upload would need more than the {left} bytes left")
-    return per_file, ApiError("too_large", f"attachments are limited to {per_file} bytes")
+            ngettext("your attachments use %(used)d of your %(quota)d bytes; this upload would "
+                     "need more than the %(num)d byte left",
+                     "your attachments use %(used)d of your %(quota)d bytes; this upload would "
+                     "need more than the %(num)d bytes left",
+                     left, used=quota - left, quota=quota))
+    return per_file, ApiError("too_large", ngettext("attachments are limited to %(num)d byte",
+                                                    "attachments are limited to %(num)d bytes",
+                                                    per_file))
 
 
 def require_room(user_id, size):
@@ -36,4 +43,5 @@ def require_room(user_id, size):
     used = used_bytes(user_id)
     if used + size > quota:
         raise ApiError("quota_exceeded",
-                       f"your attachments use {used} of your {quota} bytes; this one needs {size}")
+                       _("your attachments use %(used)d of your %(quota)d bytes; this one "
+                         "needs %(size)d", used=used, quota=quota, size=size))

@@ -1,5 +1,6 @@
 """Blob API: upload ciphertext for a friend pair or a group, download it as one of them."""
 from flask import Blueprint, current_app, jsonify, request, send_file
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..errors import ApiError
@@ -29,12 +30,13 @@ def upload():
     """Store an encrypted attachment for the pair (caller, ?to=friend) or for ?group= (§9.2)."""
     friend_id, group_id = query_int("to"), query_int("group")
     if friend_id is not None and group_id is not None:
-        raise ApiError("bad_request", "name either ?to= or ?group=, not both")
+        raise ApiError("bad_request", _("name either ?to= or ?group=, not both"))
     if friend_id is None and group_id is None:
-        raise ApiError("bad_request", "?to= must name a friend's user id (or ?group= a group)")
+        raise ApiError("bad_request",
+                       _("?to= must name a friend's user id (or ?group= a group)"))
     _owner(friend_id, group_id)  # refuse before reading the body
     if request.mimetype != "application/octet-stream":
-        raise ApiError("bad_request", "send the ciphertext as application/octet-stream")
+        raise ApiError("bad_request", _("send the ciphertext as application/octet-stream"))
     limit, excess = quota.upload_limit(current_user.id)
     if request.content_length is not None and request.content_length > limit:
         raise excess
@@ -70,18 +72,18 @@ def download(blob_id):
     a group's, to its current members only (§9.2)."""
     blob = db.session.get(Blob, blob_id) if len(blob_id) == 22 else None
     if blob is None:
-        raise ApiError("not_found", "no such attachment")
+        raise ApiError("not_found", _("no such attachment"))
     if blob.group_id is not None:
         if not is_member(blob.group_id, current_user.id):
-            raise ApiError("forbidden", "this attachment belongs to a group you are not in")
+            raise ApiError("forbidden", _("this attachment belongs to a group you are not in"))
     elif current_user.id not in (blob.lo_id, blob.hi_id):
-        raise ApiError("forbidden", "this attachment belongs to another conversation")
+        raise ApiError("forbidden", _("this attachment belongs to another conversation"))
     else:
         friend = blob.hi_id if current_user.id == blob.lo_id else blob.lo_id
         require_access(current_user.id, Conversation(friend=friend))
     path = storage.path_for(blob.id)
     if not path.exists():
-        raise ApiError("not_found", "the attachment's file is missing on the server")
+        raise ApiError("not_found", _("the attachment's file is missing on the server"))
     response = send_file(path, mimetype="application/octet-stream", max_age=0,
                          conditional=True, download_name=f"{blob.id}.bin", as_attachment=True)
     response.headers["Cache-Control"] = "private, max-age=31536000, immutable"

@@ -5,6 +5,7 @@ import tempfile
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import gettext as _
 
 from ..errors import ApiError
 
@@ -38,7 +39,7 @@ def write_stream(blob_id, stream, limit, excess):
                     raise excess
                 out.write(chunk)
         if size == 0:
-            raise ApiError("bad_request", "the upload is empty")
+            raise ApiError("bad_request", _("the upload is empty"))
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -4,6 +4,8 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from ..errors import ApiError
 from ..validation import require_b64url, require_id, require_int, require_object, require_str
@@ -34,7 +36,8 @@ class Envelope:
 def _key_id(value, field):
     require_str(value, field)
     if len(value) != KEY_ID_CHARS:
-        raise ApiError("bad_request", f"{field} must be a {KEY_ID_CHARS}-character key id")
+        raise ApiError("bad_request", _("%(field)s must be a %(count)d-character key id",
+                                        field=field, count=KEY_ID_CHARS))
     require_b64url(value, field, length=9)
     return value
 
@@ -48,7 +51,7 @@ def parse(data):
     _version(data)
     for field in ("cid", "to", "sk", "rk", "n", "ct"):
         if field not in data:
-            raise ApiError("bad_request", f"{field} is missing")
+            raise ApiError("bad_request", _("%(field)s is missing", field=field))
     to = require_int(data["to"], "to", minimum=1)
     cid = _cid(data["cid"])
     sk = _key_id(data["sk"], "sk")
@@ -60,15 +63,16 @@ def parse(data):
 
 def _version(data):
     if "v" not in data:
-        raise ApiError("bad_request", "v is missing")
+        raise ApiError("bad_request", _("%(field)s is missing", field="v"))
     if not isinstance(data["v"], int) or isinstance(data["v"], bool) or data["v"] != 1:
-        raise ApiError("bad_request", "v must be 1")
+        raise ApiError("bad_request", _("v must be 1"))
 
 
 def _cid(cid):
     require_str(cid, "cid")
     if len(cid) != CID_CHARS:
-        raise ApiError("bad_request", f"cid must be {CID_CHARS} base64url characters")
+        raise ApiError("bad_request", _("cid must be %(count)d base64url characters",
+                                        count=CID_CHARS))
     require_b64url(cid, "cid", length=16)
     return cid
 
@@ -77,7 +81,7 @@ def _ct(ct):
     limit = current_app.config["MAX_CIPHERTEXT_CHARS"]
     require_b64url(ct, "ct", max_chars=limit)
     if len(ct) < 22:  # AES-GCM tag alone is 16 bytes
-        raise ApiError("bad_request", "ct is too short to hold a ciphertext")
+        raise ApiError("bad_request", _("ct is too short to hold a ciphertext"))
     return ct
 
 
@@ -130,11 +134,12 @@ def _parse_group(data):
     """§9.5 step 1, in its order; `to` or `rk` beside `g` is refused, not dropped."""
     for field in ("to", "rk"):
         if field in data:
-            raise ApiError("bad_request", f"a group envelope (g) must not carry {field}")
+            raise ApiError("bad_request", _("a group envelope (g) must not carry %(field)s",
+                                            field=field))
     _version(data)
     for field in ("g", "cid", "sk", "n", "ct", "keys"):
         if field not in data:
-            raise ApiError("bad_request", f"{field} is missing")
+            raise ApiError("bad_request", _("%(field)s is missing", field=field))
     g = require_id(data["g"], "g")
     cid = _cid(data["cid"])
     sk = _key_id(data["sk"], "sk")
@@ -146,23 +151,25 @@ def _parse_group(data):
 
 def _entries(raw):
     if not isinstance(raw, list) or not raw:
-        raise ApiError("bad_request", "keys must be a non-empty array")
+        raise ApiError("bad_request", _("keys must be a non-empty array"))
     most = current_app.config["GROUP_MAX_MEMBERS"]
     if len(raw) > most:
-        raise ApiError("too_large", f"keys has more than {most} entries")
+        raise ApiError("too_large", ngettext("keys has more than %(num)d entry",
+                                             "keys has more than %(num)d entries", most))
     entries = {}
     for index, item in enumerate(raw):
         field = f"keys[{index}]"
         require_object(item, field)
         for name in ("to", "rk", "n", "w"):
             if name not in item:
-                raise ApiError("bad_request", f"{field}.{name} is missing")
+                missing = f"{field}.{name}"
+                raise ApiError("bad_request", _("%(field)s is missing", field=missing))
         to = require_id(item["to"], f"{field}.to")
         rk = _key_id(item["rk"], f"{field}.rk")
         require_b64url(item["n"], f"{field}.n", length=NONCE_BYTES)
         require_b64url(item["w"], f"{field}.w", length=WRAP_BYTES)
         if to in entries:
-            raise ApiError("bad_request", f"keys names user {to} twice")
+            raise ApiError("bad_request", _("keys names user %(user)s twice", user=to))
         entries[to] = KeyEntry(to, rk, item["n"], item["w"])
     return tuple(entries[to] for to in sorted(entries))
 

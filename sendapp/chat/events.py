@@ -1,5 +1,7 @@
 """Socket.IO chat events (PROTOCOL §8, §9.5). Thin: validate, call the service, emit, ack."""
 
+from flask_babel import gettext as _
+
 from .. import notify
 from ..conversations import Conversation, audience, named_in, require_access
 from ..errors import ApiError
@@ -39,7 +41,7 @@ def on_sync(caller, data=None):
     message wrapped for the caller, after `after` (§8, §9.5)."""
     data = require_object(data, "sync")
     if "after" not in data:
-        raise ApiError("bad_request", "after is missing")
+        raise ApiError("bad_request", _("%(field)s is missing", field="after"))
     rows, more, last = service.sync(caller.user_id, data["after"], data.get("limit"))
     return {"ok": True, "messages": [envelopes.as_wire(m) for m in rows], "more": more,
             "last": last}

@@ -4,6 +4,7 @@ import heapq
 import itertools
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import and_, case, func, or_
 
 from ..conversations import Conversation, require_access
@@ -67,25 +68,27 @@ def explain_group_refusal(sender_id, envelope):
             .where(MessageKey.message_id == existing.id)
         ).all() if existing.group_id is not None else ()
         if not envelope.same_content(existing, wraps):
-            raise ApiError("conflict", "this cid was already used for another message")
+            raise ApiError("conflict", _("this cid was already used for another message"))
         return existing
     require_access(sender_id, Conversation(group=envelope.g))
     if not key_belongs_to(sender_id, envelope.sk):
-        raise ApiError("bad_request", f"sk {envelope.sk} is not one of your keys")
+        raise ApiError("bad_request", _("sk %(key)s is not one of your keys", key=envelope.sk))
     members = sorted(member_ids(envelope.g))
     if envelope.members != members:
-        raise ApiError("stale_members", "the group's members changed: fetch the group and its"
-                       " members' keys, then seal the message again with the same cid",
+        raise ApiError("stale_members", _("the group's members changed: fetch the group and its"
+                                          " members' keys, then seal the message again with the"
+                                          " same cid"),
                        members=members)
     keys = {tuple(row) for row in db.session.execute(
         db.select(IdentityKey.user_id, IdentityKey.key_id)
         .where(IdentityKey.user_id.in_(members)))}
     for entry in envelope.keys:
         if (entry.to, entry.rk) not in keys:
-            raise ApiError("bad_request", f"rk {entry.rk} is not a key of user {entry.to}")
+            raise ApiError("bad_request", _("rk %(key)s is not a key of user %(user)s",
+                                            key=entry.rk, user=entry.to))
     if envelope.entry_for(sender_id).rk != envelope.sk:
-        raise ApiError("bad_request", "your own entry's rk must equal sk")
-    raise ApiError("retry", "could not store the message; try again")  # changed meanwhile
+        raise ApiError("bad_request", _("your own entry's rk must equal sk"))
+    raise ApiError("retry", _("could not store the message; try again"))  # changed meanwhile
 
 
 def explain_refusal(sender_id, envelope):
@@ -98,15 +101,16 @@ def explain_refusal(sender_id, envelope):
     if existing is not None:
         return _same_or_conflict(existing, envelope)
     if not key_belongs_to(sender_id, envelope.sk):
-        raise ApiError("bad_request", f"sk {envelope.sk} is not one of your keys")
+        raise ApiError("bad_request", _("sk %(key)s is not one of your keys", key=envelope.sk))
     if not key_belongs_to(envelope.to, envelope.rk):
-        raise ApiError("bad_request", f"rk {envelope.rk} is not a key of user {envelope.to}")
-    raise ApiError("retry", "could not store the message; try again")  # changed meanwhile
+        raise ApiError("bad_request", _("rk %(key)s is not a key of user %(user)s",
+                                        key=envelope.rk, user=envelope.to))
+    raise ApiError("retry", _("could not store the message; try again"))  # changed meanwhile
 
 
 def _same_or_conflict(existing, envelope):
     if not envelope.same_content(existing):
-        raise ApiError("conflict", "this cid was already used for another message")
+        raise ApiError("conflict", _("this cid was already used for another message"))
     return existing
 
 

@@ -50,6 +50,7 @@ from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -191,8 +192,9 @@ def _writing_in_order(engine, ordered, through_relays):
 
 
 def _busy():
-    """A fresh `retry` refusal (an exception instance is not shared between handlers)."""
-    return ApiError("retry", "the server is busy; nothing was stored, try again in a moment")
+    """A fresh `retry` refusal (an exception instance is not shared between handlers); its
+    sentence is lazy, made in the writer's thread and translated when the handler answers."""
+    return ApiError("retry", _l("the server is busy; nothing was stored, try again in a moment"))
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Friend API (PROTOCOL §7): search, list, request, accept, decline/cancel/unfriend."""
 from flask import Blueprint, current_app, jsonify, request
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from .. import presence
@@ -38,7 +39,7 @@ def request_friend():
     """Send a friend request (or accept theirs if they asked first)."""
     target = find_user(normalise_username(json_body().get("username")))
     if target is None:
-        raise ApiError("not_found", "no such user")
+        raise ApiError("not_found", _("no such user"))
     status, row = service.request_friend(current_user, target)
     if status == "accepted":
         friend = service.friend_json(target, row, presence.is_online(target.id))

@@ -1,6 +1,7 @@
 """Who may talk to whom: the one place that answers it for HTTP and Socket.IO."""
 from operator import itemgetter
 
+from flask_babel import gettext as _
 from sqlalchemy import or_
 
 from .. import notify
@@ -27,17 +28,17 @@ def are_friends(a, b):
 
 def _require_other_user(user_id, friend_id):
     if isinstance(friend_id, bool) or not isinstance(friend_id, int):
-        raise ApiError("bad_request", "the friend must be named by an integer user id")
+        raise ApiError("bad_request", _("the friend must be named by an integer user id"))
     require_id(friend_id, "friend")
     if friend_id == user_id:
-        raise ApiError("bad_request", "you cannot do this with yourself")
+        raise ApiError("bad_request", _("you cannot do this with yourself"))
 
 
 def require_friend(user_id, friend_id):
     """Refuse anything between two people who are not friends (`forbidden`)."""
     _require_other_user(user_id, friend_id)
     if not are_friends(user_id, friend_id):
-        raise ApiError("forbidden", "not_friends: you can only do this with a friend")
+        raise ApiError("forbidden", _("not_friends: you can only do this with a friend"))
 
 
 def require_friend_of_socket(sid, user_id, friend_id):
@@ -127,14 +128,14 @@ def search(user_id, prefix):
 def request_friend(user, target):
     """Ask `target`; if they asked first, this accepts. Returns (status, row)."""
     if target.id == user.id:
-        raise ApiError("bad_request", "you cannot befriend yourself")
+        raise ApiError("bad_request", _("you cannot befriend yourself"))
     if target.disabled:
-        raise ApiError("not_found", "no such user")
+        raise ApiError("not_found", _("no such user"))
     row = _row(user.id, target.id)
     if row is not None and row.accepted:
-        raise ApiError("conflict", "you are already friends")
+        raise ApiError("conflict", _("you are already friends"))
     if row is not None and row.requester_id == user.id:
-        raise ApiError("conflict", "you already asked; wait for an answer")
+        raise ApiError("conflict", _("you already asked; wait for an answer"))
     if row is not None:
         return "accepted", _accept(row)
     lo, hi = ordered(user.id, target.id)
@@ -149,7 +150,7 @@ def accept(user, requester_id):
     """Accept a pending request that `requester_id` sent to `user`."""
     row = _row(user.id, requester_id) if requester_id != user.id else None
     if row is None or row.accepted or row.requester_id == user.id:
-        raise ApiError("not_found", "no pending request from that user")
+        raise ApiError("not_found", _("no pending request from that user"))
     return _accept(row)
 
 
@@ -165,7 +166,7 @@ def remove(user, other_id):
     """Decline, cancel or unfriend: the row goes; messages stay stored but sealed off."""
     row = _row(user.id, other_id) if other_id != user.id else None
     if row is None:
-        raise ApiError("not_found", "no friendship or request with that user")
+        raise ApiError("not_found", _("no friendship or request with that user"))
     db.session.delete(row)
     db.session.commit()
     socketio.close_room(pair_room(user.id, other_id))

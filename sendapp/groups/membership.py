@@ -4,6 +4,8 @@ Changes to membership (create, add, remove, leave, promote, succession) live in
 `groups/service.py`; this module only answers "who is in", so the chat path can
 ask it without importing the routes' logic.
 """
+from flask_babel import gettext as _
+
 from ..errors import ApiError
 from ..extensions import db
 from ..models import GroupMember
@@ -12,7 +14,7 @@ from ..validation import require_id
 
 def _group_id(group_id):
     if isinstance(group_id, bool) or not isinstance(group_id, int):
-        raise ApiError("bad_request", "group must be an integer group id")
+        raise ApiError("bad_request", _("group must be an integer group id"))
     return require_id(group_id, "group")
 
 
@@ -30,7 +32,7 @@ def require_member(user_id, group_id):
     so nobody can probe which groups exist (§9.2). Returns the caller's membership row."""
     row = membership(_group_id(group_id), user_id)
     if row is None:
-        raise ApiError("not_found", "no such group")
+        raise ApiError("not_found", _("no such group"))
     return row
 
 

@@ -10,6 +10,8 @@ Reads of membership live in `membership.py`; the JSON shapes in `shapes.py`.
 from dataclasses import dataclass, field
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func
 
 from .. import notify
@@ -74,7 +76,7 @@ def _commit(changes):
 
 def _require_admin(row):
     if row.role != ADMIN:
-        raise ApiError("forbidden", "only an admin of this group can do this")
+        raise ApiError("forbidden", _("only an admin of this group can do this"))
 
 
 def _has_current_key(user_ids):
@@ -89,20 +91,24 @@ def _creation_list(raw, creator_id):
     """`members` of POST /api/groups: distinct user ids, not the creator, at most
     max_members - 1 (§9.2); anything else is `bad_request`."""
     if not isinstance(raw, list):
-        raise ApiError("bad_request", "members must be an array of user ids")
+        raise ApiError("bad_request", _("members must be an array of user ids"))
     if len(raw) > max_members() - 1:
-        raise ApiError("bad_request", f"a group has at most {max_members()} members, "
-                                      f"you included: name at most {max_members() - 1} others")
+        raise ApiError("bad_request", ngettext(
+            "a group has at most %(most)d members, you included: name at most %(num)d other",
+            "a group has at most %(most)d members, you included: name at most %(num)d others",
+            max_members() - 1, most=max_members()))
     seen = set()
     for index, value in enumerate(raw):
+        where = f"members[{index}]"
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ApiError("bad_request", f"members[{index}] must be an integer user id")
+            raise ApiError("bad_request", _("%(field)s must be an integer user id", field=where))
         if not 1 <= value <= MAX_ROW_ID:
-            raise ApiError("bad_request", f"members[{index}] is out of range")
+            raise ApiError("bad_request", _("%(field)s is out of range", field=where))
         if value == creator_id:
-            raise ApiError("bad_request", "do not list yourself: the creator is always a member")
+            raise ApiError("bad_request",
+                           _("do not list yourself: the creator is always a member"))
         if value in seen:
-            raise ApiError("bad_request", f"user {value} is listed twice")
+            raise ApiError("bad_request", _("user %(user)s is listed twice", user=value))
         seen.add(value)
     return list(raw)
 
@@ -115,14 +121,13 @@ def create(creator_id, raw_members):
     friends = set(friend_ids(creator_id))
     stranger = next((m for m in members if m not in friends), None)
     if stranger is not None:
-        raise ApiError("forbidden",
-                       f"not_friends: user {stranger} is not your friend; "
-                       "you can only add friends to a group")
+        raise ApiError("forbidden", _("not_friends: user %(user)s is not your friend; you can "
+                                      "only add friends to a group", user=stranger))
     with_key = _has_current_key(members)
     keyless = next((m for m in members if m not in with_key), None)
     if keyless is not None:
-        raise ApiError("conflict", f"user {keyless} has no key yet: they must log in once "
-                                   "in a browser before they can join a group")
+        raise ApiError("conflict", _("user %(user)s has no key yet: they must log in once in a "
+                                     "browser before they can join a group", user=keyless))
     created = now_ms()
     group = Group(created_by=creator_id, created=created)
     db.session.add(group)
@@ -144,19 +149,21 @@ def add(admin_id, group_id, user_id):
     serialize_with_writes()
     _require_admin(require_member(admin_id, group_id))
     if membership(group_id, user_id) is not None:
-        raise ApiError("conflict", f"user {user_id} is already a member of this group")
+        raise ApiError("conflict", _("user %(user)s is already a member of this group",
+                                     user=user_id))
     if not are_friends(admin_id, user_id):
-        raise ApiError("forbidden", f"not_friends: user {user_id} is not your friend; "
-                                    "you can only add friends to a group")
+        raise ApiError("forbidden", _("not_friends: user %(user)s is not your friend; you can "
+                                      "only add friends to a group", user=user_id))
     if not _has_current_key([user_id]):
-        raise ApiError("conflict", f"user {user_id} has no key yet: they must log in once "
-                                   "in a browser before they can join a group")
+        raise ApiError("conflict", _("user %(user)s has no key yet: they must log in once in a "
+                                     "browser before they can join a group", user=user_id))
     count = db.session.execute(
         db.select(func.count()).select_from(GroupMember).where(GroupMember.group_id == group_id)
     ).scalar()
     if count >= max_members():
-        raise ApiError("conflict", f"the group is full: it has {count} members, "
-                                   f"the most a group can have")
+        raise ApiError("conflict", ngettext(
+            "the group is full: it has %(num)d member, the most a group can have",
+            "the group is full: it has %(num)d members, the most a group can have", count))
     db.session.add(GroupMember(group_id=group_id, user_id=user_id, role=MEMBER,
                                added_by=admin_id, added=now_ms(), read_up_to=0))
     db.session.flush()
@@ -168,7 +175,8 @@ def add(admin_id, group_id, user_id):
 def _require_target(group_id, user_id):
     row = membership(group_id, user_id)
     if row is None:
-        raise ApiError("not_found", f"user {user_id} is not a member of this group")
+        raise ApiError("not_found", _("user %(user)s is not a member of this group",
+                                      user=user_id))
     return row
 
 

@@ -1,4 +1,6 @@
 """Public identity keys: one current key per user; a new key warns every friend and co-member."""
+from flask_babel import gettext as _
+
 from .. import notify
 from ..crypto import key_id as compute_key_id
 from ..errors import ApiError
@@ -59,10 +61,10 @@ def keys_visible_to(viewer_id, user_id):
     """Keys of a user the viewer may read them of; 404 for no such user, 403 for anyone else."""
     user = db.session.get(User, user_id)
     if user is None:
-        raise ApiError("not_found", "no such user")
+        raise ApiError("not_found", _("no such user"))
     if not may_read_keys(viewer_id, user_id):
-        raise ApiError("forbidden", "you can only read the keys of your friends, the members "
-                                    "of your groups and the senders of your group messages")
+        raise ApiError("forbidden", _("you can only read the keys of your friends, the members "
+                                      "of your groups and the senders of your group messages"))
     return [key_json(key) for key in user.keys]
 
 

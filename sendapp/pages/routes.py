@@ -20,11 +20,14 @@ VENDOR = {
 
 
 def _page(template, **context):
-    return render_template(
+    """A page in the request's language: caches keep one copy per language and switch."""
+    response = make_response(render_template(
         template,
         force_polling=current_app.config["FORCE_POLLING"],
         **context,
-    )
+    ))
+    response.vary.update(("Accept-Language", "Cookie"))
+    return response
 
 
 @bp.get("/")
@@ -32,7 +35,7 @@ def home():
     """The chat application (log in first)."""
     if not current_user.is_authenticated:
         return redirect(url_for("pages.login"))
-    response = make_response(_page("chat.html", user=current_user))
+    response = _page("chat.html", user=current_user)
     # It names the user: no HTTP cache keeps it (the service worker's offline copy is deleted
     # when the session ends).
     response.headers["Cache-Control"] = "no-store"

@@ -272,6 +272,31 @@ def test_the_key_change_warning_and_accepting_the_new_key_are_french(world, admi
     expect(warning).to_be_hidden()
 
 
+def test_the_header_dialogs_and_the_offline_state_are_french(world):
+    world.ensure_talking()
+    amelie = world.amelie
+    page = amelie.page
+    for button, dialog_name in (("Your account", "Your account"), ("Notification settings", "Notifications"),
+                                ("New group", "New group")):
+        page.get_by_role("button", name=fr(button)).click()
+        dialog = page.get_by_role("dialog", name=fr(dialog_name))
+        expect(dialog).to_be_visible()
+        try:
+            expect_french_page(amelie, "amelie", "bruno")
+        finally:
+            page.keyboard.press("Escape")
+        expect(dialog).to_be_hidden()
+
+    amelie.context.set_offline(True)
+    try:
+        expect(amelie.chat.peer_status).to_have_text(fr("status unknown — reconnecting"))
+        expect(amelie.chat.banner).to_be_visible()
+        expect_french_page(amelie, "amelie", "bruno")
+    finally:
+        amelie.context.set_offline(False)
+    amelie.chat.wait_connected()
+
+
 def test_the_language_switch_makes_one_device_french_and_leaves_the_others(devices):
     chosen = devices("eve", locale="en-US")
     other = devices("frank", locale="en-US")

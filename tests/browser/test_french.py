@@ -31,7 +31,7 @@ def fr(sentence, **params):
 
 
 def literal(pattern):
-    """A literal French text (straight or curly apostrophe), anywhere in the name or text."""
+    """A literal French text as a pattern searched in a name or text (either apostrophe)."""
     return re.compile(pattern.replace("'", "['’]"))
 
 
@@ -68,6 +68,7 @@ def register_in_french(device, username, password):
 
 
 def log_in_in_french(device, username, password):
+    """Log in on the French login page, by its French labels."""
     page = device.page
     page.goto(f"{device.chat.base_url}/login")
     expect(page.get_by_label(literal("^Mot de passe$"))).to_be_visible()

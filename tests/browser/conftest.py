@@ -66,14 +66,15 @@ def server(tmp_path_factory, request):
 
 @pytest.fixture(scope="module")
 def devices(browser, server):
-    """Open a person's device: `devices(name, form="laptop"|"phone")` → pages.Device (a new context)."""
+    """Open a person's device: `devices(name, form="laptop"|"phone", locale="en-US")` → pages.Device
+    (a new context). `locale` sets the browser's languages (navigator.languages, Accept-Language)."""
     from browser.pages import TEST_KDF_FLOOR, Device, lower_kdf_floor  # imports Playwright
 
     opened = []
 
-    def open_device(name, form="laptop", kdf_floor=TEST_KDF_FLOOR, **options):
+    def open_device(name, form="laptop", kdf_floor=TEST_KDF_FLOOR, locale="en-US", **options):
         context = browser.new_context(
-            ignore_https_errors=True, locale="en-US", timezone_id="UTC", **FORMS[form], **options)
+            ignore_https_errors=True, locale=locale, timezone_id="UTC", **FORMS[form], **options)
         context.set_default_timeout(ACTION_TIMEOUT_MS)
         if kdf_floor is not None:
             lower_kdf_floor(context, kdf_floor)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
+from browser.catalogue import say
 from support.live_server import TEST_KDF_ITERATIONS
 
 WAIT_MS = 15_000
@@ -37,6 +38,29 @@ _FIND_ANY = """([selector, body, text]) => {
     if (b && b.textContent === text) return item.dataset.cid;
   }
   return null;
+}"""
+
+
+# Every string a person can see or hear on the page as it is now: visible text (each text node,
+# and each element's whole text, so a sentence split by a link still reads whole), the page's
+# title, and the names and hints written in attributes. Hidden elements and closed dialogs are
+# left out; visually hidden screen-reader text is kept.
+_SHOWN_TEXT = """() => {
+  const found = new Set([document.title]);
+  const add = (text) => { const t = (text || '').replace(/\\s+/g, ' ').trim(); if (t) found.add(t); };
+  const shown = (el) => el.checkVisibility({ opacityProperty: true, visibilityProperty: true });
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (el && !['SCRIPT', 'STYLE', 'NOSCRIPT'].includes(el.tagName) && shown(el)) add(node.textContent);
+  }
+  for (const el of document.body.querySelectorAll('*')) {
+    if (!shown(el)) continue;
+    if (el.textContent.length < 400 && !el.querySelector('script, style')) add(el.innerText);
+    for (const name of ['aria-label', 'title', 'placeholder', 'alt']) add(el.getAttribute(name));
+    if (el.tagName === 'SELECT') for (const option of el.options) add(option.text);
+  }
+  return [...found];
 }"""
 
 
@@ -111,6 +135,10 @@ class Device:
 
     def still_marked(self):
         return self.page.evaluate("window.__sendappMark === true")
+
+    def shown_text(self):
+        """Every string the page shows or gives a screen reader now (text, labels, titles, hints)."""
+        return self.page.evaluate(_SHOWN_TEXT)
 
     def stored(self):
         """What this profile's IndexedDB holds: rows per store, meta names, outbox statuses."""
@@ -341,7 +369,11 @@ _IN_VIEW = """([selector, cid]) => {
 
 
 class ChatPage:
-    """The app shell: sidebar (search, requests, friends) and the open conversation."""
+    """The app shell: sidebar (search, requests, friends) and the open conversation.
+
+    Names a person reads (a button's label…) are written in English and shown in the page's
+    language (`say`), so the same page object drives the app in any language.
+    """
 
     def __init__(self, page, base_url):
         self.page = page
@@ -365,6 +397,10 @@ class ChatPage:
         self.safety = SafetyDialog(page)
         self.group_panel = GroupPanel(page)
         self.account = AccountDialog(page)
+
+    def say(self, sentence, **params):
+        """`sentence` as this page shows it, in its language (<html lang>)."""
+        return say(self.page.evaluate("document.documentElement.lang") or "en", sentence, **params)
 
     # --- navigation and connection ---
     def open(self, query=""):
@@ -628,23 +664,23 @@ class ChatPage:
 
     def cancel_upload(self, cid, name):
         """Cancel by the button's accessible name, as a screen reader user would find it."""
-        self.message(cid).get_by_role("button", name=f"Cancel sending {name}").click()
+        self.message(cid).get_by_role("button", name=self.say("Cancel sending {name}", name=name)).click()
 
     # --- settings ---
     def set_hide_notification_text(self, on):
         """Open the notification settings, set "hide message text", close them."""
-        self.page.get_by_role("button", name="Notification settings").click()
+        self.page.get_by_role("button", name=self.say("Notification settings")).click()
         dialog = self.page.get_by_test_id("notification-settings-dialog")
         expect(dialog).to_be_visible()
-        box = dialog.get_by_role("checkbox", name="Hide message text in notifications")
+        box = dialog.get_by_role("checkbox", name=self.say("Hide message text in notifications"))
         box.set_checked(on)
         dialog.get_by_test_id("notification-settings-close").click()
         expect(dialog).to_be_hidden()
 
     def hides_notification_text(self):
-        self.page.get_by_role("button", name="Notification settings").click()
+        self.page.get_by_role("button", name=self.say("Notification settings")).click()
         dialog = self.page.get_by_test_id("notification-settings-dialog")
-        checked = dialog.get_by_role("checkbox", name="Hide message text in notifications").is_checked()
+        checked = dialog.get_by_role("checkbox", name=self.say("Hide message text in notifications")).is_checked()
         dialog.get_by_test_id("notification-settings-close").click()
         expect(dialog).to_be_hidden()
         return checked
@@ -654,7 +690,7 @@ class ChatPage:
         """Close every notice ("Friend request sent…") so it does not cover the view."""
         toasts = self.page.get_by_test_id("toast")
         while toasts.count():
-            toasts.first.get_by_role("button", name="Dismiss").click()
+            toasts.first.get_by_role("button", name=self.say("Dismiss")).click()
         expect(toasts).to_have_count(0)
 
     # --- groups (PROTOCOL §9) ---

@@ -90,6 +90,9 @@ def options(argv=None):
     parser.add_argument("--server-root", type=Path, default=targets.ROOT,
                         help="run SendApp's app.py from this checkout (e.g. a worktree of an "
                              "older commit) with this harness and .venv")
+    parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a SENDAPP_* setting for SendApp's processes (repeatable), to "
+                             "measure a setting against its default")
     parser.add_argument("--no-sigterm", action="store_true",
                         help="skip the last scenario: SIGTERM the server under full load")
     parser.add_argument("--no-idle-deflate", action="store_true",
@@ -191,6 +194,7 @@ def _run_target(name, args, folder, cert_dir, ca, core, run_index):
     database_url = context.__enter__() if context else None
     limiter = name == "sqlite-limiter"
     env = dict(LIMITER_ENV) if limiter else {}
+    env.update(server_env(args.server_env))
     if args.group_size > SERVER_MAX_MEMBERS:
         env["SENDAPP_GROUP_MAX_MEMBERS"] = str(args.group_size)
     try:
@@ -243,6 +247,17 @@ def _run_target(name, args, folder, cert_dir, ca, core, run_index):
 
 
 CLUSTER_PAIRS = 100  # nginx's per-client connection cap (256) holds 2 sockets per pair
+
+
+def server_env(pairs):
+    """--server-env NAME=VALUE options as a dict; only SendApp's own settings."""
+    settings = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.startswith("SENDAPP_"):
+            raise SystemExit(f"--server-env wants SENDAPP_NAME=VALUE, not {pair!r}")
+        settings[name] = value
+    return settings
 
 
 def _run_cluster(name, args, folder, core, run_index):

@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from .database import is_locked
 from .extensions import db
+from .i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -65,43 +66,32 @@ def error_response(code, message, status=None, headers=None, details=None):
     return response
 
 
-# Sentences Werkzeug and Flask-WTF write in English, translated when an API answer carries them.
-LIBRARY_SENTENCES = {
-    "The browser (or proxy) sent a request that this server could not understand.":
-        _l("The browser (or proxy) sent a request that this server could not understand."),
-    "The server could not verify that you are authorized to access the URL requested. You "
-    "either supplied the wrong credentials (e.g. a bad password), or your browser doesn't "
-    "understand how to supply the credentials required.":
-        _l("The server could not verify that you are authorized to access the URL requested. "
-           "You either supplied the wrong credentials (e.g. a bad password), or your browser "
-           "doesn't understand how to supply the credentials required."),
-    "You don't have the permission to access the requested resource. It is either "
-    "read-protected or not readable by the server.":
-        _l("You don't have the permission to access the requested resource. It is either "
-           "read-protected or not readable by the server."),
-    "The requested URL was not found on the server. If you entered the URL manually please "
-    "check your spelling and try again.":
-        _l("The requested URL was not found on the server. If you entered the URL manually "
-           "please check your spelling and try again."),
-    "The method is not allowed for the requested URL.":
-        _l("The method is not allowed for the requested URL."),
-    "The data value transmitted exceeds the capacity limit.":
-        _l("The data value transmitted exceeds the capacity limit."),
-    "The server does not support the media type transmitted in the request.":
-        _l("The server does not support the media type transmitted in the request."),
-    "The server cannot provide the requested range.":
-        _l("The server cannot provide the requested range."),
-    "The CSRF token is missing.": _l("The CSRF token is missing."),
-    "The CSRF session token is missing.": _l("The CSRF session token is missing."),
-    "The CSRF token has expired.": _l("The CSRF token has expired."),
-    "The CSRF token is invalid.": _l("The CSRF token is invalid."),
-    "The CSRF tokens do not match.": _l("The CSRF tokens do not match."),
-}
+# Sentences Werkzeug and Flask-WTF write in English, translated when an API answer carries them
+# (N_ marks them for `flask translations`; _library_sentence translates).
+LIBRARY_SENTENCES = frozenset({
+    N_("The browser (or proxy) sent a request that this server could not understand."),
+    N_("The server could not verify that you are authorized to access the URL requested. You "
+       "either supplied the wrong credentials (e.g. a bad password), or your browser doesn't "
+       "understand how to supply the credentials required."),
+    N_("You don't have the permission to access the requested resource. It is either "
+       "read-protected or not readable by the server."),
+    N_("The requested URL was not found on the server. If you entered the URL manually please "
+       "check your spelling and try again."),
+    N_("The method is not allowed for the requested URL."),
+    N_("The data value transmitted exceeds the capacity limit."),
+    N_("The server does not support the media type transmitted in the request."),
+    N_("The server cannot provide the requested range."),
+    N_("The CSRF token is missing."),
+    N_("The CSRF session token is missing."),
+    N_("The CSRF token has expired."),
+    N_("The CSRF token is invalid."),
+    N_("The CSRF tokens do not match."),
+})
 
 
 def _library_sentence(text):
     """A library's English sentence in the request's language (unknown ones stay as they are)."""
-    return LIBRARY_SENTENCES.get(text, text)
+    return _(text) if text in LIBRARY_SENTENCES else text
 
 
 def _wants_json():

@@ -11,7 +11,7 @@ SOURCES = {
         "method_map": [("sendapp/client/**.py", "ignore"), ("sendapp/**.py", "python"),
                        ("templates/**.html", "jinja2")],
         "keywords": {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None,
-                     "_l": None},
+                     "_l": None, "N_": None},
         "options_map": {"templates/**.html": {"trimmed": "true"}},
     },
     # The browser: static/js/i18n.js's t() and tn(), and the service worker's offline page.

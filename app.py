@@ -563,6 +563,32 @@ def log_long_collections():
     gc.callbacks.append(note)
 
 
+def freeze_survivors(every, thaw_every, start=None, sleep=None):
+    """Keep objects that lived `every` seconds out of the garbage collector's walks, and let it
+    see everything once each `thaw_every` seconds.
+
+    With thousands of sockets open, each full collection walks every socket's objects (0.6 s
+    and more at 1,000 sockets) and messages in flight trigger one every second or two.
+    gc.freeze() moves what is tracked now into the generation no collection walks: reference
+    counting still frees it, but a cycle among frozen objects waits for the next thaw, which
+    unfreezes and runs one full collection (docs/BENCHMARKS.md).
+    """
+    sleep = sleep or socketio.sleep
+
+    def loop():
+        since_thaw = 0.0
+        while True:
+            sleep(every)
+            since_thaw += every
+            if since_thaw >= thaw_every:
+                gc.unfreeze()
+                gc.collect()
+                since_thaw = 0.0
+            gc.freeze()
+
+    (start or socketio.start_background_task)(loop)
+
+
 def timer_pings():
     """Have Engine.IO ping each socket from a timer instead of a sleeping greenthread.
 
@@ -640,6 +666,8 @@ def main():
     gc.freeze()
     gc.set_threshold(*app.config["GC_THRESHOLDS"])
     log_long_collections()
+    if app.config["GC_FREEZE_SECONDS"] > 0:
+        freeze_survivors(app.config["GC_FREEZE_SECONDS"], app.config["GC_THAW_SECONDS"])
     message_queue.start_listening(socketio.server)
     code = 0 if signals else serve(sock, lambda: bool(signals))
     with app.app_context():

@@ -130,6 +130,10 @@ class Config:
         self.GROUP_MAX_MEMBERS = int(env.get("SENDAPP_GROUP_MAX_MEMBERS") or 64)
         # The garbage collector's generation thresholds (app.py sets them after start-up).
         self.GC_THRESHOLDS = _thresholds(env.get("SENDAPP_GC_THRESHOLDS"), (700, 10, 10))
+        # Seconds between freezes of what survived (0: off), and between thaws, each followed by
+        # one full collection that frees cycles among old objects (app.py: freeze_survivors).
+        self.GC_FREEZE_SECONDS = float(env.get("SENDAPP_GC_FREEZE_SECONDS") or 0)
+        self.GC_THAW_SECONDS = float(env.get("SENDAPP_GC_THAW_SECONDS") or 600)
         # Flask refuses (413) any body larger than this before reading it; uploads raise it
         # for their own request to MAX_BLOB_BYTES.
         self.MAX_CONTENT_LENGTH = self.MAX_JSON_BYTES

@@ -19,3 +19,39 @@ def test_gc_thresholds_are_read_from_the_environment(tmp_path):
 def test_malformed_gc_thresholds_are_refused_with_the_value_named(tmp_path, value):
     with pytest.raises(ValueError, match="three positive integers"):
         _config(tmp_path, value)
+
+
+def test_freezing_survivors_is_off_unless_set_and_thaws_every_interval(tmp_path):
+    assert Config({"SENDAPP_INSTANCE_PATH": str(tmp_path)}).GC_FREEZE_SECONDS == 0
+    config = Config({"SENDAPP_INSTANCE_PATH": str(tmp_path), "SENDAPP_GC_FREEZE_SECONDS": "1",
+                     "SENDAPP_GC_THAW_SECONDS": "3"})
+    assert (config.GC_FREEZE_SECONDS, config.GC_THAW_SECONDS) == (1.0, 3.0)
+
+
+def test_survivors_are_frozen_each_interval_and_all_thawed_at_the_thaw(monkeypatch):
+    """app.freeze_survivors: gc.freeze() after each `every`; at the thaw, unfreeze and one full
+    collection (which frees a cycle among old objects), then freeze again."""
+    import gc
+
+    import app as server_module
+
+    counts = []  # objects frozen, seen at each tick before it acts
+
+    class Stop(Exception):
+        pass
+
+    def sleep(seconds):
+        counts.append(gc.get_freeze_count())
+        if len(counts) == 5:
+            raise Stop
+
+    collected = []
+    monkeypatch.setattr(gc, "collect", lambda *a: collected.append(len(counts)) or 0)
+    gc.unfreeze()
+    try:
+        with pytest.raises(Stop):
+            server_module.freeze_survivors(1, 3, start=lambda loop: loop(), sleep=sleep)
+        assert counts[0] == 0 and counts[1] > 0  # frozen after the first interval
+        assert collected == [3]  # the third interval thaws and collects, once
+    finally:
+        gc.unfreeze()

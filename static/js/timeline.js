@@ -198,7 +198,7 @@ export function dayLabel(ts, now = Date.now(), locale = currentLanguage()) {
 
 /** Hours and minutes in the chosen language. */
 export function formatTime(ts, locale = currentLanguage()) {
-  return new Intl.DateTimeFormat(locale, { hour: 'numeric', minute: '2-digit' }).format(ts);
+  return new Intl.DateTimeFormat(locale, { timeStyle: 'short' }).format(ts); // 8:02 AM, 08:02
 }
 
 /** Short "last activity" for the friend list: a time today, else a day or a date. */

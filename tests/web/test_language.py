@@ -101,7 +101,7 @@ def test_a_wrong_login_is_refused_in_french_with_the_same_code(app, make_user):
     english = fresh(app, ENGLISH).post("/api/login", json=login_body("alice", "wrong password!"))
     assert french.status_code == english.status_code == 401
     assert french.get_json() == {"error": "unauthorized",
-                                 "message": "nom d'utilisateur ou mot de passe incorrect"}
+                                 "message": "nom d’utilisateur ou mot de passe incorrect"}
     assert english.get_json() == {"error": "unauthorized", "message": "wrong username or password"}
 
 
@@ -110,7 +110,7 @@ def test_a_taken_username_is_refused_in_french(app, make_user):
     body, _, _ = registration_body("alice")
     answer = fresh(app, FRENCH).post("/api/register", json=body)
     assert answer.status_code == 409
-    assert answer.get_json() == {"error": "conflict", "message": "ce nom d'utilisateur est déjà pris"}
+    assert answer.get_json() == {"error": "conflict", "message": "ce nom d’utilisateur est déjà pris"}
 
 
 def test_a_validation_message_keeps_its_field_name_and_numbers(app):
@@ -118,7 +118,7 @@ def test_a_validation_message_keeps_its_field_name_and_numbers(app):
     person.client.set_cookie("sendapp_lang", "fr")
     answer = person.post("/api/register", json={"username": "x"})
     assert answer.status_code == 400 and answer.get_json()["error"] == "bad_request"
-    assert answer.get_json()["message"].startswith("le nom d'utilisateur doit compter de 3 à 32")
+    assert answer.get_json()["message"].startswith("le nom d’utilisateur doit compter de 3 à 32")
 
 
 def test_a_csrf_refusal_in_french_still_names_csrf(app):

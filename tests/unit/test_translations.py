@@ -147,3 +147,13 @@ def test_every_translation_call_in_the_es_modules_is_extracted():
                 if sentence.replace("\\'", "'") not in extracted:
                     missed.append(f"{path.relative_to(ROOT)}:{number}: {sentence}")
     assert missed == [], "a t()/tn() the extractor cannot see (nested in another call?)"
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_french_writes_one_apostrophe(domain):
+    """’ everywhere: the two catalogues show side by side on one screen."""
+    straight = []
+    for message in read_catalogue("fr", domain):
+        strings = message.string if isinstance(message.string, (list, tuple)) else [message.string]
+        straight += [string for string in strings if message.id and re.search(r"\w'\w", string)]
+    assert straight == []

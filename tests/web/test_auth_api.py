@@ -153,12 +153,18 @@ def test_me_requires_login(client):
     assert response.get_json()["error"] == "unauthorized"
 
 
-def test_password_change_reencrypts_vault_and_new_auth_works(app, make_user):
-    alice = make_user("alice")
+def password_change(alice):
+    """The old and new secrets of a password change, and alice's keys sealed under the new."""
     old = crypto.derive_account_secrets("alice", PASSWORD, ITERATIONS)
     new = crypto.derive_account_secrets("alice", "a brand new password", ITERATIONS)
     vault = crypto.encrypt_vault(new.vault_key, "alice",
                                  [crypto.vault_entry(alice.private_key, alice.public_key, 1)])
+    return old, new, vault
+
+
+def test_password_change_reencrypts_vault_and_new_auth_works(app, make_user):
+    alice = make_user("alice")
+    old, new, vault = password_change(alice)
     response = alice.put("/api/me/vault", json={"auth": old.auth, "new_auth": new.auth,
                                                 "vault": vault})
     assert response.status_code == 200, response.get_json()
@@ -304,10 +310,7 @@ def test_a_vault_rewritten_from_a_stale_copy_is_refused_with_the_stored_one(app,
 
 def test_a_refused_password_change_keeps_the_old_password(app, make_user):
     alice = make_user("alice")
-    old = crypto.derive_account_secrets("alice", PASSWORD, ITERATIONS)
-    new = crypto.derive_account_secrets("alice", "a brand new password", ITERATIONS)
-    vault = crypto.encrypt_vault(new.vault_key, "alice",
-                                 [crypto.vault_entry(alice.private_key, alice.public_key, 1)])
+    old, new, vault = password_change(alice)
     stale = crypto.encrypt_vault(old.vault_key, "alice", [])
     response = alice.put("/api/me/vault", json={"auth": old.auth, "new_auth": new.auth, "vault": vault,
                                                 "base": stale})

@@ -50,3 +50,29 @@ def test_the_chat_page_is_controlled_though_the_worker_activated_while_it_loaded
     assert navigating and activated, "the race under test did not happen"
 
     carol.chat.wait_controlled()
+
+
+OFFLINE_NOTICE = "You are offline and this page has not been kept for offline use."
+
+
+def test_offline_a_page_never_kept_gets_the_workers_notice_in_the_devices_language(devices):
+    """The worker answers a page it never kept with its own notice: in French for a browser set
+    to French, from the catalogue it precached, with <html lang="fr">."""
+    from browser.catalogue import say
+
+    denise = devices("denise", locale="fr-FR")
+    page = denise.page
+    page.goto(denise.base_url + "/login")
+    denise.chat.wait_controlled()
+    page.wait_for_function("""() => caches.keys().then((names) => Promise.all(names.map((name) =>
+        caches.open(name).then((cache) => cache.match('/i18n/fr.json'))))).then((found) => found.some(Boolean))""")
+    denise.context.set_offline(True)
+    try:
+        response = page.goto(denise.base_url + "/register")
+        assert response is not None and response.status == 503 and response.from_service_worker
+        assert page.locator("html").get_attribute("lang") == "fr"
+        notice = say("fr", OFFLINE_NOTICE)
+        assert notice != OFFLINE_NOTICE
+        assert page.locator("p").inner_text() == notice
+    finally:
+        denise.context.set_offline(False)

@@ -14,6 +14,8 @@ class CatalogueDomain(Domain):
 
 
 class CatalogueBabel(Babel):
+    """Flask-Babel, with the domain above instead of one that loads `.mo` files."""
+
     @property
     def domain_instance(self):
         return _DOMAIN

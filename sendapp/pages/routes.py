@@ -1,5 +1,6 @@
 """Pages: the chat shell, login and register; vendor files from node_modules."""
 import json
+from functools import lru_cache
 from pathlib import Path
 
 from flask import (Blueprint, abort, current_app, make_response, redirect, render_template,
@@ -63,12 +64,17 @@ def service_worker():
     return response
 
 
+@lru_cache(maxsize=4)
+def _manifest_source(static_folder):
+    """The English manifest, read once per process (it changes only with a new version)."""
+    return json.loads(Path(static_folder, "manifest.webmanifest").read_text(encoding="utf-8"))
+
+
 @bp.get("/manifest.webmanifest")
 def manifest():
     """The web app manifest (install to a phone's home screen), its description and `lang` in
     the request's language (the static file is the English source)."""
-    source = Path(current_app.static_folder, "manifest.webmanifest").read_text(encoding="utf-8")
-    fields = json.loads(source)
+    fields = dict(_manifest_source(current_app.static_folder))
     fields["lang"] = str(get_locale() or "en")
     fields["description"] = _("End-to-end encrypted chat on your own server.")
     response = current_app.response_class(json.dumps(fields, ensure_ascii=False),

@@ -188,9 +188,8 @@ export async function login({ api, openStore, crypto = defaultCrypto, progress =
       }
     }
     let entries = opened ? opened.keys : [];
-    const rest = opened ? vaultFields(opened) : {};
     const store = await openStore(user.id);
-    const saved = readPeers(rest.peers);
+    const saved = readPeers(opened?.peers);
     let peers = await pinPeers({ api, store }, saved);
     let vault = answer.vault;
     let publicKey = null;
@@ -206,11 +205,11 @@ export async function login({ api, openStore, crypto = defaultCrypto, progress =
       const written = await rewriteVault({ api, crypto }, {
         name, openKey: vaultKey, base: answer.vault, plain: opened,
         body: { auth, ...(publicKey ? { public_key: publicKey } : {}) },
-        // After a conflict `stored` is what another device wrote meanwhile: keep its keys and
-        // accepted keys as well as ours.
+        // `stored` is the vault read at login, or after a conflict what another device wrote
+        // meanwhile: keep its keys, fields and accepted keys as well as ours.
         rewrite: (stored) => ({
-          keys: unionKeys(stored ? stored.keys : [], ours),
-          fields: { ...(stored ? vaultFields(stored) : rest), peers: writePeers(mergePeers(readPeers(stored?.peers), peers)) },
+          keys: unionKeys(stored?.keys || [], ours),
+          fields: { ...(stored ? vaultFields(stored) : {}), peers: writePeers(mergePeers(readPeers(stored?.peers), peers)) },
         }),
       });
       ({ vault, keys: entries } = written);

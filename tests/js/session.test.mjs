@@ -125,3 +125,23 @@ test('two devices rewriting the vault from the same copy keep both changes', asy
     (err) => err.code === 'unauthorized');
   assert.deepEqual((await crypto.decryptVault(vaultKey, 'alice', s.vault)).peers[4], undefined, 'nothing was overwritten');
 });
+
+test('a login that pins a friend while another device writes the vault keeps both writes', async () => {
+  const s = await server({ peers: { 2: ['AAAAAAAAAAAA'] }, friends: [{ id: 3, username: 'carol', key_id: 'CCCCCCCCCCCC' }] });
+  const phone = new Store(new MemoryBackend(), 1);
+  await session.login({ api: s.api, openStore: async () => phone }, { username: 'alice', password: PASSWORD });
+  const friends = s.api.friends;
+  s.api.friends = async () => { // the phone accepts a key between the laptop's login and its write
+    s.api.friends = friends;
+    await session.acceptPeerKeys({ api: s.api, store: phone }, { username: 'alice', password: PASSWORD, peers: new Map([[2, new Set(['BBBBBBBBBBBB'])]]) });
+    const answer = await friends();
+    return { ...answer, friends: [...answer.friends, { id: 4, username: 'dan', key_id: 'DDDDDDDDDDDD' }] }; // new to pin
+  };
+  const laptop = new Store(new MemoryBackend(), 1);
+  await session.login({ api: s.api, openStore: async () => laptop }, { username: 'alice', password: PASSWORD });
+  assert.equal(s.conflicts, 1);
+  const expected = { 2: ['AAAAAAAAAAAA', 'BBBBBBBBBBBB'], 3: ['CCCCCCCCCCCC'], 4: ['DDDDDDDDDDDD'] };
+  assert.deepEqual((await s.open()).peers, expected);
+  assert.deepEqual((await laptop.peer(2)).accepted, expected[2]);
+  assert.deepEqual(await laptop.getMeta('vault'), s.vault);
+});

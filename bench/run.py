@@ -8,6 +8,7 @@ import datetime
 import json
 import os
 import platform
+import shutil
 import signal
 import sys
 import tempfile
@@ -112,6 +113,8 @@ def options(argv=None):
     parser.add_argument("--no-pin", action="store_true", help="do not pin server/generator")
     parser.add_argument("--tiny", action="store_true",
                         help="a seconds-long smoke run: 1 pair, 20 messages, small everything")
+    parser.add_argument("--keep-logs", type=Path, metavar="DIR",
+                        help="copy each server's log there (named <run>-<backend>.log)")
     parser.add_argument("--out", default=str(Path("bench") / "results" / "latest.json"))
     parser.add_argument("--table", metavar="FILE",
                         help="only print the table of an earlier results file")
@@ -290,6 +293,13 @@ def _run_cluster(name, args, folder, core, run_index):
         return out
 
 
+def keep_log(keep, folder, run_index, name):
+    """Copy a target's server log out of the scratch folder (--keep-logs)."""
+    if keep and (folder / "server.log").exists():
+        keep.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(folder / "server.log", keep / f"run{run_index + 1}-{name}.log")
+
+
 def browser_figures(args, folder, cert_dir, server_core):
     """The browser-side figures, once after the runs; a failure is recorded, not fatal."""
     sizes = browser.TINY if args.tiny else browser.Sizes()
@@ -376,6 +386,7 @@ def main(argv=None):
                 log(f"run {run_index + 1}/{args.runs}: {name}")
                 run[name] = run_target(name, args, folder / f"run{run_index}", cert_dir, ca,
                                        server_core, run_index)
+                keep_log(args.keep_logs, folder / f"run{run_index}" / name, run_index, name)
             runs.append(run)
         figures = None if args.no_browser else browser_figures(args, folder, cert_dir,
                                                                 server_core)

@@ -1,0 +1,170 @@
+"""One task per WebSocket, not two: a writer runs only while a socket has frames to send.
+
+python-engineio (4.x) serves a WebSocket with two tasks for its whole life: the reader
+(the server's connection task) and a writer that waits on the socket's queue. Under
+eventlet each is a greenthread with its own saved C stack and Python frame chunk, about
+20 KB of an idle socket's memory for a task that does nothing until something is sent
+(docs/BENCHMARKS.md, "Memory per idle socket"). Here the reader is the same, and a
+writer is started when a frame is queued on an idle socket and ends when the queue is
+empty: an idle socket costs one task.
+
+What is kept from python-engineio's handler, step for step: the upgrade handshake (probe
+PING/PONG, NOOP to end the poll, UPGRADE), the frame size bound, the socket timeout of a
+ping interval plus a ping timeout, frames sent in queue order, `None` in the queue closing
+the WebSocket, and the session closed with `transport close` when the reader ends.
+Senders never write themselves (a slow client must not stall the message writer's
+relays); they queue, as before, and at most one writer per socket drains.
+
+`install()` replaces `engineio.socket.Socket`'s WebSocket handler, `send` and `close`; it
+uses only the async mode's `start_background_task` and `threading.Lock` (green under
+eventlet), so it is the same in every async mode.
+"""
+import threading
+
+from engineio import exceptions, packet
+from engineio.socket import Socket
+
+
+class _Writer:
+    """The on-demand writer of one upgraded socket."""
+
+    def __init__(self, sock, ws):
+        self.sock = sock
+        self.ws = ws
+        self.lock = threading.Lock()
+        self.task = None
+        self.running = False
+        self.finished = False  # the WebSocket was closed: later frames are dropped
+
+    def kick(self):
+        """Start draining unless a writer already is (it will see what was just queued)."""
+        with self.lock:
+            if self.running or self.finished:
+                return
+            self.running = True
+        self.task = self.sock.server.start_background_task(self._drain)
+
+    def _drain(self):
+        queue, empty = self.sock.queue, self.sock.server.get_queue_empty_exception()
+        while True:
+            with self.lock:
+                try:
+                    pkt = queue.get(block=False)
+                except empty:
+                    self.running = False  # under the lock: a kick after this starts another
+                    return
+            queue.task_done()
+            if pkt is None:
+                self._close()
+                return
+            try:
+                self.ws.send(pkt.encode())
+            except Exception:  # noqa: BLE001 - a broken socket ends writing, as engineio's does
+                self._close()
+                return
+
+    def _close(self):
+        with self.lock:
+            self.finished = True
+            self.running = False
+        self.ws.close()
+
+    def join(self):
+        task = self.task
+        if task is not None:
+            task.join()
+
+
+def _websocket_handler(self, ws):
+    """Engine.IO's WebSocket transport with an on-demand writer (module docstring)."""
+    def websocket_wait():
+        data = ws.wait()
+        if data and len(data) > self.server.max_http_buffer_size:
+            raise ValueError("packet is too large")
+        return data
+
+    for attr in ("_sock", "socket"):
+        if hasattr(ws, attr) and hasattr(getattr(ws, attr), "settimeout"):
+            getattr(ws, attr).settimeout(self.server.ping_interval + self.server.ping_timeout)
+
+    if self.connected:  # an upgrade from long-polling
+        self.upgrading = True
+        pkt = packet.Packet(encoded_packet=websocket_wait())
+        if pkt.packet_type != packet.PING or pkt.data != "probe":
+            self.server.logger.info("%s: Failed websocket upgrade, no PING packet", self.sid)
+            self.upgrading = False
+            return []
+        ws.send(packet.Packet(packet.PONG, data="probe").encode())
+        self.queue.put(packet.Packet(packet.NOOP))  # ends the pending poll
+        pkt = packet.Packet(encoded_packet=websocket_wait())
+        if pkt.packet_type != packet.UPGRADE:
+            self.upgraded = False
+            self.server.logger.info("%s: Failed websocket upgrade, expected UPGRADE packet",
+                                    self.sid)
+            self.upgrading = False
+            return []
+        self.upgraded = True
+        self.upgrading = False
+    else:
+        self.connected = True
+        self.upgraded = True
+
+    writer = self._ws_writer = _Writer(self, ws)
+    writer.kick()  # what was queued before the upgrade ended
+    self.server.logger.info("%s: Upgrade to websocket successful", self.sid)
+    while True:
+        try:
+            data = websocket_wait()
+        except Exception as error:  # noqa: BLE001 - the transport's end, whatever it was
+            if not self.closed:
+                self.server.logger.info('%s: Unexpected error "%s", closing connection',
+                                        self.sid, str(error))
+            break
+        if data is None:  # closed by the client
+            break
+        pkt = packet.Packet(encoded_packet=data)  # a bad frame raises to sendapp.edge's guard
+        try:
+            self.receive(pkt)
+        except exceptions.UnknownPacketError:
+            pass
+        except exceptions.SocketIsClosedError:
+            self.server.logger.info("Receive error -- socket is closed")
+            break
+        except Exception:  # noqa: BLE001 - logged, and the connection closed properly
+            self.server.logger.exception("Unknown receive error")
+            break
+    self.queue.put(None)
+    writer.kick()
+    writer.join()
+    self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+    return []
+
+
+def install():
+    """Serve Engine.IO WebSockets with one task each while idle (module docstring)."""
+    if getattr(Socket, "_sendapp_on_demand_writer", False):
+        return
+    original_send, original_close = Socket.send, Socket.close
+
+    def send(self, pkt):
+        original_send(self, pkt)
+        writer = getattr(self, "_ws_writer", None)
+        if writer is not None:
+            writer.kick()
+
+    def close(self, wait=True, abort=False, reason=None):
+        writer = getattr(self, "_ws_writer", None)
+        if writer is not None and wait:
+            # engineio's close(wait=True) joins the queue: let the writer drain it.
+            original_close(self, wait=False, abort=abort, reason=reason)
+            writer.kick()
+            self.queue.join()
+            return
+        original_close(self, wait=wait, abort=abort, reason=reason)
+        if writer is not None:
+            writer.kick()
+
+    Socket._websocket_handler = _websocket_handler
+    Socket.send = send
+    Socket.close = close
+    Socket._sendapp_on_demand_writer = True

@@ -307,8 +307,8 @@ def tls_protocol(admission, header_timeout, idle_timeout, socket_threads=None):
     class EdgeProtocol(eventlet.wsgi.HttpProtocol):
         _timer = None
         # A connection keeps its HTTP buffers for its whole life, a WebSocket's too (it
-        # reads and writes the socket directly): eventlet's 8 + 16 KB were a fifth of an idle
-        # socket's memory. Reads and writes larger than a buffer bypass it.
+        # reads and writes the socket directly): eventlet's 8 + 16 KB cost about 12 KB of
+        # each idle socket's RSS (docs/BENCHMARKS.md). Larger reads and writes bypass them.
         rbufsize = wbufsize = HTTP_BUFFER_BYTES
 
         def handle(self):

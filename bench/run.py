@@ -293,11 +293,13 @@ def _run_cluster(name, args, folder, core, run_index):
         return out
 
 
-def keep_log(keep, folder, run_index, name):
+def keep_log(keep, run_folder, run_index, name):
     """Copy a target's server log out of the scratch folder (--keep-logs)."""
-    if keep and (folder / "server.log").exists():
-        keep.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(folder / "server.log", keep / f"run{run_index + 1}-{name}.log")
+    for log_file in (run_folder / name / "server.log", run_folder / f"{name}.log"):
+        if keep and log_file.exists():
+            keep.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(log_file, keep / f"run{run_index + 1}-{name}.log")
+            return
 
 
 def browser_figures(args, folder, cert_dir, server_core):
@@ -386,7 +388,7 @@ def main(argv=None):
                 log(f"run {run_index + 1}/{args.runs}: {name}")
                 run[name] = run_target(name, args, folder / f"run{run_index}", cert_dir, ca,
                                        server_core, run_index)
-                keep_log(args.keep_logs, folder / f"run{run_index}" / name, run_index, name)
+                keep_log(args.keep_logs, folder / f"run{run_index}", run_index, name)
             runs.append(run)
         figures = None if args.no_browser else browser_figures(args, folder, cert_dir,
                                                                 server_core)

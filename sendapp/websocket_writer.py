@@ -2,11 +2,12 @@
 
 python-engineio (4.x) serves a WebSocket with two tasks for its whole life: the reader
 (the server's connection task) and a writer that waits on the socket's queue. Under
-eventlet each is a greenthread with its own saved C stack and Python frame chunk, about
-20 KB of an idle socket's memory for a task that does nothing until something is sent
-(docs/BENCHMARKS.md, "Memory per idle socket"). Here the reader is the same, and a
-writer is started when a frame is queued on an idle socket and ends when the queue is
-empty: an idle socket costs one task.
+eventlet each is a greenthread with its own saved C stack, Python frame chunk and waiters:
+about 6 KB of an idle socket's memory, and objects every full garbage collection walks,
+for a task that does nothing until something is sent (docs/BENCHMARKS.md, "One task per
+idle WebSocket"). Here the reader is the same, and a writer is started when a frame is
+queued on a socket whose writer is not running and ends when the queue is empty: an idle
+socket costs one task.
 
 What is kept from python-engineio's handler, step for step: the upgrade handshake (probe
 PING/PONG, NOOP to end the poll, UPGRADE), the frame size bound, the socket timeout of a
@@ -20,9 +21,12 @@ uses only the async mode's `start_background_task` and `threading.Lock` (green u
 eventlet), so it is the same in every async mode.
 """
 import threading
+import time
 
 from engineio import exceptions, packet
 from engineio.socket import Socket
+
+WRITTEN_POLL = 0.01  # seconds between checks while a closing socket's frames are written
 
 
 class _Writer:
@@ -68,6 +72,14 @@ class _Writer:
             self.finished = True
             self.running = False
         self.ws.close()
+
+    def wait_written(self, seconds):
+        """What engineio's close(wait=True) waits for (its queue joined), bounded: a writer
+        that broke leaves frames that nobody will write."""
+        deadline = time.monotonic() + seconds
+        while (self.sock.queue.unfinished_tasks and not self.finished
+               and time.monotonic() < deadline):
+            self.sock.server.sleep(WRITTEN_POLL)
 
     def join(self):
         task = self.task
@@ -154,15 +166,13 @@ def install():
 
     def close(self, wait=True, abort=False, reason=None):
         writer = getattr(self, "_ws_writer", None)
-        if writer is not None and wait:
-            # engineio's close(wait=True) joins the queue: let the writer drain it.
-            original_close(self, wait=False, abort=abort, reason=reason)
-            writer.kick()
-            self.queue.join()
+        if writer is None:
+            original_close(self, wait=wait, abort=abort, reason=reason)
             return
-        original_close(self, wait=wait, abort=abort, reason=reason)
-        if writer is not None:
-            writer.kick()
+        original_close(self, wait=False, abort=abort, reason=reason)
+        writer.kick()
+        if wait:
+            writer.wait_written(self.server.ping_timeout)
 
     Socket._websocket_handler = _websocket_handler
     Socket.send = send

@@ -15,11 +15,11 @@ from support.live_server import ROOT
 RUN_TIMEOUT = 120  # seconds; the tiny run takes about 20
 
 
-def run_tiny(out, backends="bare,sqlite"):
+def run_tiny(out, backends="bare,sqlite", extra=()):
     """`python -m bench --tiny` as its own process; SIGTERM (it stops its servers) on timeout."""
     process = subprocess.Popen(
         [sys.executable, "-m", "bench", "--tiny", "--backends", backends, "--no-pin",
-         "--no-browser", "--out", str(out)],
+         "--no-browser", "--out", str(out), *extra],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         output, _ = process.communicate(timeout=RUN_TIMEOUT)
@@ -73,8 +73,10 @@ def assert_group_message_stored_and_received_once_by_every_member(group, members
 
 def test_tiny_benchmark_acks_stores_and_delivers_every_message_once(tmp_path):
     out = tmp_path / "results.json"
-    code, output = run_tiny(out)
+    code, output = run_tiny(out, extra=("--keep-logs", str(tmp_path / "logs")))
     assert code == 0, output
+    assert "SendApp ready" in (tmp_path / "logs" / "run1-sqlite.log").read_text()
+    assert "ready" in (tmp_path / "logs" / "run1-bare.log").read_text()
     assert "msg/s, 1 pair, 8 in flight" in output  # the printed table
     result = json.loads(out.read_text())
     bare, sqlite = result["median"]["bare"], result["median"]["sqlite"]

@@ -19,11 +19,12 @@ WAIT = 5.0  # seconds any step may take
 
 
 class FakeWebSocket:
-    def __init__(self, fail_sends=False):
+    def __init__(self, fail_sends=False, close_ends_wait=True):
         self.incoming = queue.Queue()
         self.sent = []
         self.closed = threading.Event()
         self.fail_sends = fail_sends
+        self.close_ends_wait = close_ends_wait
 
     def wait(self):
         return self.incoming.get(timeout=WAIT)
@@ -35,7 +36,8 @@ class FakeWebSocket:
 
     def close(self):
         self.closed.set()
-        self.incoming.put(None)  # a closed WebSocket's wait() ends
+        if self.close_ends_wait:
+            self.incoming.put(None)  # a closed WebSocket's wait() ends
 
 
 def until(condition, what):
@@ -124,6 +126,23 @@ def test_a_broken_websocket_ends_writing_and_the_session(server):
     writer.kick()  # nothing more is written to a broken WebSocket
     assert not writer.running
     assert server.disconnects == [("sid1", server.reason.TRANSPORT_CLOSE)]
+
+
+def test_closing_and_waiting_does_not_hang_on_a_broken_writer(server):
+    """engineio's close(wait=True) joins the queue; frames a broken writer left are never
+    written, so the wait ends at once instead of never."""
+    ws = FakeWebSocket(fail_sends=True, close_ends_wait=False)
+    sock, thread = serve(server, ws)
+    sock.send(message(1))
+    assert ws.closed.wait(WAIT)
+    assert not sock.closed  # the reader has not noticed yet
+    started = time.monotonic()
+    sock.close(wait=True)
+    assert time.monotonic() - started < 1.0
+    assert sock.closed
+    ws.incoming.put(None)
+    thread.join(WAIT)
+    assert not thread.is_alive()
 
 
 def test_an_upgrade_from_polling_answers_the_probe_then_sends_what_waited(server):

@@ -47,6 +47,11 @@ def until(condition, what):
         time.sleep(0.005)
 
 
+def assert_ended(thread):
+    thread.join(WAIT)
+    assert not thread.is_alive(), "the WebSocket handler ended"
+
+
 @pytest.fixture
 def server():
     websocket_writer.install()
@@ -99,8 +104,7 @@ def test_a_server_close_writes_close_and_ends_the_websocket(server):
     sock.close(wait=True, reason=server.reason.SERVER_DISCONNECT)  # returns once written
     assert ws.sent[-1] == packet.Packet(packet.CLOSE).encode()
     assert ws.closed.wait(WAIT)
-    thread.join(WAIT)
-    assert not thread.is_alive()
+    assert_ended(thread)
     assert server.disconnects == [("sid1", server.reason.SERVER_DISCONNECT)]
 
 
@@ -108,8 +112,7 @@ def test_the_client_leaving_closes_the_session_once(server):
     ws = FakeWebSocket()
     sock, thread = serve(server, ws)
     ws.incoming.put(None)
-    thread.join(WAIT)
-    assert not thread.is_alive()
+    assert_ended(thread)
     assert sock.closed and ws.closed.is_set()
     assert server.disconnects == [("sid1", server.reason.TRANSPORT_CLOSE)]
 
@@ -119,8 +122,7 @@ def test_a_broken_websocket_ends_writing_and_the_session(server):
     sock, thread = serve(server, ws)
     sock.send(message(1))
     assert ws.closed.wait(WAIT)
-    thread.join(WAIT)
-    assert not thread.is_alive()
+    assert_ended(thread)
     writer = sock._ws_writer
     assert writer.finished and not writer.running
     writer.kick()  # nothing more is written to a broken WebSocket
@@ -136,13 +138,13 @@ def test_closing_and_waiting_does_not_hang_on_a_broken_writer(server):
     sock.send(message(1))
     assert ws.closed.wait(WAIT)
     assert not sock.closed  # the reader has not noticed yet
-    started = time.monotonic()
-    sock.close(wait=True)
-    assert time.monotonic() - started < 1.0
+    closer = threading.Thread(target=sock.close, kwargs={"wait": True}, daemon=True)
+    closer.start()
+    closer.join(1.0)
+    assert not closer.is_alive(), "close(wait=True) returned"
     assert sock.closed
     ws.incoming.put(None)
-    thread.join(WAIT)
-    assert not thread.is_alive()
+    assert_ended(thread)
 
 
 def test_an_upgrade_from_polling_answers_the_probe_then_sends_what_waited(server):
@@ -156,16 +158,14 @@ def test_an_upgrade_from_polling_answers_the_probe_then_sends_what_waited(server
     assert ws.sent[1:] == [message(1).encode(), packet.Packet(packet.NOOP).encode()]
     assert sock.upgraded and not sock.upgrading
     ws.incoming.put(None)
-    thread.join(WAIT)
-    assert not thread.is_alive()
+    assert_ended(thread)
 
 
 def test_an_upgrade_without_the_probe_is_refused(server):
     ws = FakeWebSocket()
     sock, thread = serve(server, ws, upgrade=True)
     ws.incoming.put(packet.Packet(packet.MESSAGE, data="not a probe").encode())
-    thread.join(WAIT)
-    assert not thread.is_alive()
+    assert_ended(thread)
     assert ws.sent == [] and not sock.upgraded and not sock.upgrading
 
 
@@ -173,8 +173,7 @@ def test_a_frame_over_the_size_bound_ends_the_connection(server):
     ws = FakeWebSocket()
     sock, thread = serve(server, ws)
     ws.incoming.put("4" + "x" * (server.max_http_buffer_size + 1))
-    thread.join(WAIT)
-    assert not thread.is_alive()
+    assert_ended(thread)
     assert sock.closed
     assert server.disconnects == [("sid1", server.reason.TRANSPORT_CLOSE)]
 

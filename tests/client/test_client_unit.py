@@ -205,6 +205,30 @@ def test_sync_pages_from_its_own_position_and_holds_live_messages(tmp_path):
     assert ClientState(tmp_path / "state.json", user_id=1).cursor == 500
 
 
+def test_a_live_message_before_the_connect_handler_does_not_skip_what_the_sync_brings(tmp_path):
+    """After a lost connection, the new socket's first live message can be handled before
+    `_on_connect`; it must be held, or the cursor jumps over what was stored meanwhile."""
+    client = live_client(tmp_path)
+    synced_after = []
+
+    async def fake_call(event, data, timeout=None):
+        synced_after.append(data["after"])
+        return {"ok": True, "messages": [wire(6), wire(7)], "more": False, "last": 8}
+
+    async def scenario():
+        await client._receive([wire(5)], live=True)
+        await client._on_disconnect("transport error")
+        await client._on_message(wire(8))  # the new socket's first message, before the handler
+        assert client.cursor == 5
+        client._call = fake_call
+        await client._catch_up(client._epoch)
+
+    run(scenario())
+    assert synced_after == [5]
+    assert [m.id for m in drain(client)] == [5, 6, 7, 8]
+    assert client.cursor == 8
+
+
 def test_failed_sync_keeps_the_cursor_below_unsynced_messages(tmp_path):
     """Live messages still show during a manual sync, but only a finished sync moves past them."""
     client = live_client(tmp_path)

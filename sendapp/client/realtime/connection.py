@@ -97,6 +97,7 @@ class ConnectionMixin:
         self._connect_error = None
         self._ready.clear()
         self._settled.clear()
+        self._hold_live()  # a live message can be handled before _on_connect (see there)
         # Process-wide (python-engineio reads it from the class), and for every client: one
         # that may upgrade also polls until the upgrade, or for good where it is blocked.
         engineio_payload.Payload.max_decode_packets = max(
@@ -202,7 +203,11 @@ class ConnectionMixin:
         await self._emit_event("connected", {"transport": self.sio.transport()})
 
     async def _on_disconnect(self, reason=None):
+        """Hold live messages from now on: after a reconnect the first ones can be handled
+        before `_on_connect` runs, and one that moved the cursor then would make the sync
+        skip what the server stored while this client was away."""
         self._ready.clear()
+        self._hold_live()
         await self._emit_event("disconnected", {"reason": str(reason) if reason else None})
 
     async def _on_connect_error(self, data=None):

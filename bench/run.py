@@ -114,7 +114,7 @@ def options(argv=None):
     parser.add_argument("--tiny", action="store_true",
                         help="a seconds-long smoke run: 1 pair, 20 messages, small everything")
     parser.add_argument("--keep-logs", type=Path, metavar="DIR",
-                        help="copy each server's log there (named <run>-<backend>.log)")
+                        help="copy each server's log there, <run>-<backend>.log (not the cluster's)")
     parser.add_argument("--out", default=str(Path("bench") / "results" / "latest.json"))
     parser.add_argument("--table", metavar="FILE",
                         help="only print the table of an earlier results file")
@@ -189,6 +189,7 @@ def _run_target(name, args, folder, cert_dir, ca, core, run_index):
             out = asyncio.run(measure.measure_bare(name, process, args, ssl))
         finally:
             code, seconds = process.stop()
+            keep_log(args.keep_logs, process, run_index, name)
         out["stop"] = {"exit": code, "seconds": round(seconds, 2)}
         return out
     if name == "cluster":
@@ -233,6 +234,7 @@ def _run_target(name, args, folder, cert_dir, ca, core, run_index):
         finally:
             code, seconds = process.stop()
             tracebacks = process.count_in_log("Traceback")
+            keep_log(args.keep_logs, process, run_index, name)
         out.update(extra)
         out["stop"] = {"exit": code, "seconds": round(seconds, 2), "tracebacks": tracebacks}
         if "sigterm" in out:  # the server was stopped under load already
@@ -293,13 +295,11 @@ def _run_cluster(name, args, folder, core, run_index):
         return out
 
 
-def keep_log(keep, run_folder, run_index, name):
-    """Copy a target's server log out of the scratch folder (--keep-logs)."""
-    for log_file in (run_folder / name / "server.log", run_folder / f"{name}.log"):
-        if keep and log_file.exists():
-            keep.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(log_file, keep / f"run{run_index + 1}-{name}.log")
-            return
+def keep_log(keep, process, run_index, name):
+    """Copy a stopped target's log out of the scratch folder (--keep-logs)."""
+    if keep:
+        keep.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(process.log_path, keep / f"run{run_index + 1}-{name}.log")
 
 
 def browser_figures(args, folder, cert_dir, server_core):
@@ -388,7 +388,6 @@ def main(argv=None):
                 log(f"run {run_index + 1}/{args.runs}: {name}")
                 run[name] = run_target(name, args, folder / f"run{run_index}", cert_dir, ca,
                                        server_core, run_index)
-                keep_log(args.keep_logs, folder / f"run{run_index}", run_index, name)
             runs.append(run)
         figures = None if args.no_browser else browser_figures(args, folder, cert_dir,
                                                                 server_core)

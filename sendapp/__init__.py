@@ -6,6 +6,7 @@ from flask import Flask
 from .config import ROOT, Config
 from .edge import EngineIOGate, StrictPacket, close_unbound_sessions, guard_messages
 from .extensions import csrf, db, limiter, login_manager, migrate, socketio
+from .wsgi_stack import wrap
 
 
 def create_app(config=None):
@@ -46,13 +47,13 @@ def create_app(config=None):
 
     start_periodic(app)
     app.after_request(add_security_headers)
-    app.wsgi_app = SecurityHeaders(app.wsgi_app)  # Engine.IO answers get them too
+    wrap(app, SecurityHeaders)  # Engine.IO answers get them too
     from .proxies import TrustedNetworks, TrustedProxies
 
     if isinstance(app.config["TRUSTED_PROXIES"], str):  # an override as written in the env
         app.config["TRUSTED_PROXIES"] = TrustedNetworks.parse(app.config["TRUSTED_PROXIES"])
     # Outermost: every layer inside sees the client's address, scheme and host.
-    app.wsgi_app = TrustedProxies(app.wsgi_app, app.config["TRUSTED_PROXIES"])
+    wrap(app, TrustedProxies, app.config["TRUSTED_PROXIES"])
     return app
 
 
@@ -85,6 +86,9 @@ def _bind_extensions(app):
         ping_interval=20,
         ping_timeout=20,
         serializer=StrictPacket,
+        # Not a copy of the cookie session kept per socket (about 1.5 KB each): connect and
+        # disconnect read the handshake's cookie session, other events need no session.
+        manage_session=False,
     )
     from . import presence
     from .realtime import bind_events
@@ -97,7 +101,7 @@ def _bind_extensions(app):
 
     shed_sends(socketio.server, sends_in_hand(app))
     close_unbound_sessions(socketio.server, app.config["HEADER_TIMEOUT"])
-    app.wsgi_app = EngineIOGate(app.wsgi_app, socketio.server.eio, packet_limit)
+    wrap(app, EngineIOGate, socketio.server.eio, packet_limit)
     from .health.readiness import install
 
     install(app, socketio.server)

@@ -25,6 +25,8 @@ import urllib.parse
 
 from socketio import packet as sio_packet
 
+from .wsgi_stack import flat
+
 log = logging.getLogger(__name__)
 
 # What a malformed packet raises while python-socketio decodes and dispatches it.
@@ -84,7 +86,7 @@ def guard_messages(server):
                 _drop(eio, socket, environ, f"bad Engine.IO frame ({_reason(error)})")
                 return []
 
-        return websocket_driver(guarded_handler, engineio_server)
+        return flat(websocket_driver(guarded_handler, engineio_server))  # its reader parks inside
 
     if websocket_driver is not None:
         eio._async["websocket"] = guarded_websocket

@@ -216,6 +216,34 @@ def test_kept_alive_connection_is_closed_when_idle(short_deadlines):
         sock.close()
 
 
+def read_whole_response(sock, within=QUICK):
+    """One HTTP response with a Content-Length body: (head in lower case, body)."""
+    data = read_response(sock, within)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":", 1)[1] for line in head.lower().split(b"\r\n")
+                      if line.startswith(b"content-length:")))
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "the connection closed inside a response body"
+        body += chunk
+    return head.lower(), body
+
+
+def test_the_connection_header_is_still_read_after_the_environ_is_built(shared_server):
+    """app.py keeps only the Connection header of a request's parsed header block."""
+    sock = tls_socket(shared_server)
+    try:
+        sock.sendall(b"GET /api/csrf HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
+        head, _ = read_whole_response(sock)
+        assert head.startswith(b"http/1.1 200") and b"connection: keep-alive" in head
+        sock.sendall(b"GET /api/csrf HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        head, _ = read_whole_response(sock)
+        assert head.startswith(b"http/1.1 200") and b"connection: keep-alive" not in head
+        assert closed_by_server(sock, within=QUICK)
+    finally:
+        sock.close()
+
+
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_sockets_outlive_the_header_and_idle_deadlines(short_deadlines, transport):
     alice = Account.register(api_for(short_deadlines), unique("alice"), PASSWORD,

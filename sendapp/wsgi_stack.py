@@ -1,0 +1,22 @@
+"""WSGI layers that a parked WebSocket does not pay for.
+
+A WebSocket's reader stays inside every WSGI layer for the socket's whole life, parked in
+`recv`, and eventlet copies the part of the C stack under it aside (greenlet's saved
+stack). CPython 3.11 runs a call to a function or a bound method inside the running eval
+loop, but a call to an *instance* (`__call__`) or a class (`__init__`) re-enters the C eval
+loop: about 730 B more of saved C stack per layer and per idle socket, measured
+(docs/BENCHMARKS.md, "Flat WSGI calls"). So layers are stored and passed as bound methods.
+"""
+import types
+
+
+def flat(wsgi_app):
+    """`wsgi_app` as a function or bound method, which CPython calls without a C frame."""
+    if isinstance(wsgi_app, (types.FunctionType, types.MethodType)):
+        return wsgi_app
+    return wsgi_app.__call__
+
+
+def wrap(app, layer, *args):
+    """Put `layer(inner, *args)` around the Flask app's WSGI callable, both kept flat."""
+    app.wsgi_app = flat(layer(flat(app.wsgi_app), *args))

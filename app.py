@@ -62,7 +62,7 @@ FLUSH_SHARE = 1.0  # seconds of the grace, at most, for acks to leave once every
 ACK_WRITE_PAUSE = 0.3
 QUEUE_START_WAIT = 5  # seconds a configured message queue has to answer at start-up
 SOCKET_PATH = "/socket.io/"
-HTTP_BUFFER_BYTES = 2048  # per connection and direction (EdgeProtocol); a longer line is read in pieces
+HTTP_BUFFER_BYTES = 1024  # per connection and direction (EdgeProtocol); a longer line is read in pieces
 STOP_POLL = 0.2  # seconds between checks for a stop signal
 FD_RESERVE = 64  # file descriptors kept for the database, blobs, logs and the listener
 # Only AEAD suites with forward secrecy for TLS 1.2 (TLS 1.3 suites are all AEAD already).

@@ -6,7 +6,7 @@ from flask import Flask
 from .config import ROOT, Config
 from .edge import EngineIOGate, StrictPacket, close_unbound_sessions, guard_messages
 from .extensions import csrf, db, limiter, login_manager, migrate, socketio
-from .wsgi_stack import wrap
+from .wsgi_stack import SocketIOInPlace, flat, wrap
 
 
 def create_app(config=None):
@@ -101,6 +101,7 @@ def _bind_extensions(app):
 
     shed_sends(socketio.server, sends_in_hand(app))
     close_unbound_sessions(socketio.server, app.config["HEADER_TIMEOUT"])
+    app.wsgi_app = flat(SocketIOInPlace(app.wsgi_app))  # the one init_app put there
     wrap(app, EngineIOGate, socketio.server.eio, packet_limit)
     from .health.readiness import install
 

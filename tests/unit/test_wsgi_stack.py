@@ -11,7 +11,7 @@ import types
 import greenlet
 
 from sendapp.extensions import socketio
-from sendapp.wsgi_stack import flat
+from sendapp.wsgi_stack import SocketIOInPlace, flat
 
 LAYERS = 6
 PARKED = 100
@@ -85,7 +85,7 @@ def test_every_layer_of_the_app_down_to_flask_is_called_flat(app):
         assert len(layers) < 20
     assert current.__func__ is type(app).wsgi_app  # Flask's own, reached
     assert layers[:3] == ["TrustedProxies", "SecurityHeaders", "EngineIOGate"]
-    assert "_SocketIOMiddleware" in layers
+    assert layers[3:] == ["SocketIOInPlace"]  # in place of Flask-SocketIO's own
 
 
 def test_engineio_gets_its_websocket_handler_as_a_bound_method(app):
@@ -93,3 +93,17 @@ def test_engineio_gets_its_websocket_handler_as_a_bound_method(app):
     websocket = make_websocket(lambda ws: None, socketio.server.eio)
     assert isinstance(websocket, types.MethodType)
     assert websocket.__name__ == "__call__"
+
+
+def test_socketio_gets_the_environ_itself_with_the_flask_app(app):
+    class Recorder:
+        def handle_request(self, environ, start_response):
+            seen.append(environ)
+            return [b"engine.io"]
+
+    seen = []
+    middleware = type("Like", (), {"engineio_app": Recorder(), "wsgi_app": None,
+                                   "engineio_path": "/socket.io/", "flask_app": app})()
+    environ = {"PATH_INFO": "/socket.io/", "QUERY_STRING": "EIO=4&transport=polling"}
+    assert SocketIOInPlace(middleware)(environ, None) == [b"engine.io"]
+    assert seen == [environ] and seen[0] is environ and environ["flask.app"] is app

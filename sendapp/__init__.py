@@ -86,7 +86,7 @@ def _bind_extensions(app):
         ping_interval=20,
         ping_timeout=20,
         serializer=StrictPacket,
-        # Not a copy of the cookie session kept per socket (about 1.5 KB each): connect and
+        # Not a copy of the cookie session kept per socket (about 1 KB each): connect and
         # disconnect read the handshake's cookie session, other events need no session.
         manage_session=False,
     )

@@ -72,7 +72,7 @@ _FIELDS = ("ord", "sender", "recipient", "lo", "hi", "cid", "sk", "rk", "n", "ct
 _INSERT_MANY = """
     INSERT INTO messages (sender_id, recipient_id, lo_id, hi_id, cid, sk, rk, n, ct, ts)
     WITH v ({fields}) AS (VALUES {rows})
-    SELECT v.sender, v.recipient, v.lo, v.hi, v.cid, v.sk, v.rk, v.n, v.ct, :ts FROM v
+    SELECT v.sender, v.recipient, v.lo, v.hi, v.cid, v.sk, v.rk, v.n, v.ct, {ts} FROM v
     WHERE EXISTS (SELECT 1 FROM friendships f
                   WHERE f.lo_id = v.lo AND f.hi_id = v.hi AND f.accepted)
       AND EXISTS (SELECT 1 FROM identity_keys k WHERE k.user_id = v.sender AND k.key_id = v.sk)
@@ -93,7 +93,7 @@ _INSERT_GROUP = """
     INSERT INTO messages (sender_id, group_id, cid, sk, n, ct, ts)
     WITH v ({fields}) AS (VALUES {rows}),
          e ({entry_fields}) AS (VALUES {entry_rows})
-    SELECT v.sender, v.grp, v.cid, v.sk, v.n, v.ct, :ts FROM v
+    SELECT v.sender, v.grp, v.cid, v.sk, v.n, v.ct, {ts} FROM v
     WHERE EXISTS (SELECT 1 FROM identity_keys k WHERE k.user_id = v.sender AND k.key_id = v.sk)
       AND (SELECT count(*) FROM group_members gm WHERE gm.group_id = v.grp) = v.entries
       AND (SELECT count(*) FROM e
@@ -106,29 +106,49 @@ _INSERT_GROUP = """
 """
 
 
+# How each supported DBAPI driver names a bound parameter in the SQL it is given.
+_PLACEHOLDERS = {"pysqlite": ":{}", "psycopg2": "%({})s"}
+
+
+def placeholder(connection):
+    """The driver's spelling of a named parameter, a format string taking the name."""
+    driver = connection.dialect.driver
+    if driver not in _PLACEHOLDERS:
+        raise RuntimeError(f"the message writer does not know how the {driver!r} driver "
+                           f"names parameters (known: {', '.join(_PLACEHOLDERS)})")
+    return _PLACEHOLDERS[driver]
+
+
+# The batch statements are plain SQL strings given to the driver (`exec_driver_sql`), cached
+# per batch size. Cached as SQLAlchemy `text()` they held ten BindParameter objects per row,
+# about seven objects each for the garbage collector: 400,000 tracked objects after a few
+# throughput runs, a million after an overload, walked by every full collection (0.3-1.3 s
+# pauses; docs/BENCHMARKS.md, "Batch statements as driver SQL"). Strings are not tracked.
 @functools.lru_cache(maxsize=MAX_BATCH)
-def insert_statement(count):
+def insert_sql(count, named):
     """The one statement that writes a batch of `count` envelopes (one round trip): each row
     only if the pair are friends and both key ids hold, ids in batch order, a cid already
-    stored (or twice in the batch) skipped. Bound parameters only, named `<field><index>`."""
-    rows = ", ".join("(" + ", ".join(f":{field}{i}" for field in _FIELDS) + ")"
+    stored (or twice in the batch) skipped. Parameters `<field><index>` and `ts`, spelled
+    by `named` (`placeholder`)."""
+    rows = ", ".join("(" + ", ".join(named.format(f"{field}{i}") for field in _FIELDS) + ")"
                      for i in range(count))
-    return text(_INSERT_MANY.format(fields=", ".join(_FIELDS), rows=rows))
+    return _INSERT_MANY.format(fields=", ".join(_FIELDS), rows=rows, ts=named.format("ts"))
 
 
 @functools.lru_cache(maxsize=64)  # keyed by two sizes: keep the most used texts only
-def insert_group_statement(count, entry_count):
+def insert_group_sql(count, entry_count, named):
     """The statement that writes `count` group envelopes holding `entry_count` entries in all
     (one round trip), each only if sk is the sender's key and its entries name exactly the
-    group's members with their keys; ids in batch order. Bound parameters `<field><index>`
-    for envelopes and `e<field><index>` for entries."""
-    rows = ", ".join("(" + ", ".join(f":{field}{i}" for field in _GROUP_FIELDS) + ")"
-                     for i in range(count))
-    entry_rows = ", ".join("(" + ", ".join(f":e{field}{i}" for field in _ENTRY_FIELDS) + ")"
-                           for i in range(entry_count))
-    return text(_INSERT_GROUP.format(fields=", ".join(_GROUP_FIELDS), rows=rows,
-                                     entry_fields=", ".join(_ENTRY_FIELDS),
-                                     entry_rows=entry_rows))
+    group's members with their keys; ids in batch order. Parameters `<field><index>` for
+    envelopes, `e<field><index>` for entries and `ts`, spelled by `named`."""
+    rows = ", ".join("(" + ", ".join(named.format(f"{field}{i}") for field in _GROUP_FIELDS)
+                     + ")" for i in range(count))
+    entry_rows = ", ".join(
+        "(" + ", ".join(named.format(f"e{field}{i}") for field in _ENTRY_FIELDS) + ")"
+        for i in range(entry_count))
+    return _INSERT_GROUP.format(fields=", ".join(_GROUP_FIELDS), rows=rows,
+                                entry_fields=", ".join(_ENTRY_FIELDS), entry_rows=entry_rows,
+                                ts=named.format("ts"))
 
 
 def hold_write_order(connection):
@@ -354,8 +374,8 @@ class MessageWriter:
                 params = {"ts": ts}
                 for index, item in enumerate(pairs):
                     params.update(item.params(index))
-                stored.update(_returned(connection.execute(insert_statement(len(pairs)), params),
-                                        pairs))
+                sql = insert_sql(len(pairs), placeholder(connection))
+                stored.update(_returned(connection.exec_driver_sql(sql, params), pairs))
             for chunk in _chunks(groups):
                 stored.update(_write_groups(connection, chunk, ts))
         return [(stored.get(id(item)), ts) for item in batch]
@@ -396,7 +416,8 @@ def _write_groups(connection, items, ts):
             params.update({f"e{field}{entry_index}": value for field, value
                            in zip(_ENTRY_FIELDS, (index, entry.to, entry.rk))})
             entry_index += 1
-    result = connection.execute(insert_group_statement(len(items), entry_index), params)
+    sql = insert_group_sql(len(items), entry_index, placeholder(connection))
+    result = connection.exec_driver_sql(sql, params)
     stored = _returned(result, items)
     wraps = [{"message_id": stored[id(item)], "user_id": entry.to, "rk": entry.rk,
               "n": entry.n, "w": entry.w}

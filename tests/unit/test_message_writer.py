@@ -7,11 +7,13 @@ instead of answering `retry`.
 """
 import concurrent.futures
 import contextlib
+import gc
 import sqlite3
 import time
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.sql.elements import BindParameter
 
 from sendapp.chat import envelope as envelopes
 from sendapp.chat import writer as writer_module
@@ -186,6 +188,31 @@ def test_envelopes_queued_while_a_batch_runs_are_written_in_one_transaction(app,
     assert len({stored_id for stored_id, _ts in outcomes}) == len(many)
     assert len({ts for _id, ts in outcomes}) == 1  # one transaction stamps one ts
     assert len(commits) <= 2, f"{len(commits)} commits for the blocker and 50 envelopes"
+
+
+def bind_parameters():
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if isinstance(o, BindParameter))
+
+
+def test_batches_of_new_sizes_leave_no_statement_objects_for_the_collector(app, trio, pool):
+    """The batch statements are cached as plain SQL: a SQLAlchemy text() per batch size kept
+    ten BindParameters per row, objects every full garbage collection walks."""
+    alice, bob, _carol = trio
+    writer = make_writer(app)
+    assert writer.write(alice.id, envelope(app, alice, bob, "warm-up")) is not None
+    before = bind_parameters()
+    sizes = (3, 7, 12, 20)
+    for size in sizes:
+        many = [envelope(app, alice, bob, f"batch of {size}: {i}") for i in range(size)]
+        with write_lock(app):
+            blocker = hold_writer(app, writer, pool, alice, bob)
+            futures = [pool.submit(writer.write, alice.id, e) for e in many]
+            wait_until(lambda: len(writer.queue) == size)
+        assert blocker.result(WAIT) is not None
+        assert all(f.result(WAIT) is not None for f in futures)
+    assert writer_module.insert_sql.cache_info().currsize >= len(sizes)  # each size was written
+    assert bind_parameters() - before < 20  # text() statements: 10 per row, 420 here
 
 
 # --- group envelopes (PROTOCOL §9.5) in the same writer --------------------------------------

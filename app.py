@@ -12,6 +12,7 @@ if __name__ == "__main__":
 
     eventlet.monkey_patch()
 
+import collections
 import errno
 import gc
 import logging
@@ -561,15 +562,20 @@ def fast_websocket_unmasking():
 
 
 GC_PAUSE_NOTICE = 0.05  # seconds: a garbage collection this long shows in every latency
+GC_REPORT_EVERY = 1.0  # seconds between logging the long collections recorded meanwhile
 
 
-def log_long_collections():
+def log_long_collections(start=None, sleep=None):
     """Log each garbage collection that stopped the server for GC_PAUSE_NOTICE or more.
 
     With thousands of sockets open a full collection walks every one of their objects
     while nothing else runs; this makes those pauses visible (docs/BENCHMARKS.md).
+    The collector's callback only records a pause and a task logs it: the callback runs
+    inside whatever allocation started the collection, and a log record asks for the
+    current thread. Inside eventlet's own registration of the current greenthread, that
+    registered it twice, and its exit then failed with a KeyError (seen under load).
     """
-    started = {}
+    started, pauses = {}, collections.deque(maxlen=1000)
 
     def note(phase, info):
         if phase == "start":
@@ -577,11 +583,20 @@ def log_long_collections():
         elif "at" in started:
             seconds = time.perf_counter() - started.pop("at")
             if seconds >= GC_PAUSE_NOTICE:
+                generation = info["generation"]
+                pauses.append((generation, seconds, len(gc.get_objects(generation))))
+
+    def report():
+        while True:
+            (sleep or socketio.sleep)(GC_REPORT_EVERY)
+            while pauses:
+                generation, seconds, tracked = pauses.popleft()
                 log.info("garbage collection of generation %d paused the server %.0f ms "
-                         "(%d objects tracked)", info["generation"], seconds * 1000,
-                         len(gc.get_objects(info["generation"])))
+                         "(%d objects tracked)", generation, seconds * 1000, tracked)
 
     gc.callbacks.append(note)
+    (start or socketio.start_background_task)(report)
+    return note
 
 
 def freeze_survivors(every, thaw_every, start=None, sleep=None):

@@ -71,7 +71,10 @@ class _Writer:
         with self.lock:
             self.finished = True
             self.running = False
-        self.ws.close()
+        # eventlet closes the WebSocket itself on the client's close frame; closing it again
+        # fails on the closed socket and logs a "socket shutdown error" line.
+        if not getattr(self.ws, "websocket_closed", False):
+            self.ws.close()
 
     def wait_written(self, seconds):
         """What engineio's close(wait=True) waits for (its queue joined), bounded: a writer

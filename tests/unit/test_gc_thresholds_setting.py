@@ -55,3 +55,47 @@ def test_survivors_are_frozen_each_interval_and_all_thawed_at_the_thaw(monkeypat
         assert collected == [3]  # the third interval thaws and collects, once
     finally:
         gc.unfreeze()
+
+
+def test_long_collections_are_logged_by_a_task_never_inside_the_collector(monkeypatch):
+    """app.log_long_collections: logging inside the collector's callback re-entered eventlet's
+    registration of the current greenthread (a KeyError when it ended); the callback only
+    records, the task logs."""
+    import gc
+
+    import app as server_module
+
+    in_collection, logged, tasks = [False], [], []
+
+    def watch(phase, _info):
+        in_collection[0] = phase == "start"
+
+    class Recorder:
+        def info(self, message, *args):
+            logged.append((in_collection[0], message % args))
+
+    class Stop(Exception):
+        pass
+
+    ticks = []
+
+    def sleep(_seconds):
+        ticks.append(1)
+        if len(ticks) > 1:
+            raise Stop
+
+    monkeypatch.setattr(server_module, "GC_PAUSE_NOTICE", 0.0)  # every collection counts
+    monkeypatch.setattr(server_module, "log", Recorder())
+    note = server_module.log_long_collections(start=tasks.append, sleep=sleep)
+    gc.callbacks.append(watch)  # after note: still "in the collection" while note runs
+    try:
+        gc.collect()
+        assert logged == []  # recorded, not logged, while collecting
+        with pytest.raises(Stop):
+            tasks[0]()
+    finally:
+        gc.callbacks.remove(note)
+        gc.callbacks.remove(watch)
+    assert logged and not any(inside for inside, _line in logged), logged
+    assert any(line.startswith("garbage collection of generation 2 paused the server")
+               for _inside, line in logged), logged

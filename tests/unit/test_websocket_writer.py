@@ -117,6 +117,18 @@ def test_the_client_leaving_closes_the_session_once(server):
     assert server.disconnects == [("sid1", server.reason.TRANSPORT_CLOSE)]
 
 
+def test_a_websocket_the_client_closed_is_not_closed_again(server):
+    """eventlet closes its WebSocket itself on the client's close frame; closing it again
+    logged a "socket shutdown error" line per socket (10,000 when 10,000 left)."""
+    ws = FakeWebSocket()
+    sock, thread = serve(server, ws)
+    ws.websocket_closed = True  # what eventlet's close() sets, before closing the socket
+    ws.incoming.put(None)
+    assert_ended(thread)
+    assert sock.closed and not ws.closed.is_set()
+    assert server.disconnects == [("sid1", server.reason.TRANSPORT_CLOSE)]
+
+
 def test_a_broken_websocket_ends_writing_and_the_session(server):
     ws = FakeWebSocket(fail_sends=True)
     sock, thread = serve(server, ws)

@@ -200,6 +200,7 @@ def test_batches_of_new_sizes_leave_no_statement_objects_for_the_collector(app, 
     ten BindParameters per row, objects every full garbage collection walks."""
     alice, bob, _carol = trio
     writer = make_writer(app)
+    writer_module.insert_sql.cache_clear()
     assert writer.write(alice.id, envelope(app, alice, bob, "warm-up")) is not None
     before = bind_parameters()
     sizes = (3, 7, 12, 20)
@@ -211,7 +212,8 @@ def test_batches_of_new_sizes_leave_no_statement_objects_for_the_collector(app, 
             wait_until(lambda: len(writer.queue) == size)
         assert blocker.result(WAIT) is not None
         assert all(f.result(WAIT) is not None for f in futures)
-    assert writer_module.insert_sql.cache_info().currsize >= len(sizes)  # each size was written
+    # batches of exactly 1 (warm-up, blockers) and each size: the sizes really were new
+    assert writer_module.insert_sql.cache_info().currsize == 1 + len(sizes)
     assert bind_parameters() - before < 20  # text() statements: 10 per row, 420 here
 
 

@@ -11,6 +11,11 @@ so a refusal costs a fraction of a message. The client's outbox resends the same
 nothing was stored, so nothing can be doubled. The message writer also bounds its own
 queue (chat/writer.py).
 
+A send is in hand from the moment the edge lets it through, not from when its handler
+starts: one WebSocket reader hands over every frame already in its buffer without
+yielding, and each becomes a handler task waiting its turn. Counted only once started,
+those waiting tasks were an unbounded queue in front of the bound (docs/BENCHMARKS.md).
+
 Every `retry` answer to a `send` carries `retry_after` (seconds): a turn in a line drawn
 at the rate this process has been finishing sends, with jitter. Refused clients then come
 back spread over the time the server needs for them, instead of all at once again (a
@@ -29,7 +34,6 @@ import random
 import re
 import threading
 import time
-from contextlib import contextmanager
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -82,19 +86,25 @@ class SendsInHand:
         """Take no more sends (the process drains): each new one is answered `retry`."""
         self.closing = True
 
-    @contextmanager
-    def one(self):
-        """Hold one send; refused with `retry` once closed (after the edge's check, a send's
-        handler may still have been waiting to start)."""
+    def hold(self, handler):
+        """Count one send in hand from now (the edge let it through) until `handler`, the task
+        that handles it, returns. Returns the function to run in that task."""
         with self.lock:
-            if self.closing:
-                raise ApiError("retry", CLOSING_MESSAGE, retry_after=MIN_WAIT)
             self.count += 1
-        try:
-            yield
-        finally:
-            with self.lock:
-                self.count -= 1
+
+        def held(*args, **kwargs):
+            try:
+                return handler(*args, **kwargs)
+            finally:
+                with self.lock:
+                    self.count -= 1
+
+        return held
+
+    def refuse_if_closing(self):
+        """Raise `retry` once closed: a send let through before may still await its turn."""
+        if self.closing:
+            raise ApiError("retry", CLOSING_MESSAGE, retry_after=MIN_WAIT)
 
     def stored(self):
         """Count one send stored. The rate is taken only from busy windows: refusals, idle
@@ -139,23 +149,41 @@ def sends_in_hand(app=None):
 
 
 def shed_sends(server, in_hand):
-    """Answer `send` packets `retry` at the Engine.IO edge while `in_hand` is full.
+    """Answer `send` packets `retry` at the Engine.IO edge while `in_hand` is full, and hold
+    each one let through from there until its handler returns.
+
+    python-socketio decodes a packet and starts its handler task within the `message`
+    handler, without yielding; the task it starts for a `send` let through is wrapped by
+    `in_hand.hold`. Other tasks (other events, background work) start unwrapped.
 
     :param server: the socketio.Server Flask-SocketIO made (`socketio.server`).
     """
     eio = server.eio
     handle = eio.handlers["message"]
+    start_task = server.start_background_task
     notices = Notices(log)
+    letting_through = []  # non-empty while a `send` let through is being dispatched
+
+    def start_background_task(target, *args, **kwargs):
+        if letting_through:
+            letting_through.clear()
+            target = in_hand.hold(target)
+        return start_task(target, *args, **kwargs)
 
     def shed(eio_sid, data):
-        if in_hand.full() and isinstance(data, str) and data.startswith("2"):
-            found = SEND_PACKET.match(data)
-            if found is not None:
-                if not in_hand.closing:
-                    notices.note("shed", "busy: sends answered retry (%d in hand)",
-                                 in_hand.count)
-                eio.send(eio_sid, "3" + found.group(1) + json.dumps([in_hand.busy_ack()]))
-                return None
-        return handle(eio_sid, data)
+        found = SEND_PACKET.match(data) if isinstance(data, str) else None
+        if found is None:
+            return handle(eio_sid, data)
+        if in_hand.full():
+            if not in_hand.closing:
+                notices.note("shed", "busy: sends answered retry (%d in hand)", in_hand.count)
+            eio.send(eio_sid, "3" + found.group(1) + json.dumps([in_hand.busy_ack()]))
+            return None
+        letting_through.append(True)
+        try:
+            return handle(eio_sid, data)
+        finally:
+            letting_through.clear()
 
+    server.start_background_task = start_background_task
     eio.on("message", shed)

@@ -20,19 +20,19 @@ def on_send(caller, data=None):
     """Sender → server. Validate, store (committed, and relayed by the writer, before the
     ack: chat/relay.py). A retried cid of a stored message is relayed again: the process
     that stored it may have died before relaying it (receivers de-duplicate by id)."""
-    in_hand = sends_in_hand()
-    with in_hand.one():  # the bound the edge sheds by (sendapp/load.py)
-        env = envelopes.parse(data)
-        try:
-            message, created = service.store(caller.user_id, env)
-        except ApiError as error:
-            if error.code == "retry":  # when to come back, as the edge's refusals say
-                error.details.setdefault("retry_after", in_hand.retry_after())
-            raise
-        in_hand.stored()
-        if not created:
-            relay(caller.user_id, env, message)
-        return {"ok": True, "id": message.id, "ts": message.ts}
+    in_hand = sends_in_hand()  # the edge counts this send in hand (sendapp/load.py)
+    in_hand.refuse_if_closing()
+    env = envelopes.parse(data)
+    try:
+        message, created = service.store(caller.user_id, env)
+    except ApiError as error:
+        if error.code == "retry":  # when to come back, as the edge's refusals say
+            error.details.setdefault("retry_after", in_hand.retry_after())
+        raise
+    in_hand.stored()
+    if not created:
+        relay(caller.user_id, env, message)
+    return {"ok": True, "id": message.id, "ts": message.ts}
 
 
 @socket_event("sync")

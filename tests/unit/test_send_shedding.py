@@ -1,17 +1,28 @@
-"""Past SEND_CONCURRENCY sends in hand, a `send` is answered `retry` before Socket.IO decodes it."""
+"""Past the bound of sends in hand, a `send` is answered `retry` before Socket.IO decodes it;
+a send let through is in hand from the edge until its handler task returns."""
 import contextlib
 import json
-from types import SimpleNamespace
+
+import pytest
 
 from sendapp.load import SendsInHand, shed_sends
 
 
-class FakeEngineIO:
-    """Just what shed_sends touches: the `message` handler and `send`."""
+class FakeSocketIO:
+    """Just what shed_sends touches: the Engine.IO server's `message` handler and `send`, and
+    python-socketio's `start_background_task`, which its `message` handler calls for every
+    event it decodes (a handler task, not run until `run_tasks`)."""
 
     def __init__(self):
-        self.decoded, self.sent = [], []
-        self.handlers = {"message": lambda sid, data: self.decoded.append((sid, data))}
+        self.decoded, self.sent, self.tasks = [], [], []
+        self.handlers = {"message": self.dispatch}
+        self.eio = self
+
+    def dispatch(self, sid, data):
+        if not data.endswith("]"):
+            raise ValueError("undecodable packet")
+        self.decoded.append((sid, data))
+        self.start_background_task(lambda: None)
 
     def on(self, name, handler):
         self.handlers[name] = handler
@@ -19,12 +30,29 @@ class FakeEngineIO:
     def send(self, sid, data):
         self.sent.append((sid, data))
 
+    def start_background_task(self, target, *args, **kwargs):
+        self.tasks.append(lambda: target(*args, **kwargs))
+
+    def run_tasks(self):
+        while self.tasks:
+            self.tasks.pop(0)()
+
 
 def gate(limit):
-    eio = FakeEngineIO()
+    server = FakeSocketIO()
     in_hand = SendsInHand(limit)
-    shed_sends(SimpleNamespace(eio=eio), in_hand)
-    return eio, in_hand, eio.handlers["message"]
+    shed_sends(server, in_hand)
+    return server, in_hand, server.handlers["message"]
+
+
+@contextlib.contextmanager
+def held(in_hand):
+    """One send in hand while the block runs."""
+    release = in_hand.hold(lambda: None)
+    try:
+        yield
+    finally:
+        release()
 
 
 SEND = '27["send",{"v":1,"cid":"x"}]'
@@ -32,7 +60,7 @@ SEND = '27["send",{"v":1,"cid":"x"}]'
 
 def test_a_send_past_the_bound_gets_retry_with_its_ack_id_and_is_not_decoded():
     eio, in_hand, handle = gate(1)
-    with in_hand.one():
+    with held(in_hand):
         handle("sid1", SEND)
         handle("sid1", '28["typing",{"to":2,"on":true}]')  # other events are never shed
     assert eio.decoded == [("sid1", '28["typing",{"to":2,"on":true}]')]
@@ -43,10 +71,50 @@ def test_a_send_past_the_bound_gets_retry_with_its_ack_id_and_is_not_decoded():
 
 def test_below_the_bound_every_send_goes_through():
     eio, in_hand, handle = gate(2)
-    with in_hand.one():
+    with held(in_hand):
         handle("sid1", SEND)
+    eio.run_tasks()
     assert in_hand.count == 0
     assert eio.decoded == [("sid1", SEND)] and eio.sent == []
+
+
+def test_a_send_is_in_hand_from_the_edge_until_its_task_returns():
+    """A reader hands over every buffered frame before any handler task starts: the sends
+    waiting for their turn count against the bound, so a burst past it is refused."""
+    eio, in_hand, handle = gate(2)
+    for _ in range(3):
+        handle("sid1", SEND)
+    assert in_hand.count == 2 and len(eio.tasks) == 2
+    assert len(eio.decoded) == 2 and json.loads(eio.sent[0][1][2:])[0]["error"] == "retry"
+    eio.run_tasks()
+    assert in_hand.count == 0
+
+
+def test_other_events_and_background_tasks_are_not_held():
+    eio, in_hand, handle = gate(2)
+    handle("sid1", '28["typing",{"to":2,"on":true}]')
+    eio.start_background_task(lambda: None)
+    assert in_hand.count == 0 and len(eio.tasks) == 2
+
+
+def test_a_send_that_fails_to_decode_leaves_nothing_held():
+    """The packet never became a task; the next task started is not taken for it."""
+    eio, in_hand, handle = gate(2)
+    with pytest.raises(ValueError):
+        handle("sid1", '21["send",{"v":1')
+    eio.start_background_task(lambda: None)
+    assert in_hand.count == 0
+
+
+def test_a_held_send_is_released_when_its_handler_raises():
+    in_hand = SendsInHand(2)
+
+    def broken():
+        raise RuntimeError("handler failed")
+
+    with pytest.raises(RuntimeError):
+        in_hand.hold(broken)()
+    assert in_hand.count == 0
 
 
 class Clock:
@@ -62,16 +130,16 @@ def finishing_at(rate, seconds, clock, in_hand, busy=True):
     in hand behind them (`busy`) or none."""
     with contextlib.ExitStack() as queue:
         for _ in range(10 if busy else 0):
-            queue.enter_context(in_hand.one())
+            queue.enter_context(held(in_hand))
         for _ in range(int(rate * seconds)):
             clock.now += 1.0 / rate
-            with in_hand.one():
+            with held(in_hand):
                 in_hand.stored()
 
 
 def test_the_edge_refusal_says_when_to_come_back():
     eio, in_hand, handle = gate(1)
-    with in_hand.one():
+    with held(in_hand):
         handle("sid1", SEND)
     ack = json.loads(eio.sent[0][1][2:])[0]
     assert 0.2 <= ack["retry_after"] <= 30
@@ -121,9 +189,9 @@ def test_the_bound_on_sends_in_hand_follows_the_measured_rate():
 
 def test_sends_past_the_rate_bound_are_shed():
     eio, in_hand, handle = gate(1024)
-    with contextlib.ExitStack() as held:
+    with contextlib.ExitStack() as stack:
         for _ in range(in_hand.bound()):
-            held.enter_context(in_hand.one())
+            stack.enter_context(held(in_hand))
         handle("sid1", SEND)
     assert eio.decoded == [] and json.loads(eio.sent[0][1][2:])[0]["error"] == "retry"
 
@@ -158,10 +226,10 @@ def test_idle_time_a_light_load_and_refusals_do_not_lower_the_measured_rate():
     finishing_at(1000, 2.0, clock, in_hand)
     busy = in_hand.rate
     clock.now += 600  # ten idle minutes, then one message
-    with in_hand.one():
+    with held(in_hand):
         in_hand.stored()
     finishing_at(20, 5.0, clock, in_hand, busy=False)  # a light load
     for _ in range(1000):  # refused sends finish too, unstored
-        with in_hand.one():
+        with held(in_hand):
             clock.now += 0.0001
     assert in_hand.rate == busy

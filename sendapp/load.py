@@ -153,8 +153,9 @@ def shed_sends(server, in_hand):
     each one let through from there until its handler returns.
 
     python-socketio decodes a packet and starts its handler task within the `message`
-    handler, without yielding; the task it starts for a `send` let through is wrapped by
-    `in_hand.hold`. Other tasks (other events, background work) start unwrapped.
+    handler; the task the dispatching thread (or greenthread) starts for a `send` let
+    through is wrapped by `in_hand.hold`. Other tasks (other events, background work, tasks
+    another thread starts meanwhile) start unwrapped.
 
     :param server: the socketio.Server Flask-SocketIO made (`socketio.server`).
     """
@@ -162,11 +163,12 @@ def shed_sends(server, in_hand):
     handle = eio.handlers["message"]
     start_task = server.start_background_task
     notices = Notices(log)
-    letting_through = []  # non-empty while a `send` let through is being dispatched
+    letting_through = set()  # the threads dispatching a `send` let through
 
     def start_background_task(target, *args, **kwargs):
-        if letting_through:
-            letting_through.clear()
+        dispatching = threading.get_ident()
+        if dispatching in letting_through:
+            letting_through.discard(dispatching)
             target = in_hand.hold(target)
         return start_task(target, *args, **kwargs)
 
@@ -179,11 +181,12 @@ def shed_sends(server, in_hand):
                 notices.note("shed", "busy: sends answered retry (%d in hand)", in_hand.count)
             eio.send(eio_sid, "3" + found.group(1) + json.dumps([in_hand.busy_ack()]))
             return None
-        letting_through.append(True)
+        dispatching = threading.get_ident()
+        letting_through.add(dispatching)
         try:
             return handle(eio_sid, data)
         finally:
-            letting_through.clear()
+            letting_through.discard(dispatching)
 
     server.start_background_task = start_background_task
     eio.on("message", shed)

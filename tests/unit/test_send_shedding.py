@@ -2,6 +2,7 @@
 a send let through is in hand from the edge until its handler task returns."""
 import contextlib
 import json
+import threading
 
 import pytest
 
@@ -15,6 +16,7 @@ class FakeSocketIO:
 
     def __init__(self):
         self.decoded, self.sent, self.tasks = [], [], []
+        self.meanwhile = None  # a task another thread starts while a packet is dispatched
         self.handlers = {"message": self.dispatch}
         self.eio = self
 
@@ -22,6 +24,10 @@ class FakeSocketIO:
         if not data.endswith("]"):
             raise ValueError("undecodable packet")
         self.decoded.append((sid, data))
+        if self.meanwhile is not None:  # another thread starts a task during the dispatch
+            other = threading.Thread(target=self.start_background_task, args=(self.meanwhile,))
+            other.start()
+            other.join(5)
         self.start_background_task(lambda: None)
 
     def on(self, name, handler):
@@ -95,6 +101,17 @@ def test_other_events_and_background_tasks_are_not_held():
     handle("sid1", '28["typing",{"to":2,"on":true}]')
     eio.start_background_task(lambda: None)
     assert in_hand.count == 0 and len(eio.tasks) == 2
+
+
+def test_a_task_another_thread_starts_during_the_dispatch_is_not_held():
+    eio, in_hand, handle = gate(2)
+    eio.meanwhile = lambda: None
+    handle("sid1", SEND)
+    assert in_hand.count == 1 and len(eio.tasks) == 2
+    eio.tasks.pop(0)()  # the other thread's task
+    assert in_hand.count == 1, "the other thread's task was held in the send's place"
+    eio.run_tasks()
+    assert in_hand.count == 0
 
 
 def test_a_send_that_fails_to_decode_leaves_nothing_held():

@@ -136,14 +136,17 @@ def test_readiness_counts_a_raising_probe_as_failing():
     assert Readiness([("database", broken)]).failing() == ["database"]
 
 
-def test_closed_sends_are_refused_before_they_are_held():
+def test_a_send_let_through_before_the_close_is_refused_at_its_turn_and_released():
+    """The drain waits for the count to reach 0: a send the edge let through just before the
+    close is answered `retry` when its handler runs, and no longer counted after."""
     in_hand = SendsInHand(limit=10)
     assert not in_hand.full()
+    waiting = in_hand.hold(in_hand.refuse_if_closing)  # let through, its task not started
     in_hand.close()
-    assert in_hand.full()
+    assert in_hand.full() and in_hand.count == 1
     assert in_hand.busy_ack() == {"ok": False, "error": "retry", "message": CLOSING_MESSAGE,
                                   "retry_after": MIN_WAIT}
     with pytest.raises(ApiError) as refused:
-        in_hand.refuse_if_closing()
+        waiting()
     assert refused.value.code == "retry"
     assert in_hand.count == 0

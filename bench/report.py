@@ -76,7 +76,8 @@ def table_options(opts):
             else [overload], "catch_up": f"{opts.get('catch_up', 0):,}",
             "polling_pairs": opts.get("polling_pairs", 0),
             "group_size": opts.get("group_size", 0), "group_senders": opts.get("group_senders", 0),
-            "window": opts.get("window", 8), "count_bound": bool(opts.get("tiny_messages"))}
+            "window": opts.get("window", 8), "count_bound": bool(opts.get("tiny_messages")),
+            "sustained": opts.get("sustained", 0)}
 
 
 def merged_options(*many):
@@ -84,6 +85,7 @@ def merged_options(*many):
     out = dict(many[-1])
     for key in ("pair_counts", "idle_counts", "overload"):
         out[key] = sorted({v for o in many for v in o[key]})
+    out["sustained"] = max(o["sustained"] for o in many)
     return out
 
 
@@ -142,6 +144,15 @@ def rows(o):
          False),
         (f"catch-up of {o['catch_up']} by sync, s", "catch_up.seconds", False),
     ]
+    if o.get("sustained"):
+        out += [(f"sustained {o['sustained']:g} s: offered msg/s", "sustained.offered_per_s",
+                 False),
+                ("sustained: ack p50/p99 ms, worst 10-s p99",
+                 ("sustained.ack.p50_ms", "sustained.ack.p99_ms",
+                  "sustained.worst_stretch_p99_ms"), False),
+                ("sustained: server RSS KiB first/max/last",
+                 ("sustained.rss_kb.first", "sustained.rss_kb.max", "sustained.rss_kb.last"),
+                 False)]
     for n in o["idle_counts"]:
         i = f"idle_{n}"
         out += [(f"KB per idle socket ({n:,} sockets)", f"{i}.kb_per_socket", False),

@@ -78,6 +78,11 @@ def options(argv=None):
     parser.add_argument("--lone", type=int, default=200, help="sequential lone messages")
     parser.add_argument("--rate-seconds", type=float, default=5.0,
                         help="seconds of the fixed-rate and overload scenarios")
+    parser.add_argument("--sustained", type=float, default=0.0, metavar="SECONDS",
+                        help="SendApp only: also offer --sustained-factor x the max for this "
+                             "long, sampling the server's memory (0: skip; default)")
+    parser.add_argument("--sustained-factor", type=float, default=0.5,
+                        help="the sustained scenario's rate, as a share of the max")
     parser.add_argument("--overload", type=factors, default=[2.0, 4.0],
                         help="overload factors x max rate (default 2,4)")
     parser.add_argument("--catch-up", type=int, default=10_000, help="messages to sync (0: skip)")
@@ -244,7 +249,7 @@ def _run_target(name, args, folder, cert_dir, ca, core, run_index):
         out["integrity_throughput"] = integrity(out, closed)
         out["integrity_all"] = integrity(out, closed + [
             k for k in out if k.startswith("overload_")] + [
-            "lone", "polling_lone", "half_rate", "sigterm"])
+            "lone", "polling_lone", "half_rate", "sustained", "sigterm"])
         return out
     finally:
         if context:

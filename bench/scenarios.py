@@ -14,7 +14,7 @@ from collections import Counter
 import sqlalchemy
 
 from . import people, polling, wire
-from .targets import cpu_of, cpu_seconds
+from .targets import cpu_of, cpu_seconds, rss_kb
 
 now = time.perf_counter
 
@@ -468,14 +468,16 @@ async def _paced(used, pools, rate, total, start):
         yield due, sender, pair, pools[which][index // pair_count]
 
 
-async def open_loop(target, pools, rate, duration=5.0, ack_timeout=30.0, outbox=None):
+async def open_loop(target, pools, rate, duration=5.0, ack_timeout=30.0, outbox=None,
+                    flow=None):
     """Offer `rate` messages per second, spread over every pair in turn, for `duration` s.
 
     Latencies count from when each message was due. The answers are awaited at most
     `ack_timeout` s after the last message was due; what is still unanswered is a timeout.
-    `outbox` (bench/outbox.py's class) resends `retry` nacks as a client does.
+    `outbox` (bench/outbox.py's class) resends `retry` nacks as a client does. `flow`: the
+    Flow to record in (a new one by default), for a caller that reads more out of it.
     """
-    flow = Flow()
+    flow = flow or Flow()
     outbox = outbox(flow) if outbox else None
     pair_count = len(pools)
     used = list(zip(target.sockets[:pair_count], target.pairs[:pair_count]))
@@ -501,6 +503,49 @@ async def open_loop(target, pools, rate, duration=5.0, ack_timeout=30.0, outbox=
     if outbox:
         result.update(await outbox.report(result["stored"]))
     return result
+
+
+async def sustained(target, pools, rate, duration, every=10.0):
+    """`open_loop` for minutes, not seconds: the server's resident memory sampled every
+    `every` s, and the ack latency of each `every`-second stretch (by when its messages were
+    due). Shows whether memory stays bounded under long load (what a frozen object in a
+    garbage cycle holds until the next thaw, app.py: freeze_survivors) and whether the p99
+    of a 5-second window holds over time."""
+    started = now()
+    samples = []
+
+    async def sample():
+        while True:
+            samples.append((round(now() - started, 1), rss_kb(target.process.pid)))
+            await asyncio.sleep(every)
+
+    sampler = asyncio.ensure_future(sample())
+    flow = Flow()
+    try:
+        result = await open_loop(target, pools, rate, duration, flow=flow)
+    finally:
+        sampler.cancel()
+    samples.append((round(now() - started, 1), rss_kb(target.process.pid)))
+    kb = [value for _at, value in samples]
+    result["rss_kb"] = {"samples": samples, "first": kb[0], "max": max(kb), "last": kb[-1]}
+    result["ack_by_stretch"] = stretches(flow, every)
+    result["worst_stretch_p99_ms"] = max((s.get("p99_ms") or 0 for s in result["ack_by_stretch"]),
+                                         default=None)
+    return result
+
+
+def stretches(flow, every):
+    """Ack latency summaries of the acked messages, by the `every`-second stretch in which
+    each was due (counted from the first message due)."""
+    if not flow.acks:
+        return []
+    first = min(flow.due.values())
+    buckets = {}
+    for cid, (_id, at) in flow.acks.items():
+        due = flow.due[cid]
+        buckets.setdefault(int((due - first) // every), []).append(at - due)
+    return [{"from_s": index * every, **latency_summary(values)}
+            for index, values in sorted(buckets.items())]
 
 
 async def sigterm_under_load(target, pools, rate, after=2.0, duration=5.0, ack_timeout=3.0):

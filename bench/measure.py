@@ -146,10 +146,10 @@ async def measure_sendapp(name, process, pairs, catch_pair, args, ssl, database_
             target, open_loop_pools(loop_pairs, rate, args.rate_seconds, body), rate,
             args.rate_seconds)
         if args.sustained:
-            rate = max_rate * args.sustained_factor
+            rate = args.sustained_rate or max_rate * args.sustained_factor
             log(f"{name}: sealing envelopes for {rate:.0f} msg/s over {args.sustained:g} s")
             pools = open_loop_pools(loop_pairs, rate, args.sustained, body)
-            log(f"{name}: sustained {rate:.0f} msg/s ({args.sustained_factor:g}x max) for "
+            log(f"{name}: sustained {rate:.0f} msg/s ({rate / max_rate:.2f}x max) for "
                 f"{args.sustained:g} s, memory sampled")
             out["sustained"] = await scenarios.sustained(target, pools, rate, args.sustained)
             del pools

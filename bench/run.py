@@ -83,6 +83,9 @@ def options(argv=None):
                              "long, sampling the server's memory (0: skip; default)")
     parser.add_argument("--sustained-factor", type=float, default=0.5,
                         help="the sustained scenario's rate, as a share of the max")
+    parser.add_argument("--sustained-rate", type=float, default=0.0, metavar="MSG_PER_S",
+                        help="the sustained scenario's rate in msg/s, instead of a share of "
+                             "the max (the same load on both sides of a comparison)")
     parser.add_argument("--overload", type=factors, default=[2.0, 4.0],
                         help="overload factors x max rate (default 2,4)")
     parser.add_argument("--catch-up", type=int, default=10_000, help="messages to sync (0: skip)")

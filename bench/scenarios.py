@@ -229,22 +229,31 @@ def sqlalchemy_url(url):
 
 
 def verify_stored(database_url, flow, chunk=500):
-    """Compare the acks with the messages table: each acked cid once, with the acked id."""
+    """Compare the acks with the messages table: each acked cid once, with the acked id.
+
+    Looked up by (sender, cid), the unique constraint's index: by cid alone each chunk was
+    a scan of the whole table (minutes after a sustained run). A cid stored under another
+    sender is then not found: it counts as missing."""
     if database_url is None:
         return None
     from sendapp.models import Message
 
     table = Message.__table__
     cids = list(flow.due)
+    by_sender = {}
+    for cid in cids:
+        by_sender.setdefault(flow.sender_of.get(cid), []).append(cid)
     stored = {}
     engine = sqlalchemy.create_engine(sqlalchemy_url(database_url))
     try:
         with engine.connect() as connection:
-            for start in range(0, len(cids), chunk):
-                query = sqlalchemy.select(table.c.cid, table.c.id, table.c.sender_id).where(
-                    table.c.cid.in_(cids[start:start + chunk]))
-                for cid, message_id, sender_id in connection.execute(query):
-                    stored.setdefault(cid, []).append((message_id, sender_id))
+            for sender, theirs in by_sender.items():
+                for start in range(0, len(theirs), chunk):
+                    query = sqlalchemy.select(
+                        table.c.cid, table.c.id, table.c.sender_id).where(
+                        table.c.sender_id == sender, table.c.cid.in_(theirs[start:start + chunk]))
+                    for cid, message_id, sender_id in connection.execute(query):
+                        stored.setdefault(cid, []).append((message_id, sender_id))
     finally:
         engine.dispose()
     missing = sum(1 for cid in flow.acks if cid not in stored)

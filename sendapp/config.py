@@ -54,6 +54,13 @@ def _database_url(url):
     return url
 
 
+def _engine_options(url):
+    """Ping a pooled connection before each use only where it can go stale (a database
+    server restarts or drops idle connections); a SQLite file cannot, and the ping is one more
+    statement on every checkout."""
+    return {} if url.startswith("sqlite") else {"pool_pre_ping": True}
+
+
 def _load_or_create_secret(instance_path):
     """Keep one random secret key per instance (0600) so sessions survive restarts.
 
@@ -101,6 +108,7 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = _database_url(
             env.get("SENDAPP_DATABASE_URL") or f"sqlite:///{instance / 'sendapp.sqlite3'}"
         )
+        self.SQLALCHEMY_ENGINE_OPTIONS = _engine_options(self.SQLALCHEMY_DATABASE_URI)
         self.SECRET_KEY = env.get("SENDAPP_SECRET_KEY") or _load_or_create_secret(instance)
         self.HOST = env.get("SENDAPP_HOST") or "0.0.0.0"
         self.PORT = int(env.get("SENDAPP_PORT") or 8443)
@@ -169,7 +177,6 @@ class Config:
         self.REMEMBER_COOKIE_DURATION = timedelta(seconds=self.SESSION_MAX_AGE)
 
     # Fixed settings, the same everywhere.
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     SESSION_COOKIE_SECURE = True
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -200,17 +200,6 @@ class _OrderLock:
             connection.invalidate()
 
 
-@contextmanager
-def _writing_in_order(engine, ordered, through_relays):
-    """A connection for one batch and its order lock, released when the block ends."""
-    with engine.connect() as connection:
-        lock = _OrderLock(connection, ordered, through_relays)
-        try:
-            yield lock
-        finally:
-            lock.release()
-
-
 def _busy():
     """A fresh `retry` refusal (an exception instance is not shared between handlers); its
     sentence is lazy, made in the writer's thread and translated when the handler answers."""
@@ -271,6 +260,7 @@ class MessageWriter:
         self.wake = threading.Event()
         self.lock = threading.Lock()
         self.running = False
+        self.connection = None  # the running task's own, kept between batches
         self.order_writers = engine.dialect.name == "postgresql"
 
     def write(self, sender_id, envelope):
@@ -300,7 +290,8 @@ class MessageWriter:
                 with self.lock:
                     if not self.queue:
                         self.running = False
-                        return
+                        connection, self.connection = self.connection, None
+                        break
                 continue
             self.wake.clear()
             self.sleep(0)  # let handlers that are ready queue theirs: one transaction for all
@@ -309,6 +300,7 @@ class MessageWriter:
                 if not batch:
                     break
                 self._write(batch)
+        _close(connection)
 
     def _take(self):
         """Up to MAX_BATCH queued envelopes; those that waited too long get `retry`."""
@@ -327,10 +319,12 @@ class MessageWriter:
         """One transaction for the batch; if it fails, each envelope alone, so one bad
         envelope (say, its recipient deleted meanwhile) cannot refuse the others."""
         try:
-            with _writing_in_order(self.engine, self.order_writers, self.shared) as order:
+            with self._writing_in_order() as order:
                 outcomes = self._transaction(order, batch)
                 self._relay(batch, outcomes)
         except Exception as error:  # noqa: BLE001 - every waiting handler must get an answer
+            connection, self.connection = self.connection, None
+            _close(connection)  # the next batch starts on a fresh connection
             if len(batch) == 1 or _transient(error):
                 for item in batch:
                     item.finish(error=_refusal(error))
@@ -340,6 +334,21 @@ class MessageWriter:
             return
         for item, (stored_id, ts) in zip(batch, outcomes):
             item.finish(stored_id, ts)
+
+    @contextmanager
+    def _writing_in_order(self):
+        """The writer's connection and the batch's order lock, released when the block ends.
+        The connection is kept from batch to batch while the task runs: a pool checkout per
+        batch cost a checkout, a reset and (PostgreSQL) a ping, once per message when
+        messages come one at a time. One that failed or was invalidated is replaced."""
+        if self.connection is None or self.connection.invalidated:
+            _close(self.connection)
+            self.connection = self.engine.connect()
+        lock = _OrderLock(self.connection, self.order_writers, self.shared)
+        try:
+            yield lock
+        finally:
+            lock.release()
 
     def _relay(self, batch, outcomes):
         """Relay the batch's stored messages in id order; a failed relay is logged, never
@@ -379,6 +388,16 @@ class MessageWriter:
             for chunk in _chunks(groups):
                 stored.update(_write_groups(connection, chunk, ts))
         return [(stored.get(id(item)), ts) for item in batch]
+
+
+def _close(connection):
+    """Give a writer's connection back; a failure to do so must not stop the writer."""
+    if connection is None:
+        return
+    try:
+        connection.close()
+    except Exception as error:  # noqa: BLE001 - a broken connection is dropped either way
+        log.warning("could not close the writer's connection (%s)", error.__class__.__name__)
 
 
 def _returned(result, items):

@@ -360,3 +360,58 @@ def test_a_group_message_is_never_stored_without_its_wraps(app, trio, group_of_t
             db.select(Message.id).where(Message.group_id.is_not(None))).all()
     assert stored == []
     assert stored_wraps(app) == set()
+
+
+def test_the_writer_keeps_one_connection_from_batch_to_batch(app, trio):
+    """A pool checkout per batch cost a checkout, a reset and a cold page cache once per
+    message when messages come one at a time (docs/BENCHMARKS.md)."""
+    alice, bob, _carol = trio
+    writer = make_writer(app)
+    sent = [envelope(app, alice, bob, f"one at a time {i}") for i in range(5)]
+    checkouts = []
+    with app.app_context():
+        engine = db.engine
+
+    def record(*_args):
+        checkouts.append(1)
+
+    event.listen(engine, "checkout", record)
+    try:
+        outcomes = [writer.write(alice.id, e) for e in sent]  # each waits: one batch each
+    finally:
+        event.remove(engine, "checkout", record)
+    assert all(outcome is not None for outcome in outcomes)
+    assert {e.cid for e in sent} <= stored_cids(app)
+    assert len(checkouts) == 1, f"{len(checkouts)} checkouts for 5 batches"
+
+
+def test_a_batch_on_a_broken_connection_is_refused_and_the_next_gets_a_fresh_one(app, trio):
+    alice, bob, _carol = trio
+    writer = make_writer(app)
+    assert writer.write(alice.id, envelope(app, alice, bob, "before")) is not None
+    broken = writer.connection
+    broken.connection.dbapi_connection.close()  # behind SQLAlchemy's back, as a crash would
+    lost = envelope(app, alice, bob, "on the broken connection")
+    with pytest.raises(ApiError) as error:
+        writer.write(alice.id, lost)
+    assert error.value.code == "retry"  # nothing stored: the client resends the same cid
+    after = envelope(app, alice, bob, "after")
+    assert writer.write(alice.id, after) is not None
+    assert writer.connection is not broken
+    assert writer.write(alice.id, lost) is not None  # the resend
+    assert {after.cid, lost.cid} <= stored_cids(app)
+
+
+def test_a_writer_that_stops_for_lack_of_envelopes_gives_its_connection_back(
+        app, trio, monkeypatch):
+    monkeypatch.setattr(writer_module, "IDLE_STOP", 0.2)
+    alice, bob, _carol = trio
+    writer = make_writer(app)
+    with app.app_context():
+        pool_of = db.engine.pool
+    assert writer.write(alice.id, envelope(app, alice, bob, "then silence")) is not None
+    assert pool_of.checkedout() == 1
+    wait_until(lambda: not writer.running)
+    wait_until(lambda: pool_of.checkedout() == 0)
+    assert writer.connection is None
+    assert writer.write(alice.id, envelope(app, alice, bob, "and again")) is not None

@@ -139,8 +139,9 @@ class Config:
         # The garbage collector's generation thresholds (app.py sets them after start-up).
         self.GC_THRESHOLDS = _thresholds(env.get("SENDAPP_GC_THRESHOLDS"), (700, 10, 10))
         # Seconds between freezes of what survived (0: off), and between thaws, each followed by
-        # one full collection that frees cycles among old objects (app.py: freeze_survivors).
-        self.GC_FREEZE_SECONDS = float(env.get("SENDAPP_GC_FREEZE_SECONDS") or 0)
+        # one full collection that frees cycles among old objects (app.py: freeze_survivors;
+        # docs/BENCHMARKS.md measured it, memory over a thaw included).
+        self.GC_FREEZE_SECONDS = float(env.get("SENDAPP_GC_FREEZE_SECONDS") or 1)
         self.GC_THAW_SECONDS = float(env.get("SENDAPP_GC_THAW_SECONDS") or 600)
         # Flask refuses (413) any body larger than this before reading it; uploads raise it
         # for their own request to MAX_BLOB_BYTES.

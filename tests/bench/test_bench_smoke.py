@@ -73,7 +73,8 @@ def assert_group_message_stored_and_received_once_by_every_member(group, members
 
 def test_tiny_benchmark_acks_stores_and_delivers_every_message_once(tmp_path):
     out = tmp_path / "results.json"
-    code, output = run_tiny(out, extra=("--keep-logs", str(tmp_path / "logs")))
+    code, output = run_tiny(out, extra=("--keep-logs", str(tmp_path / "logs"),
+                                        "--sustained", "3", "--sustained-rate", "100"))
     assert code == 0, output
     assert "SendApp ready" in (tmp_path / "logs" / "run1-sqlite.log").read_text()
     assert "ready" in (tmp_path / "logs" / "run1-bare.log").read_text()
@@ -110,6 +111,15 @@ def test_tiny_benchmark_acks_stores_and_delivers_every_message_once(tmp_path):
         assert flow["doubled"] == 0, flow
         assert flow["lost"] <= flow["gave_up"] + flow["timeouts"], flow
         assert flow["resent"] >= 0 and flow["retry_nacks"] >= flow["gave_up"]
+    sustained = result["runs"][0]["sqlite"]["sustained"]  # 100 msg/s for 3 s
+    assert sustained["offered_per_s"] == 100 and sustained["sent"] == 300
+    assert sustained["acked"] + sum(sustained["nacked"].values()) == 300
+    assert sustained["stored"]["ok"] is True and sustained["stored"]["acked"] == sustained["acked"]
+    memory = sustained["rss_kb"]
+    assert len(memory["samples"]) >= 2 and 0 < memory["first"] <= memory["max"]
+    assert sum(stretch["n"] for stretch in sustained["ack_by_stretch"]) == sustained["acked"]
+    assert sustained["worst_stretch_p99_ms"] >= sustained["ack_by_stretch"][0]["p99_ms"] > 0
+    assert "sustained 3 s: offered msg/s" in output
     assert sqlite["catch_up"]["received"] == sqlite["catch_up"]["messages"] == 300
     idle = sqlite["idle_5"]
     assert idle["opened"] == idle["sockets"] == 5 and idle["failures"] == 0

@@ -21,11 +21,14 @@ def test_malformed_gc_thresholds_are_refused_with_the_value_named(tmp_path, valu
         _config(tmp_path, value)
 
 
-def test_freezing_survivors_is_off_unless_set_and_thaws_every_interval(tmp_path):
-    assert Config({"SENDAPP_INSTANCE_PATH": str(tmp_path)}).GC_FREEZE_SECONDS == 0
-    config = Config({"SENDAPP_INSTANCE_PATH": str(tmp_path), "SENDAPP_GC_FREEZE_SECONDS": "1",
+def test_freezing_survivors_is_on_every_second_by_default_and_zero_turns_it_off(tmp_path):
+    default = Config({"SENDAPP_INSTANCE_PATH": str(tmp_path)})
+    assert (default.GC_FREEZE_SECONDS, default.GC_THAW_SECONDS) == (1.0, 600.0)
+    off = Config({"SENDAPP_INSTANCE_PATH": str(tmp_path), "SENDAPP_GC_FREEZE_SECONDS": "0"})
+    assert off.GC_FREEZE_SECONDS == 0
+    config = Config({"SENDAPP_INSTANCE_PATH": str(tmp_path), "SENDAPP_GC_FREEZE_SECONDS": "2",
                      "SENDAPP_GC_THAW_SECONDS": "3"})
-    assert (config.GC_FREEZE_SECONDS, config.GC_THAW_SECONDS) == (1.0, 3.0)
+    assert (config.GC_FREEZE_SECONDS, config.GC_THAW_SECONDS) == (2.0, 3.0)
 
 
 def test_survivors_are_frozen_each_interval_and_all_thawed_at_the_thaw(monkeypatch):

@@ -518,8 +518,8 @@ async def sustained(target, pools, rate, duration, every=10.0):
     """`open_loop` for minutes, not seconds: the server's resident memory sampled every
     `every` s, and the ack latency of each `every`-second stretch (by when its messages were
     due). Shows whether memory stays bounded under long load (what a frozen object in a
-    garbage cycle holds until the next thaw, app.py: freeze_survivors) and whether the p99
-    of a 5-second window holds over time."""
+    garbage cycle holds until the next thaw, app.py: freeze_survivors) and whether the
+    fixed-rate scenario's 5-second p99 holds over minutes."""
     started = now()
     samples = []
 

@@ -32,6 +32,7 @@ import flask_migrate
 
 from sendapp import create_app, message_queue, tls, websocket_writer
 from sendapp.admission import Admission, Notices
+from sendapp.chat.service import close_writer
 from sendapp.config import Config
 from sendapp.extensions import db, socketio
 from sendapp.schema_lock import migration_lock
@@ -708,6 +709,7 @@ def main():
     message_queue.start_listening(socketio.server)
     code = 0 if signals else serve(sock, lambda: bool(signals))
     with app.app_context():
+        close_writer()
         db.session.remove()
         db.engine.dispose()
     print("SendApp stopped", flush=True)

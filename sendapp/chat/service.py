@@ -37,6 +37,13 @@ def writer():
     return found
 
 
+def close_writer():
+    """At shutdown, before the engine is disposed: the writer gives its connection back."""
+    found = current_app.extensions.get(_WRITER)
+    if found is not None:
+        found.close()
+
+
 def store(sender_id, envelope):
     """Store an envelope once per (sender, cid), committed before this returns.
 

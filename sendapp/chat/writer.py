@@ -283,6 +283,13 @@ class MessageWriter:
             raise item.error
         return None if item.stored_id is None else (item.stored_id, item.ts)
 
+    def close(self):
+        """Give the kept connection back now (at shutdown, once the sends in hand are done),
+        so that disposing of the engine closes every connection: SQLite folds its WAL back
+        into the database file when the last one closes. A later batch would take a new one."""
+        connection, self.connection = self.connection, None
+        _close(connection)
+
     def _run(self):
         """Write batches while envelopes come; end after IDLE_STOP seconds without any."""
         while True:

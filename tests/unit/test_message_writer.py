@@ -415,3 +415,18 @@ def test_a_writer_that_stops_for_lack_of_envelopes_gives_its_connection_back(
     wait_until(lambda: pool_of.checkedout() == 0)
     assert writer.connection is None
     assert writer.write(alice.id, envelope(app, alice, bob, "and again")) is not None
+
+
+def test_closing_the_writer_gives_its_connection_back_and_a_later_batch_takes_a_new_one(
+        app, trio):
+    """app.py closes it at shutdown before disposing of the engine: a connection still
+    checked out is never closed, and SQLite then leaves its WAL beside the database."""
+    alice, bob, _carol = trio
+    writer = make_writer(app)
+    with app.app_context():
+        pool_of = db.engine.pool
+    assert writer.write(alice.id, envelope(app, alice, bob, "before the shutdown")) is not None
+    assert pool_of.checkedout() == 1
+    writer.close()
+    assert pool_of.checkedout() == 0 and writer.connection is None
+    assert writer.write(alice.id, envelope(app, alice, bob, "a late one")) is not None

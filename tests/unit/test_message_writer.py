@@ -402,15 +402,21 @@ def test_a_batch_on_a_broken_connection_is_refused_and_the_next_gets_a_fresh_one
     assert {after.cid, lost.cid} <= stored_cids(app)
 
 
+def writer_holding_its_connection(app, sender, recipient):
+    """A writer that has written one envelope and kept its connection, and the engine's pool."""
+    writer = make_writer(app)
+    with app.app_context():
+        pool_of = db.engine.pool
+    assert writer.write(sender.id, envelope(app, sender, recipient, "the first")) is not None
+    assert pool_of.checkedout() == 1
+    return writer, pool_of
+
+
 def test_a_writer_that_stops_for_lack_of_envelopes_gives_its_connection_back(
         app, trio, monkeypatch):
     monkeypatch.setattr(writer_module, "IDLE_STOP", 0.2)
     alice, bob, _carol = trio
-    writer = make_writer(app)
-    with app.app_context():
-        pool_of = db.engine.pool
-    assert writer.write(alice.id, envelope(app, alice, bob, "then silence")) is not None
-    assert pool_of.checkedout() == 1
+    writer, pool_of = writer_holding_its_connection(app, alice, bob)
     wait_until(lambda: not writer.running)
     wait_until(lambda: pool_of.checkedout() == 0)
     assert writer.connection is None
@@ -422,11 +428,7 @@ def test_closing_the_writer_gives_its_connection_back_and_a_later_batch_takes_a_
     """app.py closes it at shutdown before disposing of the engine: a connection still
     checked out is never closed, and SQLite then leaves its WAL beside the database."""
     alice, bob, _carol = trio
-    writer = make_writer(app)
-    with app.app_context():
-        pool_of = db.engine.pool
-    assert writer.write(alice.id, envelope(app, alice, bob, "before the shutdown")) is not None
-    assert pool_of.checkedout() == 1
+    writer, pool_of = writer_holding_its_connection(app, alice, bob)
     writer.close()
     assert pool_of.checkedout() == 0 and writer.connection is None
     assert writer.write(alice.id, envelope(app, alice, bob, "a late one")) is not None

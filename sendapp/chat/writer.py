@@ -330,8 +330,7 @@ class MessageWriter:
                 outcomes = self._transaction(order, batch)
                 self._relay(batch, outcomes)
         except Exception as error:  # noqa: BLE001 - every waiting handler must get an answer
-            connection, self.connection = self.connection, None
-            _close(connection)  # the next batch starts on a fresh connection
+            self.close()  # the next batch starts on a fresh connection
             if len(batch) == 1 or _transient(error):
                 for item in batch:
                     item.finish(error=_refusal(error))

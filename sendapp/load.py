@@ -35,7 +35,7 @@ import re
 import threading
 import time
 
-from flask import current_app
+from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 
 from .admission import Notices
@@ -133,10 +133,26 @@ class SendsInHand:
     def busy_ack(self):
         """The `retry` ack of a send refused for load (or because the process drains)."""
         if self.closing:
-            return {"ok": False, "error": "retry", "message": str(CLOSING_MESSAGE),
+            return {"ok": False, "error": "retry", "message": edge_text(CLOSING_MESSAGE),
                     "retry_after": MIN_WAIT}
-        return {"ok": False, "error": "retry", "message": str(BUSY_MESSAGE),
+        return {"ok": False, "error": "retry", "message": edge_text(BUSY_MESSAGE),
                 "retry_after": self.retry_after()}
+
+
+_edge_texts = {}
+
+
+def edge_text(message):
+    """A lazy sentence as the edge answers it. Rendering one asks Flask-Babel for a locale
+    and a catalogue: about 7 µs, most of what a refusal costs besides reading the frame,
+    thousands of times a second under overload. The edge runs outside any app context, so
+    the sentence is always the source language's there, and is rendered once per process."""
+    if has_app_context():  # a socket's language may apply (i18n/choice.py)
+        return str(message)
+    known = _edge_texts.get(id(message))
+    if known is None or known[0] is not message:  # the message kept: its id stays its own
+        known = _edge_texts[id(message)] = (message, str(message))
+    return known[1]
 
 
 def sends_in_hand(app=None):

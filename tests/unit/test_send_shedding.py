@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from sendapp import load
 from sendapp.load import SendsInHand, shed_sends
 
 
@@ -250,3 +251,27 @@ def test_idle_time_a_light_load_and_refusals_do_not_lower_the_measured_rate():
         with held(in_hand):
             clock.now += 0.0001
     assert in_hand.rate == busy
+
+
+def test_the_edge_refusal_is_in_the_source_language_and_rendered_once(monkeypatch):
+    """Rendering a lazy sentence asks Flask-Babel for a locale each time; the edge has none
+    (no app context), so it renders each sentence once."""
+    eio, in_hand, handle = gate(1)
+    with held(in_hand):
+        handle("sid1", SEND)
+    assert json.loads(eio.sent[0][1][2:])[0]["message"] == \
+        "the server is busy; nothing was stored, try again"
+
+    renders = []
+
+    class Sentence:
+        def __str__(self):
+            renders.append(self)
+            return "busy"
+
+    monkeypatch.setattr(load, "BUSY_MESSAGE", Sentence())
+    with held(in_hand):
+        for _ in range(3):
+            handle("sid1", SEND)
+    assert [json.loads(packet[2:])[0]["message"] for _sid, packet in eio.sent[1:]] == ["busy"] * 3
+    assert len(renders) == 1

@@ -6,6 +6,13 @@ SQLite's busy timeout is a few milliseconds, and a statement that finds the data
 locked is retried here with the async mode's cooperative sleep (`socketio.sleep`) until
 a bound, after which the error goes up and the caller answers `retry` (errors.py).
 WAL journal mode lets readers go on while another connection writes.
+
+Temporary storage is in memory. A multi-row INSERT inside a transaction (the message
+writer's batch) keeps a statement journal: the original of every page the statement
+changes, so a failed statement can be undone alone. Past 64 KiB SQLite spilled it to a
+new, deleted-on-open file in /var/tmp: an open, two writes per page and a close, for
+every batch of more than a few messages (strace, docs/BENCHMARKS.md). In memory it costs
+a copy; a batch is at most 256 messages, a few MB at worst.
 """
 import sqlite3
 import time
@@ -41,7 +48,8 @@ def patiently(call, sleep, wait_seconds):
 
 
 def tune(engine, sleep, wait_seconds):
-    """SQLite only: WAL, foreign keys, and lock waits that yield through `sleep`.
+    """SQLite only: WAL, foreign keys, temporary storage in memory, and lock waits that
+    yield through `sleep`.
 
     :param sleep: the async mode's cooperative sleep (socketio.sleep), never eventlet's directly.
     :param wait_seconds: how long one statement may wait for a lock before it fails.
@@ -58,6 +66,7 @@ def tune(engine, sleep, wait_seconds):
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         retried(lambda: cursor.execute("PRAGMA journal_mode=WAL"))
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA temp_store=MEMORY")  # statement journals: see the docstring
         cursor.close()
 
     @event.listens_for(engine, "do_execute")

@@ -9,7 +9,7 @@ WAL journal mode lets readers go on while another connection writes.
 
 Temporary storage is in memory. A multi-row INSERT inside a transaction (the message
 writer's batch) keeps a statement journal: the original of every page the statement
-changes, so a failed statement can be undone alone. Past 64 KiB SQLite spilled it to a
+changes, so a failed statement can be undone alone. Past 64 KiB SQLite spills it to a
 new, deleted-on-open file in /var/tmp: an open, two writes per page and a close, for
 every batch of more than a few messages (strace, docs/BENCHMARKS.md). In memory it costs
 a copy; a batch is at most 256 messages, a few MB at worst.

@@ -150,7 +150,7 @@ def edge_text(message):
     if has_app_context():  # a socket's language may apply (i18n/choice.py)
         return str(message)
     known = _edge_texts.get(id(message))
-    if known is None or known[0] is not message:  # the message kept: its id stays its own
+    if known is None:  # the message is kept with its text, so no other object gets its id
         known = _edge_texts[id(message)] = (message, str(message))
     return known[1]
 

@@ -13,12 +13,17 @@ What is kept from python-engineio's handler, step for step: the upgrade handshak
 PING/PONG, NOOP to end the poll, UPGRADE), the frame size bound, the socket timeout of a
 ping interval plus a ping timeout, frames sent in queue order, `None` in the queue closing
 the WebSocket, and the session closed with `transport close` when the reader ends.
-Senders never write themselves (a slow client must not stall the message writer's
-relays); they queue, as before, and at most one writer per socket drains.
+
+Senders queue, as before, and never wait for a socket (a slow client must not stall the
+message writer's relays). When the async mode gives a `write_now` (app.py's, for eventlet),
+the sender that finds no writer running writes what is queued itself, as far as the socket
+takes it without waiting, and a task finishes the rest: a socket whose client keeps up
+never needs a task of its own (docs/BENCHMARKS.md, "Frames written by their sender").
+At most one writer per socket writes at a time, so frames leave in queue order.
 
 `install()` replaces `engineio.socket.Socket`'s WebSocket handler, `send` and `close`; it
-uses only the async mode's `start_background_task` and `threading.Lock` (green under
-eventlet), so it is the same in every async mode.
+uses only the async mode's `start_background_task`, `threading.Lock` (green under
+eventlet) and the `write_now` it is given, so it is the same in every async mode.
 """
 import threading
 import time
@@ -32,40 +37,79 @@ WRITTEN_POLL = 0.01  # seconds between checks while a closing socket's frames ar
 class _Writer:
     """The on-demand writer of one upgraded socket."""
 
-    def __init__(self, sock, ws):
+    def __init__(self, sock, ws, write_now=None):
         self.sock = sock
         self.ws = ws
+        self.write_now = write_now  # the async mode's (see `install`), or None
         self.lock = threading.Lock()
         self.task = None
         self.running = False
         self.finished = False  # the WebSocket was closed: later frames are dropped
 
     def kick(self):
-        """Start draining unless a writer already is (it will see what was just queued)."""
+        """Write what is queued unless a writer already is (it will see what was just
+        queued): at once in the caller's task as far as the socket takes it without
+        waiting, the rest (and a close) in a task of the socket's own."""
         with self.lock:
             if self.running or self.finished:
                 return
             self.running = True
-        self.task = self.sock.server.start_background_task(self._drain)
+        rest, closing = None, False
+        if self.write_now is not None:
+            try:
+                while rest is None and not closing:
+                    frames, closing = self._take()
+                    if not frames and not closing:
+                        return  # all written; `_take` ended this writer's turn
+                    rest = self.write_now(self.ws, frames) if frames else None
+            except Exception:  # noqa: BLE001 - a broken socket: its task closes it
+                rest, closing = None, True
+        self.task = self.sock.server.start_background_task(self._drain, rest, closing)
 
-    def _drain(self):
+    def _take(self):
+        """Every frame queued, encoded, and whether the close mark (None) came after them.
+        With nothing queued, this writer's turn ends (under the lock: a kick after this
+        starts another)."""
         queue, empty = self.sock.queue, self.sock.server.get_queue_empty_exception()
-        while True:
-            with self.lock:
+        frames = []
+        with self.lock:
+            while True:
                 try:
                     pkt = queue.get(block=False)
                 except empty:
-                    self.running = False  # under the lock: a kick after this starts another
+                    if not frames:
+                        self.running = False
+                    return frames, False
+                queue.task_done()
+                if pkt is None:
+                    return frames, True
+                frames.append(pkt.encode())
+
+    def _drain(self, rest=None, closing=False):
+        """The socket's writer task: finish what the kick could not write at once, then
+        write what comes, waiting for the socket as long as it needs, until nothing is
+        queued or the socket closes."""
+        try:
+            if rest is not None:
+                rest()
+            while not closing:
+                frames, closing = self._take()
+                if not frames and not closing:
                     return
-            queue.task_done()
-            if pkt is None:
-                self._close()
-                return
-            try:
-                self.ws.send(pkt.encode())
-            except Exception:  # noqa: BLE001 - a broken socket ends writing, as engineio's does
-                self._close()
-                return
+                self._write(frames)
+        except Exception:  # noqa: BLE001 - a broken socket ends writing, as engineio's does
+            pass
+        self._close()
+
+    def _write(self, frames):
+        """Write `frames`, waiting for the socket as long as it needs."""
+        if self.write_now is None:
+            for frame in frames:
+                self.ws.send(frame)
+            return
+        rest = self.write_now(self.ws, frames) if frames else None
+        if rest is not None:
+            rest()
 
     def _close(self):
         with self.lock:
@@ -124,7 +168,7 @@ def _websocket_handler(self, ws):
         self.connected = True
         self.upgraded = True
 
-    writer = self._ws_writer = _Writer(self, ws)
+    writer = self._ws_writer = _Writer(self, ws, _write_now)
     writer.kick()  # what was queued before the upgrade ended
     self.server.logger.info("%s: Upgrade to websocket successful", self.sid)
     while True:
@@ -155,8 +199,19 @@ def _websocket_handler(self, ws):
     return []
 
 
-def install():
-    """Serve Engine.IO WebSockets with one task each while idle (module docstring)."""
+_write_now = None
+
+
+def install(write_now=None):
+    """Serve Engine.IO WebSockets with one task each while idle (module docstring).
+
+    :param write_now: the async mode's `write_now(ws, frames)`: writes the frames (str)
+        without waiting if the socket takes them at once (answers None), else answers a
+        function that writes what is left, waiting, for the socket's writer task. None:
+        every frame is written by the writer task with `ws.send`.
+    """
+    global _write_now
+    _write_now = write_now
     if getattr(Socket, "_sendapp_on_demand_writer", False):
         return
     original_send, original_close = Socket.send, Socket.close

@@ -198,3 +198,68 @@ def test_an_undecodable_frame_raises_to_the_edge_guard(server):
     ws.incoming.put("x-not-a-packet")
     with pytest.raises(ValueError):
         sock._websocket_handler(ws)
+
+
+class WriteNow:
+    """An async mode's `write_now` double: records each call's frames and the thread that
+    wrote them; `later` calls answer a function (run by the writer task) instead."""
+
+    def __init__(self, later=0, fail=False):
+        self.later = later
+        self.fail = fail
+        self.written = []  # (thread id, frames)
+        self.release = threading.Event()
+
+    def __call__(self, ws, frames):
+        if self.fail:
+            raise BrokenPipeError("the client left")
+        if self.later:
+            self.later -= 1
+
+            def rest():
+                assert self.release.wait(WAIT)
+                self.written.append((threading.get_ident(), list(frames)))
+            return rest
+        self.written.append((threading.get_ident(), list(frames)))
+        return None
+
+    def frames(self):
+        return [frame for _thread, batch in self.written for frame in batch]
+
+
+def test_frames_the_socket_takes_at_once_are_written_by_the_sender_without_a_task(server):
+    write_now = WriteNow()
+    websocket_writer.install(write_now)
+    sock, _thread = serve(server, FakeWebSocket())
+    for i in range(5):
+        sock.send(message(i))
+    assert write_now.frames() == [message(i).encode() for i in range(5)]
+    assert {thread for thread, _frames in write_now.written} == {threading.get_ident()}
+    assert sock._ws_writer.task is None and not sock._ws_writer.running
+
+
+def test_what_the_socket_cannot_take_at_once_is_finished_by_a_task_in_order(server):
+    write_now = WriteNow(later=1)
+    websocket_writer.install(write_now)
+    sock, _thread = serve(server, FakeWebSocket())
+    sock.send(message(1))  # not taken at once: a task finishes it
+    writer = sock._ws_writer
+    assert writer.running and writer.task is not None
+    sock.send(message(2))  # queued behind the unfinished frame
+    sock.send(message(3))
+    assert write_now.written == []
+    write_now.release.set()
+    until(lambda: not writer.running, "the task finished and ended")
+    assert write_now.frames() == [message(i).encode() for i in (1, 2, 3)]
+    assert threading.get_ident() not in {thread for thread, _frames in write_now.written}
+
+
+def test_a_socket_that_breaks_while_written_at_once_is_closed_by_a_task(server):
+    websocket_writer.install(WriteNow(fail=True))
+    ws = FakeWebSocket()
+    sock, thread = serve(server, ws)
+    sock.send(message(1))  # the sender is not the one to fail
+    assert ws.closed.wait(WAIT)
+    assert_ended(thread)
+    assert sock._ws_writer.finished
+    assert server.disconnects == [("sid1", server.reason.TRANSPORT_CLOSE)]

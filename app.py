@@ -566,29 +566,24 @@ def websocket_write_now():
     """sendapp.websocket_writer's `write_now` for eventlet's WebSocket: the frames queued on
     a socket leave in one write, from the task that queued them, when the socket takes
     them without waiting. Before, each burst started a greenthread to write it (and each
-    frame was its own TLS record): in a message's open-loop life, three greenthreads that
+    frame was its own TLS record): in a message's open-loop life, up to three greenthreads that
     did nothing but one small write each (docs/BENCHMARKS.md).
 
     The socket's send lock is held from the first try to the last byte, so frames never
     interleave; a TLS write that would wait is finished by the socket's writer task with
-    the same bytes, as OpenSSL requires of a retried write."""
+    the same bytes, as OpenSSL requires of a retried write. The server speaks only TLS;
+    any other socket is left to the writer task."""
     from eventlet.green.ssl import GreenSSLSocket
-
-    def send_without_waiting(sock, data):
-        try:
-            if isinstance(sock, GreenSSLSocket):  # the stdlib's send: no trampoline
-                return super(GreenSSLSocket, sock).send(data)
-            return sock.fd.send(data)
-        except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
-            return 0
 
     def write_now(ws, frames):
         data = b"".join(ws._pack_message(frame) for frame in frames)
-        lock = ws._sendlock
-        if not lock.acquire(blocking=False):  # another task writes a frame (a pong, a close)
-            return lambda: ws._send(data)
+        sock, lock = ws.socket, ws._sendlock
+        if not isinstance(sock, GreenSSLSocket) or not lock.acquire(blocking=False):
+            return lambda: ws._send(data)  # the writer task writes it, in its turn
         try:
-            sent = send_without_waiting(ws.socket, data)
+            sent = super(GreenSSLSocket, sock).send(data)  # the stdlib's: never waits
+        except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
+            sent = 0
         except BaseException:
             lock.release()
             raise

@@ -131,6 +131,9 @@ class Config:
         # longer than WRITE_MAX_WAIT seconds for its batch, is answered `retry` at once.
         self.WRITE_QUEUE = int(env.get("SENDAPP_WRITE_QUEUE") or 512)
         self.WRITE_MAX_WAIT = float(env.get("SENDAPP_WRITE_MAX_WAIT") or 1.0)
+        # Milliseconds at least between the starts of two small write transactions: under a
+        # steady load the messages of about that long share one commit (0: no wait).
+        self.WRITE_GATHER_MS = float(env.get("SENDAPP_WRITE_GATHER_MS") or 1.0)
         # Sends handled at once at most; more are answered `retry` before any work
         # (sendapp/load.py).
         self.SEND_CONCURRENCY = int(env.get("SENDAPP_SEND_CONCURRENCY") or 1024)

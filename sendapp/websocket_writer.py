@@ -205,10 +205,10 @@ _write_now = None
 def install(write_now=None):
     """Serve Engine.IO WebSockets with one task each while idle (module docstring).
 
-    :param write_now: the async mode's `write_now(ws, frames)`: writes the frames (str)
-        without waiting if the socket takes them at once (answers None), else answers a
-        function that writes what is left, waiting, for the socket's writer task. None:
-        every frame is written by the writer task with `ws.send`.
+    :param write_now: the async mode's `write_now(ws, frames)`: writes the frames (as
+        `Packet.encode` gives them) without waiting if the socket takes them at once
+        (answers None), else answers a function that writes what is left, waiting, for
+        the socket's writer task. None: the writer task writes every frame with `ws.send`.
     """
     global _write_now
     _write_now = write_now

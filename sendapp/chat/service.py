@@ -33,7 +33,7 @@ def writer():
         found = app.extensions.setdefault(_WRITER, MessageWriter(
             db.engine, socketio.start_background_task, socketio.sleep,
             config["WRITE_QUEUE"], config["WRITE_MAX_WAIT"], relay_stored,
-            shared=bool(config["MESSAGE_QUEUE"])))
+            shared=bool(config["MESSAGE_QUEUE"]), gather=config["WRITE_GATHER_MS"] / 1000))
     return found
 
 

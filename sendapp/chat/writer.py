@@ -19,6 +19,11 @@
 - One writer per process writes every envelope queued while its previous transaction ran in
   one transaction (group commit: one fsync for many messages). Each sender's handler waits
   for its own outcome, so the ack still follows the commit.
+- Under a steady load a transaction starts at least `gather` seconds (about a millisecond)
+  after the previous one started, while fewer than GATHER_BELOW envelopes wait: the
+  messages that arrive meanwhile share its commit (one fsync, during which the event loop
+  reads nothing) instead of paying one each. A message after a pause never waits: the
+  previous start is long past. Larger batches start at once.
 - The queue is bounded in length and in age: a send that finds it full, or that waited
   longer than `max_wait` before its batch started, is answered `retry` at once and nothing
   is stored; the client's outbox resends the same cid. Overload costs a quick nack, not a
@@ -67,6 +72,7 @@ IDLE_STOP = 10.0  # seconds without envelopes after which the writer task ends (
 OUTCOME_WAIT = 30.0  # seconds a handler waits for its batch; the writer is stuck past that
 WRITER_ORDER_LOCK = 727274  # PostgreSQL advisory lock id (the one the per-message lock used)
 MAX_PARAMS = 30_000  # bound parameters per statement (SQLite allows 32,766)
+GATHER_BELOW = 32  # envelopes queued from which a transaction starts without gathering
 
 _FIELDS = ("ord", "sender", "recipient", "lo", "hi", "cid", "sk", "rk", "n", "ct")
 _INSERT_MANY = """
@@ -246,10 +252,15 @@ class MessageWriter:
         after the commit and before its ack, in id order (None: relay nothing).
     :param shared: other server processes relay too (a message queue is set): on
         PostgreSQL the order lock is then held until the batch's relays are done.
+    :param gather: seconds at least between the starts of two transactions of fewer than
+        GATHER_BELOW envelopes (0: none).
     """
 
-    def __init__(self, engine, start_task, sleep, limit, max_wait, relay=None, shared=False):
+    def __init__(self, engine, start_task, sleep, limit, max_wait, relay=None, shared=False,
+                 gather=0.0):
         self.engine = engine
+        self.gather = gather
+        self.started = float("-inf")  # when the last transaction started (monotonic)
         self.relay = relay
         self.shared = shared
         self.start_task = start_task
@@ -302,12 +313,23 @@ class MessageWriter:
                 continue
             self.wake.clear()
             self.sleep(0)  # let handlers that are ready queue theirs: one transaction for all
-            while True:
+            while self.queue:
+                self._gather()
                 batch = self._take()
                 if not batch:
                     break
+                self.started = time.monotonic()
                 self._write(batch)
         _close(connection)
+
+    def _gather(self):
+        """Wait until `gather` after the last transaction's start, unless GATHER_BELOW or more
+        envelopes are waiting (module docstring)."""
+        if len(self.queue) >= GATHER_BELOW:
+            return
+        wait = self.started + self.gather - time.monotonic()
+        if wait > 0:
+            self.sleep(wait)
 
     def _take(self):
         """Up to MAX_BATCH queued envelopes; those that waited too long get `retry`."""

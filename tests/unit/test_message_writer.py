@@ -49,10 +49,10 @@ def pool():
         yield workers
 
 
-def make_writer(app, limit=512, max_wait=30.0):
+def make_writer(app, limit=512, max_wait=30.0, gather=0.0):
     with app.app_context():
         return MessageWriter(db.engine, socketio.start_background_task, socketio.sleep,
-                             limit, max_wait)
+                             limit, max_wait, gather=gather)
 
 
 def envelope(app, sender, recipient, body):
@@ -432,3 +432,59 @@ def test_closing_the_writer_gives_its_connection_back_and_a_later_batch_takes_a_
     writer.close()
     assert pool_of.checkedout() == 0 and writer.connection is None
     assert writer.write(alice.id, envelope(app, alice, bob, "a late one")) is not None
+
+
+def test_under_a_steady_load_the_envelopes_of_the_gather_time_share_one_commit(app, trio, pool):
+    """A transaction starts `gather` after the previous one started: three envelopes sent
+    one after another within it are written together (without the wait, the first would
+    be committed alone at once)."""
+    alice, bob, _carol = trio
+    writer = make_writer(app, gather=0.5)
+    assert writer.write(alice.id, envelope(app, alice, bob, "first")) is not None
+    with counted(app, "commit") as commits:
+        futures = []
+        for i in range(3):
+            futures.append(pool.submit(writer.write, alice.id,
+                                       envelope(app, alice, bob, f"steady {i}")))
+            time.sleep(0.05)
+        outcomes = [f.result(WAIT) for f in futures]
+    assert all(o is not None for o in outcomes)
+    assert len(commits) == 1, f"{len(commits)} commits for three envelopes in 0.15 s"
+
+
+def test_a_message_after_a_pause_never_waits_for_the_gather_time(app, trio):
+    alice, bob, _carol = trio
+    writer = make_writer(app, gather=0.5)
+    assert writer.write(alice.id, envelope(app, alice, bob, "first")) is not None
+    time.sleep(0.6)  # longer than the gather time: the next one is written at once
+    start = time.monotonic()
+    assert writer.write(alice.id, envelope(app, alice, bob, "after a pause")) is not None
+    assert time.monotonic() - start < INSTANT
+
+
+def test_a_large_batch_starts_without_gathering(app, trio, pool):
+    """GATHER_BELOW envelopes queued behind a running transaction are written as soon as it
+    ends, not `gather` after its start."""
+    alice, bob, _carol = trio
+    writer = make_writer(app, gather=5.0)
+    many = [envelope(app, alice, bob, f"message {i}") for i in range(writer_module.GATHER_BELOW)]
+    with write_lock(app):
+        blocker = hold_writer(app, writer, pool, alice, bob)
+        futures = [pool.submit(writer.write, alice.id, e) for e in many]
+        wait_until(lambda: len(writer.queue) == len(many))
+        released = time.monotonic()
+    assert blocker.result(WAIT) is not None
+    assert all(f.result(WAIT) is not None for f in futures)
+    assert time.monotonic() - released < 2.0, "the full batch waited for the gather time"
+
+
+def test_the_apps_writer_gathers_for_the_configured_milliseconds(make_app):
+    """SENDAPP_WRITE_GATHER_MS (default 1) reaches the writer in seconds; 0 turns it off."""
+    from sendapp.chat import service
+    from sendapp.config import Config
+
+    assert Config({}).WRITE_GATHER_MS == 1.0
+    assert Config({"SENDAPP_WRITE_GATHER_MS": "0"}).WRITE_GATHER_MS == 0.0
+    for setting, seconds in ((1.0, 0.001), (0.0, 0.0)):
+        with make_app(WRITE_GATHER_MS=setting).app_context():
+            assert service.writer().gather == seconds

@@ -21,8 +21,8 @@
   for its own outcome, so the ack still follows the commit.
 - Under a steady load a transaction starts at least `gather` seconds (about a millisecond)
   after the previous one started, while fewer than GATHER_BELOW envelopes wait: the
-  messages that arrive meanwhile share its commit (one fsync, during which the event loop
-  reads nothing) instead of paying one each. A message after a pause never waits: the
+  messages that arrive meanwhile share its commit (one fsync: under eventlet nothing else
+  runs during it) instead of paying one each. A message after a pause never waits: the
   previous start is long past. Larger batches start at once.
 - The queue is bounded in length and in age: a send that finds it full, or that waited
   longer than `max_wait` before its batch started, is answered `retry` at once and nothing

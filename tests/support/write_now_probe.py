@@ -71,6 +71,8 @@ def read_frames(sock, count):
 
 
 def parse_one(buffer):
+    """The unmasked frame at the start of `buffer`: (payload text, bytes used), or None
+    while it is incomplete."""
     if len(buffer) < 2:
         return None
     length, at = buffer[1] & 0x7F, 2

@@ -103,11 +103,13 @@ class _Writer:
 
     def _write(self, frames):
         """Write `frames`, waiting for the socket as long as it needs."""
+        if not frames:  # only the close mark was queued
+            return
         if self.write_now is None:
             for frame in frames:
                 self.ws.send(frame)
             return
-        rest = self.write_now(self.ws, frames) if frames else None
+        rest = self.write_now(self.ws, frames)
         if rest is not None:
             rest()
 

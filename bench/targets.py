@@ -54,13 +54,31 @@ def pin_self(core):
 
 
 def cpu_seconds(pid):
-    """User + system CPU seconds a process has used (from /proc, 1/CLK_TCK resolution); of
-    several together when `pid` is a tuple (the processes of a cluster)."""
+    """User + system CPU seconds a process and its live children (the server's WAL sync
+    helper) have used (from /proc, 1/CLK_TCK resolution); of several together when `pid`
+    is a tuple (the processes of a cluster)."""
     if isinstance(pid, tuple):
         return sum(cpu_seconds(one) for one in pid)
     with open(f"/proc/{pid}/stat") as handle:
         fields = handle.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    own = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return own + sum(_cpu_or_zero(child) for child in children_of(pid))
+
+
+def children_of(pid):
+    """The pids of a process's live children (Linux /proc)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            return [int(child) for child in handle.read().split()]
+    except OSError:
+        return []
+
+
+def _cpu_or_zero(pid):
+    try:
+        return cpu_seconds(pid)
+    except (OSError, IndexError, ValueError):
+        return 0.0  # ended meanwhile
 
 
 def rss_kb(pid):

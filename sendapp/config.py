@@ -45,6 +45,16 @@ def _thresholds(value, default):
     return tuple(int(part) for part in parts)
 
 
+def _choice(value, allowed, name):
+    """One of `allowed` (the first is the default) from the environment, else a clear error."""
+    if value is None or value.strip() == "":
+        return allowed[0]
+    value = value.strip().lower()
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
 def _database_url(url):
     """Use the installed psycopg2 driver for plain postgresql:// URLs (SQLAlchemy 2.1 defaults
     to psycopg 3)."""
@@ -134,6 +144,10 @@ class Config:
         # Milliseconds at least between the starts of two small write transactions: under a
         # steady load the messages of about that long share one commit (0: no wait).
         self.WRITE_GATHER_MS = float(env.get("SENDAPP_WRITE_GATHER_MS") or 1.0)
+        # Who runs SQLite's checkpoints for the message writer: a helper process between its
+        # transactions (sendapp/wal_checkpoint.py), or its commits, as SQLite does by itself.
+        self.SQLITE_CHECKPOINTS = _choice(env.get("SENDAPP_SQLITE_CHECKPOINTS"),
+                                          ("helper", "commit"), "SENDAPP_SQLITE_CHECKPOINTS")
         # Sends handled at once at most; more are answered `retry` before any work
         # (sendapp/load.py).
         self.SEND_CONCURRENCY = int(env.get("SENDAPP_SEND_CONCURRENCY") or 1024)

@@ -4,6 +4,7 @@ import os
 import pytest
 
 from sendapp import create_app
+from sendapp.chat.service import close_writer
 from sendapp.config import TestingConfig
 from sendapp.extensions import db, socketio
 
@@ -40,6 +41,7 @@ def make_app(tmp_path):
     yield build
     for app in apps:
         with app.app_context():
+            close_writer()  # and its checkpoint helper process, if a message started one
             db.session.remove()
             db.engine.dispose()
 

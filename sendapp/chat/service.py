@@ -7,6 +7,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import and_, case, func, or_
 
+from .. import wal_checkpoint
 from ..conversations import Conversation, require_access
 from ..errors import ApiError
 from ..extensions import db, socketio
@@ -33,8 +34,15 @@ def writer():
         found = app.extensions.setdefault(_WRITER, MessageWriter(
             db.engine, socketio.start_background_task, socketio.sleep,
             config["WRITE_QUEUE"], config["WRITE_MAX_WAIT"], relay_stored,
-            shared=bool(config["MESSAGE_QUEUE"]), gather=config["WRITE_GATHER_MS"] / 1000))
+            shared=bool(config["MESSAGE_QUEUE"]), gather=config["WRITE_GATHER_MS"] / 1000,
+            checkpointer=_checkpointer(db.engine, config["SQLITE_CHECKPOINTS"])))
     return found
+
+
+def _checkpointer(engine, setting):
+    """The checkpoint helper's client for a file-backed SQLite database, else None."""
+    database_path = wal_checkpoint.database_file(engine, setting)
+    return None if database_path is None else wal_checkpoint.Checkpointer(database_path)
 
 
 def close_writer():

@@ -24,6 +24,10 @@
   messages that arrive meanwhile share its commit (one fsync: under eventlet nothing else
   runs during it) instead of paying one each. A message after a pause never waits: the
   previous start is long past. Larger batches start at once.
+- On SQLite the writer's own connection never checkpoints inside a commit: between two
+  transactions, every few tenths of a second, it has a helper process run the checkpoint
+  and waits for it cooperatively (`wal_checkpoint.py`). The event loop goes on meanwhile,
+  and what arrives joins the next transaction.
 - The queue is bounded in length and in age: a send that finds it full, or that waited
   longer than `max_wait` before its batch started, is answered `retry` at once and nothing
   is stored; the client's outbox resends the same cid. Overload costs a quick nack, not a
@@ -254,11 +258,14 @@ class MessageWriter:
         PostgreSQL the order lock is then held until the batch's relays are done.
     :param gather: seconds at least between the starts of two transactions of fewer than
         GATHER_BELOW envelopes (0: none).
+    :param checkpointer: a wal_checkpoint.Checkpointer that runs SQLite's checkpoints
+        between transactions, outside the event loop; None: the commits run them.
     """
 
     def __init__(self, engine, start_task, sleep, limit, max_wait, relay=None, shared=False,
-                 gather=0.0):
+                 gather=0.0, checkpointer=None):
         self.engine = engine
+        self.checkpointer = checkpointer
         self.gather = gather
         self.started = float("-inf")  # when the last transaction started (monotonic)
         self.relay = relay
@@ -295,9 +302,15 @@ class MessageWriter:
         return None if item.stored_id is None else (item.stored_id, item.ts)
 
     def close(self):
-        """Give the kept connection back now (at shutdown, once the sends in hand are done),
-        so that disposing of the engine closes every connection: SQLite folds its WAL back
-        into the database file when the last one closes. A later batch would take a new one."""
+        """Give the kept connection back and stop the checkpoint helper now (at shutdown,
+        once the sends in hand are done), so that disposing of the engine closes every
+        connection: SQLite folds its WAL back into the database file when the last one
+        closes. A later batch would take a new connection and start a new helper."""
+        self._drop_connection()
+        if self.checkpointer is not None:
+            self.checkpointer.close()
+
+    def _drop_connection(self):
         connection, self.connection = self.connection, None
         _close(connection)
 
@@ -320,6 +333,7 @@ class MessageWriter:
                     break
                 self.started = time.monotonic()
                 self._write(batch)
+                self._checkpoint_if_due()
         _close(connection)
 
     def _gather(self):
@@ -352,7 +366,7 @@ class MessageWriter:
                 outcomes = self._transaction(order, batch)
                 self._relay(batch, outcomes)
         except Exception as error:  # noqa: BLE001 - every waiting handler must get an answer
-            self.close()  # the next batch starts on a fresh connection
+            self._drop_connection()  # the next batch starts on a fresh connection
             if len(batch) == 1 or _transient(error):
                 for item in batch:
                     item.finish(error=_refusal(error))
@@ -371,12 +385,32 @@ class MessageWriter:
         messages come one at a time. One that failed or was invalidated is replaced."""
         if self.connection is None or self.connection.invalidated:
             _close(self.connection)
-            self.connection = self.engine.connect()
+            self.connection = self._connect()
         lock = _OrderLock(self.connection, self.order_writers, self.shared)
         try:
             yield lock
         finally:
             lock.release()
+
+    def _connect(self):
+        """A connection for the writer alone; with a checkpointer, one taken out of the pool:
+        its setting (`Checkpointer.prepare`) must not reach other connections."""
+        connection = self.engine.connect()
+        if self.checkpointer is not None:
+            connection.detach()
+            self.checkpointer.prepare(connection.connection.dbapi_connection)
+        return connection
+
+    def _checkpoint_if_due(self):
+        """Between two transactions: the checkpointer's turn, if it is due."""
+        if self.checkpointer is None or self.connection is None:
+            return
+        try:
+            self.checkpointer.checkpoint_if_due(self.connection.connection.dbapi_connection)
+        except Exception as error:  # noqa: BLE001 - the writer must go on writing
+            log.warning("checkpoint failed (%s); the next batch takes a fresh connection",
+                        error.__class__.__name__)
+            self._drop_connection()
 
     def _relay(self, batch, outcomes):
         """Relay the batch's stored messages in id order; a failed relay is logged, never

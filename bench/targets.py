@@ -54,9 +54,9 @@ def pin_self(core):
 
 
 def cpu_seconds(pid):
-    """User + system CPU seconds a process and its live children (the server's WAL sync
-    helper) have used (from /proc, 1/CLK_TCK resolution); of several together when `pid`
-    is a tuple (the processes of a cluster)."""
+    """User + system CPU seconds a process and its live children (the server's checkpoint
+    helper, sendapp/wal_checkpoint.py) have used (from /proc, 1/CLK_TCK resolution); of
+    several together when `pid` is a tuple (the processes of a cluster)."""
     if isinstance(pid, tuple):
         return sum(cpu_seconds(one) for one in pid)
     with open(f"/proc/{pid}/stat") as handle:

@@ -18,21 +18,13 @@ import threading
 import time
 from pathlib import Path
 
-from .targets import ROOT
+from .targets import ROOT, children_of
 
 sys.path.insert(0, str(ROOT / "tests"))  # the live tests' harness: support.cluster
 
 from support.cluster import Cluster  # noqa: E402
 
 SAMPLE_INTERVAL = 0.01  # seconds between pg_stat_activity samples
-
-
-def _children(pid):
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as handle:
-            return [int(child) for child in handle.read().split()]
-    except OSError:
-        return []
 
 
 class ClusterProcess:
@@ -58,7 +50,7 @@ class ClusterProcess:
     def pid(self):
         """The servers' and nginx's (master and workers) pids."""
         nginx = self.cluster.proxy.pid
-        return tuple([b.pid for b in self.cluster.backends] + [nginx] + _children(nginx))
+        return tuple([b.pid for b in self.cluster.backends] + [nginx] + children_of(nginx))
 
     def rss_kb(self):
         from .targets import rss_kb

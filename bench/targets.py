@@ -56,13 +56,17 @@ def pin_self(core):
 def cpu_seconds(pid):
     """User + system CPU seconds a process and its live children (the server's checkpoint
     helper, sendapp/wal_checkpoint.py) have used (from /proc, 1/CLK_TCK resolution); of
-    several together when `pid` is a tuple (the processes of a cluster)."""
-    if isinstance(pid, tuple):
-        return sum(cpu_seconds(one) for one in pid)
+    several together when `pid` is a tuple (the processes of a cluster), each process
+    counted once (nginx's workers are in the tuple and are its master's children)."""
+    pids = pid if isinstance(pid, tuple) else (pid,)
+    children = {child for one in pids for child in children_of(one)} - set(pids)
+    return sum(_own_cpu(one) for one in pids) + sum(_cpu_or_zero(child) for child in children)
+
+
+def _own_cpu(pid):
     with open(f"/proc/{pid}/stat") as handle:
         fields = handle.read().rsplit(")", 1)[1].split()
-    own = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    return own + sum(_cpu_or_zero(child) for child in children_of(pid))
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def children_of(pid):
@@ -76,7 +80,7 @@ def children_of(pid):
 
 def _cpu_or_zero(pid):
     try:
-        return cpu_seconds(pid)
+        return _own_cpu(pid)
     except (OSError, IndexError, ValueError):
         return 0.0  # ended meanwhile
 

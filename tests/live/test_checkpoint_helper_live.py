@@ -6,19 +6,13 @@ import signal
 import time
 from pathlib import Path
 
+from bench.targets import children_of
 from support.live_people import befriend_live, connect_socket, register_live
 from support.messages import text_envelope
+from support.waiting import wait_for
 
 WAIT = 10.0
 HELPER = "wal_checkpoint.py"
-
-
-def children(pid):
-    try:
-        return [int(child) for child in
-                Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
 
 
 def command_line(pid):
@@ -30,13 +24,15 @@ def command_line(pid):
 
 def helper_of(server):
     """The pid of the server's checkpoint helper, once it runs (bounded wait)."""
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        found = [child for child in children(server.pid) if HELPER in command_line(child)]
-        if found:
-            return found[0]
-        time.sleep(0.05)
-    raise AssertionError(f"no {HELPER} child of the server after {WAIT}s")
+    found = []
+
+    def running():
+        found[:] = [child for child in children_of(server.pid)
+                    if HELPER in command_line(child)]
+        return bool(found)
+
+    assert wait_for(running, WAIT), f"no {HELPER} child of the server after {WAIT}s"
+    return found[0]
 
 
 def ended(pid):
@@ -78,9 +74,6 @@ def test_the_helper_ends_by_itself_when_the_server_is_killed(live_server):
     send_messages(live_server, 30)
     helper = helper_of(live_server)
     live_server.kill()
-    deadline = time.monotonic() + WAIT
-    while not ended(helper) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if not ended(helper):
+    if not wait_for(lambda: ended(helper), WAIT):
         os.kill(helper, signal.SIGKILL)  # by pid: leave nothing behind, then fail
         raise AssertionError("the checkpoint helper outlived its server")

@@ -15,7 +15,11 @@ from sendapp.chat.writer import MessageWriter
 from sendapp.config import Config
 from sendapp.extensions import db, socketio
 
-from .test_message_writer import envelope, trio, wait_until  # noqa: F401 - trio is a fixture
+from support.waiting import wait_for
+
+from .test_message_writer import envelope, trio  # noqa: F401 - trio is a fixture
+
+WAIT = 10.0  # seconds for the helper to checkpoint after an ack
 
 
 @pytest.fixture
@@ -180,7 +184,8 @@ def test_the_writer_checkpoints_between_its_transactions(app, trio, tmp_path):  
     try:
         assert writer.write(alice.id, envelope(app, alice, bob, "one")) is not None
         # The ack comes first; the checkpoint follows the transaction.
-        wait_until(lambda: rows_in_the_file_alone(path, tmp_path, table="messages") == 1)
+        assert wait_for(lambda: rows_in_the_file_alone(path, tmp_path, table="messages") == 1,
+                        WAIT)
         process = writer.checkpointer.process
         assert process is not None and process.poll() is None
     finally:

@@ -142,8 +142,9 @@ class Checkpointer:
 
 # --- the helper process ---------------------------------------------------------------------
 def serve(database_path, channel_fd):
-    """Answer checkpoint requests on `channel_fd` until end of file; asks that arrive
-    together share one checkpoint."""
+    """Answer checkpoint requests on `channel_fd` until end of file, or until the server
+    closes its end with an answer unread (it stops while a checkpoint runs); asks that
+    arrive together share one checkpoint."""
     import sqlite3
 
     os.set_blocking(channel_fd, True)  # the server's green socket left it non-blocking
@@ -160,6 +161,8 @@ def serve(database_path, channel_fd):
                 print(f"WAL checkpoint failed: {error}", file=sys.stderr, flush=True)
                 answer = _FAILED
             os.write(channel_fd, answer * len(asked))
+    except (BrokenPipeError, ConnectionResetError):
+        return  # the server closed its end with an answer in flight: it is stopping
     finally:
         connection.close()
 

@@ -4,7 +4,10 @@ transactions."""
 import logging
 import os
 import shutil
+import signal
+import socket
 import sqlite3
+import threading
 
 import pytest
 from sqlalchemy import create_engine
@@ -209,3 +212,27 @@ def test_the_apps_writer_checkpoints_through_a_helper_on_a_sqlite_file(make_app)
         assert app_writer().checkpointer is not None
     with make_app(SQLITE_CHECKPOINTS="commit").app_context():
         assert app_writer().checkpointer is None
+
+
+@pytest.mark.parametrize("answer", ["before the close", "after the close"])
+def test_the_helper_ends_quietly_when_the_server_closes_during_a_checkpoint(
+        writer_connection, checkpointer, capfd, answer):
+    """At shutdown the writer may be waiting for an answer when its channel closes: the
+    answer then has nowhere to go (written before the close: the close resets the channel;
+    after it: the write fails), and that must not print a traceback into the server's log."""
+    insert(writer_connection, 5)
+    checkpointer.checkpoint_if_due(writer_connection)  # the helper is up
+    process = checkpointer.process
+    if answer == "after the close":
+        os.kill(process.pid, signal.SIGSTOP)
+    checkpointer.channel.sendall(b"k")  # a checkpoint asked for, its answer never read
+    if answer == "before the close":
+        assert checkpointer.channel.recv(1, socket.MSG_PEEK) == b"k"
+    closing = threading.Thread(target=checkpointer.close)
+    closing.start()
+    if answer == "after the close":
+        assert wait_for(lambda: checkpointer.channel is None, WAIT)
+        os.kill(process.pid, signal.SIGCONT)
+    closing.join(WAIT)
+    assert process.returncode == 0
+    assert capfd.readouterr().err == ""

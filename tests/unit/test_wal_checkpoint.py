@@ -222,16 +222,16 @@ def test_the_helper_ends_quietly_when_the_server_closes_during_a_checkpoint(
     after it: the write fails), and that must not print a traceback into the server's log."""
     insert(writer_connection, 5)
     checkpointer.checkpoint_if_due(writer_connection)  # the helper is up
-    process = checkpointer.process
+    process, channel = checkpointer.process, checkpointer.channel
     if answer == "after the close":
         os.kill(process.pid, signal.SIGSTOP)
-    checkpointer.channel.sendall(b"k")  # a checkpoint asked for, its answer never read
+    channel.sendall(b"k")  # a checkpoint asked for, its answer never read
     if answer == "before the close":
-        assert checkpointer.channel.recv(1, socket.MSG_PEEK) == b"k"
+        assert channel.recv(1, socket.MSG_PEEK) == b"k"
     closing = threading.Thread(target=checkpointer.close)
     closing.start()
     if answer == "after the close":
-        assert wait_for(lambda: checkpointer.channel is None, WAIT)
+        assert wait_for(lambda: channel.fileno() == -1, WAIT)  # closed
         os.kill(process.pid, signal.SIGCONT)
     closing.join(WAIT)
     assert process.returncode == 0

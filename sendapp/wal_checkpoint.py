@@ -25,7 +25,8 @@ itself again for the life of the process (logged once).
 The helper is this file run as a script (`python -I -S wal_checkpoint.py DATABASE`): it
 imports neither the package nor Flask. It talks over one socket, its stdin: one byte per
 checkpoint asked, one byte back ("k", or "e" when the checkpoint failed). It ends at end
-of file on that socket, which the server's exit causes whatever the way.
+of file on that socket, which the server's exit causes whatever the way, and quietly when
+the server closed it with an answer in flight (a shutdown during a checkpoint).
 """
 import logging
 import os

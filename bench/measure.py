@@ -71,14 +71,36 @@ async def over_polling(name, process, pairs, args, ssl, body, database_pids=None
         await target.close()
 
 
+async def fixed_rates(target, args, body, name, loop_pairs, max_rate):
+    """Open loop over `loop_pairs`: half the max for --rate-seconds (`half_rate`), then
+    --sustained seconds at --sustained-rate or --sustained-factor x the max (`sustained`)."""
+    out = {}
+    rate = max_rate / 2
+    log(f"{name}: fixed rate {rate:.0f} msg/s (half the max) for {args.rate_seconds} s")
+    out["half_rate"] = await scenarios.open_loop(
+        target, open_loop_pools(loop_pairs, rate, args.rate_seconds, body), rate,
+        args.rate_seconds)
+    if args.sustained:
+        rate = args.sustained_rate or max_rate * args.sustained_factor
+        log(f"{name}: sealing envelopes for {rate:.0f} msg/s over {args.sustained:g} s")
+        pools = open_loop_pools(loop_pairs, rate, args.sustained, body)
+        log(f"{name}: sustained {rate:.0f} msg/s ({rate / max_rate:.2f}x max) for "
+            f"{args.sustained:g} s, memory sampled")
+        out["sustained"] = await scenarios.sustained(target, pools, rate, args.sustained)
+    return out
+
+
 async def measure_bare(name, process, args, ssl):
-    """A bare relay (Python or Node): throughput, lone, long-polling."""
-    pairs = people.bare_pairs(max(args.pair_counts))
+    """A bare relay (Python or Node): throughput, lone, the fixed rates (the stack's own
+    latency at half its max and at the sustained rate), long-polling."""
+    pairs = people.bare_pairs(args.users_pairs)
     body = people.text_body()
     target = scenarios.Target(name, process, pairs, ssl, args.ws_compress)
     await target.open()
     try:
         out = await closed_and_lone(target, args, body, name, args.pair_counts)
+        out.update(await fixed_rates(target, args, body, name, pairs[:args.pairs],
+                                     max_rate_of(out, args.pairs)))
     finally:
         await target.close()
     if args.polling_pairs:
@@ -140,19 +162,7 @@ async def measure_sendapp(name, process, pairs, catch_pair, args, ssl, database_
             out["group"] = await group_pass(target, group, args, body, name)
         loop_pairs = pairs[:args.pairs]
         max_rate = max_rate_of(out, args.pairs)
-        rate = max_rate / 2
-        log(f"{name}: fixed rate {rate:.0f} msg/s (half the max) for {args.rate_seconds} s")
-        out["half_rate"] = await scenarios.open_loop(
-            target, open_loop_pools(loop_pairs, rate, args.rate_seconds, body), rate,
-            args.rate_seconds)
-        if args.sustained:
-            rate = args.sustained_rate or max_rate * args.sustained_factor
-            log(f"{name}: sealing envelopes for {rate:.0f} msg/s over {args.sustained:g} s")
-            pools = open_loop_pools(loop_pairs, rate, args.sustained, body)
-            log(f"{name}: sustained {rate:.0f} msg/s ({rate / max_rate:.2f}x max) for "
-                f"{args.sustained:g} s, memory sampled")
-            out["sustained"] = await scenarios.sustained(target, pools, rate, args.sustained)
-            del pools
+        out.update(await fixed_rates(target, args, body, name, loop_pairs, max_rate))
         if args.catch_up:
             log(f"{name}: catch-up of {args.catch_up} messages by sync")
             out["catch_up"] = await scenarios.catch_up(target, catch_pair, args.catch_up)

@@ -79,8 +79,8 @@ def options(argv=None):
     parser.add_argument("--rate-seconds", type=float, default=5.0,
                         help="seconds of the fixed-rate and overload scenarios")
     parser.add_argument("--sustained", type=float, default=0.0, metavar="SECONDS",
-                        help="SendApp only: also offer --sustained-factor x the max for this "
-                             "long, sampling the server's memory (0: skip; default)")
+                        help="also offer --sustained-factor x the max for this long, "
+                             "sampling the server's memory (0: skip; default)")
     parser.add_argument("--sustained-factor", type=float, default=0.5,
                         help="the sustained scenario's rate, as a share of the max")
     parser.add_argument("--sustained-rate", type=float, default=0.0, metavar="MSG_PER_S",

@@ -90,6 +90,10 @@ def test_tiny_benchmark_acks_stores_and_delivers_every_message_once(tmp_path):
         assert_every_message_answered_once(target["polling"], 20)  # Engine.IO long-polling
         assert_every_message_answered_once(target["polling_lone"], 5)
     assert bare["tput_1"]["stored"] is None  # the bare relay stores nothing
+    for name in ("half_rate", "sustained"):  # the stack's own latency at a fixed rate
+        assert bare[name]["sent"] > 0
+        assert_every_message_answered_once(bare[name], bare[name]["sent"])
+        assert bare[name]["stored"] is None
     assert "group" not in bare  # the bare relays have no groups
 
     # --tiny's group: 3 members, 2 of them sending 20 messages each

@@ -18,9 +18,20 @@ import sqlite3
 import time
 
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 
 BUSY_TIMEOUT_MS = 5  # sqlite's blocking wait: short enough never to be noticed
 FIRST_PAUSE, MAX_PAUSE = 0.02, 0.2  # seconds between attempts, doubling up to MAX_PAUSE
+
+
+def sqlite_file(url):
+    """The file a SQLite URL names by its path, as written; None for an in-memory database
+    or a `file:` URI (whose query may name anything). Backups, the readiness probe and the
+    checkpoint helper each need a plain file."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
 
 
 def is_locked(error):

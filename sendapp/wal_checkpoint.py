@@ -49,10 +49,10 @@ def database_file(engine, setting):
     database with the setting `helper` (`SENDAPP_SQLITE_CHECKPOINTS`)."""
     if setting != "helper" or engine.dialect.name != "sqlite":
         return None
-    path = engine.url.database
-    if not path or path == ":memory:" or path.startswith("file:"):
-        return None
-    return os.path.abspath(path)
+    from .database import sqlite_file  # here, not above: the helper runs this file alone
+
+    path = sqlite_file(engine.url)
+    return None if path is None else os.path.abspath(path)
 
 
 class Checkpointer:

@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy.engine import make_url
 
 from ..config import ROOT
+from ..database import sqlite_file
 from . import files, manifest, postgres, sqlite
 from .manifest import BackupError
 
@@ -33,8 +34,8 @@ def database_kind(url):
 
 
 def _sqlite_path(url):
-    database = make_url(url).database
-    if not database or database == ":memory:" or database.startswith("file:"):
+    database = sqlite_file(url)
+    if database is None:
         raise BackupError("Backups need the SQLite database in a file named by its path.")
     return Path(database).resolve()
 

@@ -17,6 +17,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from ..database import sqlite_file
+
 log = logging.getLogger(__name__)
 
 CACHE_SECONDS = 1.0  # a result is reused this long
@@ -84,8 +86,9 @@ def database_probe(url):
                         "options": f"-c statement_timeout={DB_TIMEOUT * 1000}"}
     elif backend == "sqlite":
         connect_args = {"timeout": SQLITE_TIMEOUT}
-        if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
-            path = url.database.replace("%", "%25").replace("?", "%3F").replace("#", "%23")
+        path = sqlite_file(url)
+        if path is not None:
+            path = path.replace("%", "%25").replace("?", "%3F").replace("#", "%23")
             url = url.set(database=f"file:{path}", query={"mode": "rw", "uri": "true"})
     engine = create_engine(url, poolclass=NullPool, connect_args=connect_args)
 

@@ -12,7 +12,10 @@ same of SendApp): without it the ack, written right after the echo of the messag
 same socket, waits for the client's delayed ACK (~40 ms). `--nagle` leaves it off.
 For the same reason it unmasks WebSocket frames as SendApp's edge does
 (sendapp/websocket_mask.py, a fifth of eventlet's CPU per message); `--stock-mask` keeps
-eventlet's own byte-by-byte loop (the stack as shipped).
+eventlet's own byte-by-byte loop (the stack as shipped). And it keeps its garbage
+collector off old objects as app.py does (`keep_collector_off_survivors`); `--stock-gc`
+leaves Python's defaults, under which full collections stall it 100-120 ms every few
+seconds under load (docs/BENCHMARKS.md).
 
 Run by the harness: `python bench/bare_relay.py --port P --cert-dir DIR` (127.0.0.1).
 """
@@ -25,6 +28,7 @@ if __name__ == "__main__":
     eventlet.monkey_patch()
 
 import argparse
+import gc
 import itertools
 import logging
 import os
@@ -77,6 +81,30 @@ def on_send(data):
     return {"ok": True, "id": message["id"], "ts": message["ts"]}
 
 
+def keep_collector_off_survivors(every=1.0, thaw_every=600.0, start=None):
+    """app.py's collector settings (`main` and `freeze_survivors`), which any server could
+    have: what start-up made, and every second what survived, is frozen out of the
+    collector's walks; every `thaw_every` s one full collection frees old cycles. Without
+    them each full collection walks every Flask and eventlet object: a relay that is the
+    stack's ceiling must not pause for that when SendApp does not."""
+    import eventlet
+
+    def loop():
+        since_thaw = 0.0
+        while True:
+            eventlet.sleep(every)
+            since_thaw += every
+            if since_thaw >= thaw_every:
+                gc.unfreeze()
+                gc.collect()
+                since_thaw = 0.0
+            gc.freeze()
+
+    gc.collect()
+    gc.freeze()
+    (start or eventlet.spawn)(loop)
+
+
 def listen(host, port, cert_dir):
     """A TLS listening socket made like app.py's `listen` (TLS 1.2+, AEAD suites)."""
     import socket as plain_socket
@@ -122,6 +150,8 @@ def main():
     parser.add_argument("--nagle", action="store_true", help="leave TCP_NODELAY off")
     parser.add_argument("--stock-mask", action="store_true",
                         help="keep eventlet's own WebSocket unmasking")
+    parser.add_argument("--stock-gc", action="store_true",
+                        help="leave the garbage collector as Python sets it")
     parser.add_argument("--to", choices=("pair", "peer"), default="pair",
                         help="emit each message to the pair room (default) or the peer only")
     args = parser.parse_args()
@@ -136,6 +166,8 @@ def main():
     sock = listen(args.host, args.port, args.cert_dir)
     if not args.nagle:
         sock = NoDelayListener(sock)
+    if not args.stock_gc:
+        keep_collector_off_survivors()
     print(f"bare relay ready on https://{args.host}:{args.port}", flush=True)
     quiet = logging.getLogger("bare.access")
     quiet.addHandler(logging.NullHandler())

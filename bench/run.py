@@ -113,6 +113,9 @@ def options(argv=None):
                         help="offer permessage-deflate with this window (0: do not offer)")
     parser.add_argument("--bare-nagle", action="store_true",
                         help="bare relay without TCP_NODELAY (as SendApp is today)")
+    parser.add_argument("--bare-stock-gc", action="store_true",
+                        help="bare relay with Python's own collector settings (SendApp "
+                             "freezes old objects out of the collector's walks)")
     parser.add_argument("--bare-to", choices=("pair", "peer"), default="pair",
                         help="bare relay emits to the pair room (both sockets, as SendApp) "
                              "or only to the peer's")
@@ -191,8 +194,13 @@ def _run_target(name, args, folder, cert_dir, ca, core, run_index):
     ssl = ssl_context(str(ca))
     extra = {}
     if name in ("bare", "node"):
-        start = targets.bare_process if name == "bare" else targets.node_process
-        process = start(folder, cert_dir, core, args.bare_nagle, args.bare_to).start()
+        if name == "bare":
+            process = targets.bare_process(folder, cert_dir, core, args.bare_nagle,
+                                           args.bare_to, args.bare_stock_gc)
+        else:
+            process = targets.node_process(folder, cert_dir, core, args.bare_nagle,
+                                           args.bare_to)
+        process = process.start()
         try:
             out = asyncio.run(measure.measure_bare(name, process, args, ssl))
         finally:

@@ -218,11 +218,11 @@ def sendapp_process(folder, cert_dir, core, database_url=None, extra_env=None,
     return process
 
 
-def _relay_process(label, command, log_name, folder, cert_dir, core, nagle, to):
+def _relay_process(label, command, log_name, folder, cert_dir, core, nagle, to, extra=()):
     """A bare relay (`command` + its options) on a free port with the run's certificate."""
     port = free_port()
     argv = command + ["--host", HOST, "--port", str(port), "--cert-dir", str(cert_dir),
-                      "--to", to] + (["--nagle"] if nagle else [])
+                      "--to", to] + (["--nagle"] if nagle else []) + list(extra)
     process = Process(label, argv, base_env(), Path(folder) / log_name,
                       f"{label} ready on https://{HOST}:{port}", core)
     process.url = f"https://{HOST}:{port}"
@@ -230,10 +230,11 @@ def _relay_process(label, command, log_name, folder, cert_dir, core, nagle, to):
     return process
 
 
-def bare_process(folder, cert_dir, core, nagle=False, to="pair"):
+def bare_process(folder, cert_dir, core, nagle=False, to="pair", stock_gc=False):
     """bench/bare_relay.py on a free port with the run's certificate."""
     return _relay_process("bare relay", [sys.executable, str(ROOT / "bench" / "bare_relay.py")],
-                          "bare.log", folder, cert_dir, core, nagle, to)
+                          "bare.log", folder, cert_dir, core, nagle, to,
+                          ["--stock-gc"] if stock_gc else [])
 
 
 def node_process(folder, cert_dir, core, nagle=False, to="pair"):

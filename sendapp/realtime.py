@@ -7,10 +7,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, join_room
 from limits import parse_many
-from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
 
-from . import notify, presence
+from . import notify, presence, socket_limits
 from .auth import revocation
 from .errors import ApiError, transient_refusal
 from .extensions import db, socketio
@@ -25,8 +23,7 @@ def _limiter():
     """One moving-window limiter per app, on the same storage as Flask-Limiter."""
     ext = current_app.extensions.setdefault("sendapp_socket_limiter", {})
     if "limiter" not in ext:
-        storage = storage_from_string(current_app.config["RATELIMIT_STORAGE_URI"])
-        ext["limiter"] = MovingWindowRateLimiter(storage)
+        ext["limiter"] = socket_limits.limiter_for(current_app.config["RATELIMIT_STORAGE_URI"])
         ext["limits"] = parse_many(current_app.config["RATELIMIT_SOCKET"])
     return ext["limiter"], ext["limits"]
 
@@ -35,7 +32,11 @@ def _within_rate(user_id):
     if not current_app.config["RATELIMIT_ENABLED"]:
         return True
     limiter, limits = _limiter()
-    return all(limiter.hit(limit, "socket", str(user_id)) for limit in limits)
+    user = str(user_id)
+    for limit in limits:
+        if not limiter.hit(limit, "socket", user):
+            return False
+    return True
 
 
 class Caller(NamedTuple):

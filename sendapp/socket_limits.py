@@ -4,9 +4,10 @@ counted in this process's memory or in the shared rate-limit storage.
 In memory it is counted here, not by limits' MemoryStorage. That storage starts a
 threading.Timer for its expiry sweep on every hit that finds none alive, and a timer is
 not alive until its thread has started. Under eventlet, starting one yields to the other
-handlers, and each of them started one more: 4,029 timers for 5,000 events under load, a
-third of the server's CPU (docs/BENCHMARKS.md). A shared storage (redis://, for several
-processes) keeps limits' own MovingWindowRateLimiter: every process must count into it.
+handlers, and each of them started one more: 4,029 timers for 5,000 events under load,
+over 40 % of the server's CPU per message (docs/BENCHMARKS.md). A shared storage
+(redis://, for several processes) keeps limits' own MovingWindowRateLimiter: every
+process must count into it.
 """
 import threading
 import time

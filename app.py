@@ -35,6 +35,7 @@ from sendapp.admission import Admission, Notices
 from sendapp.chat.service import close_writer
 from sendapp.config import Config
 from sendapp.extensions import db, socketio
+from sendapp.gc_survivors import frozen_survivors_loop
 from sendapp.schema_lock import migration_lock
 from sendapp.wsgi_stack import flat
 
@@ -650,19 +651,7 @@ def freeze_survivors(every, thaw_every, start=None, sleep=None):
     counting still frees it, but a cycle among frozen objects waits for the next thaw, which
     unfreezes and runs one full collection (docs/BENCHMARKS.md).
     """
-    sleep = sleep or socketio.sleep
-
-    def loop():
-        since_thaw = 0.0
-        while True:
-            sleep(every)
-            since_thaw += every
-            if since_thaw >= thaw_every:
-                gc.unfreeze()
-                gc.collect()
-                since_thaw = 0.0
-            gc.freeze()
-
+    loop = frozen_survivors_loop(every, thaw_every, sleep or socketio.sleep)
     (start or socketio.start_background_task)(loop)
 
 

@@ -89,20 +89,11 @@ def keep_collector_off_survivors(every=1.0, thaw_every=600.0, start=None):
     stack's ceiling must not pause for that when SendApp does not."""
     import eventlet
 
-    def loop():
-        since_thaw = 0.0
-        while True:
-            eventlet.sleep(every)
-            since_thaw += every
-            if since_thaw >= thaw_every:
-                gc.unfreeze()
-                gc.collect()
-                since_thaw = 0.0
-            gc.freeze()
+    from sendapp.gc_survivors import frozen_survivors_loop
 
     gc.collect()
     gc.freeze()
-    (start or eventlet.spawn)(loop)
+    (start or eventlet.spawn)(frozen_survivors_loop(every, thaw_every, eventlet.sleep))
 
 
 def listen(host, port, cert_dir):
@@ -156,10 +147,10 @@ def main():
                         help="emit each message to the pair room (default) or the peer only")
     args = parser.parse_args()
     _fanout["to"] = args.to
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     if not args.stock_mask:
         import eventlet.websocket
 
-        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         from sendapp.websocket_mask import unmask
 
         eventlet.websocket.RFC6455WebSocket._apply_mask = staticmethod(unmask)

@@ -12,6 +12,7 @@ process must count into it.
 import threading
 import time
 from collections import deque
+from urllib.parse import urlsplit
 
 from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
@@ -21,10 +22,9 @@ SWEEP_EVERY = 60.0  # seconds between two drops of the windows nobody hit lately
 
 def limiter_for(storage_uri):
     """What counts the hits: this process's own windows for memory://, limits' otherwise."""
-    storage = storage_from_string(storage_uri)
-    if isinstance(storage, MemoryStorage):
+    if urlsplit(storage_uri).scheme in MemoryStorage.STORAGE_SCHEME:
         return LocalMovingWindow()
-    return MovingWindowRateLimiter(storage)
+    return MovingWindowRateLimiter(storage_from_string(storage_uri))
 
 
 class LocalMovingWindow:

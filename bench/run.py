@@ -60,7 +60,7 @@ def options(argv=None):
     parser.add_argument("--window", type=int, default=8, help="messages in flight per sender")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds before measuring")
     parser.add_argument("--duration", type=float, default=5.0, help="measured seconds")
-    parser.add_argument("--rate-hint", type=float, default=3000.0,
+    parser.add_argument("--rate-hint", type=float, default=6000.0,
                         help="highest msg/s expected: sizes the pre-sealed pools")
     parser.add_argument("--node-rate-hint", type=float, default=12000.0,
                         help="the same for the Node relay (several times faster)")

@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 
 
 def _limiter():
-    """One moving-window limiter per app, on the same storage as Flask-Limiter."""
+    """One moving-window limiter per app, on Flask-Limiter's storage URI (socket_limits:
+    counted in this process for memory://)."""
     ext = current_app.extensions.setdefault("sendapp_socket_limiter", {})
     if "limiter" not in ext:
         ext["limiter"] = socket_limits.limiter_for(current_app.config["RATELIMIT_STORAGE_URI"])
